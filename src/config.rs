@@ -1,0 +1,22 @@
+//! What a server needs to start: where to listen and which database to use.
+
+use std::net::SocketAddr;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Created and migrated on first start; WAL mode.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://orgd.db?mode=rwc";
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: String,
+}
+
+impl Config {
+    pub fn new(listen: SocketAddr, database_url: String) -> Config {
+        Config {
+            listen,
+            database_url,
+        }
+    }
+}

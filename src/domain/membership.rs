@@ -1,0 +1,269 @@
+//! Memberships: a user in an organization with a role. Admins manage members and admins;
+//! only owners (or services) make or unmake owners; an organization keeps at least one owner.
+
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, Set, Statement,
+};
+
+use super::access::{self, Level, Services};
+use super::error::{DomainError, DomainResult};
+use super::keys::{OrganizationKey, UserKey};
+use crate::auth::Principal;
+use crate::db::Db;
+use crate::entity::{membership, organization, user};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Member,
+    Admin,
+    Owner,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "member" => Some(Role::Member),
+            "admin" => Some(Role::Admin),
+            "owner" => Some(Role::Owner),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::Admin => "admin",
+            Role::Owner => "owner",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct MembershipView {
+    pub membership: membership::Model,
+    pub organization_uuid: uuid::Uuid,
+    pub user: user::Model,
+    pub role: Role,
+}
+
+/// Resolves the organization and checks the caller's level before anything else is read.
+async fn authorize(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    organization: &str,
+    need: Level,
+) -> DomainResult<organization::Model> {
+    let key = OrganizationKey::parse(organization);
+    let id = match &key {
+        Some(k) => k.resolve(conn).await?,
+        None if matches!(principal, Principal::Service { .. }) => {
+            return Err(DomainError::invalid(
+                "organization",
+                "must be an organization id or UUID",
+            ));
+        }
+        None => None,
+    };
+    access::require(conn, principal, id, need, Services::Allowed).await?;
+    let id = id.ok_or_else(|| DomainError::NotFound("organization not found".into()))?;
+    organization::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| DomainError::NotFound("organization not found".into()))
+}
+
+async fn find_user(conn: &impl ConnectionTrait, user: &str) -> DomainResult<user::Model> {
+    let key = UserKey::parse(user)
+        .ok_or_else(|| DomainError::invalid("user", "must be an email, user id or UUID"))?;
+    key.find(conn)
+        .await?
+        .ok_or_else(|| DomainError::NotFound("user not found".into()))
+}
+
+/// Serialises changes to one organization's owners: on PostgreSQL a row lock; SQLite runs
+/// one write transaction at a time already.
+pub async fn lock_organization(conn: &impl ConnectionTrait, id: i64) -> DomainResult<()> {
+    if conn.get_database_backend() == DatabaseBackend::Postgres {
+        conn.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT id FROM organizations WHERE id = $1 FOR UPDATE",
+            [id.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+async fn owner_count(conn: &impl ConnectionTrait, organization_id: i64) -> DomainResult<u64> {
+    Ok(membership::Entity::find()
+        .filter(membership::Column::OrganizationId.eq(organization_id))
+        .filter(membership::Column::Role.eq(Role::Owner.as_str()))
+        .count(conn)
+        .await?)
+}
+
+fn last_owner() -> DomainError {
+    DomainError::Conflict {
+        reason: "LAST_OWNER",
+        message: "an organization keeps at least one owner".into(),
+    }
+}
+
+async fn current_role(
+    conn: &impl ConnectionTrait,
+    organization_id: i64,
+    user_id: i64,
+) -> DomainResult<Option<membership::Model>> {
+    Ok(membership::Entity::find()
+        .filter(membership::Column::OrganizationId.eq(organization_id))
+        .filter(membership::Column::UserId.eq(user_id))
+        .one(conn)
+        .await?)
+}
+
+/// Whether the principal may change a membership from `from` to `to` (None: absent).
+async fn require_role_change(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    organization_id: i64,
+    from: Option<Role>,
+    to: Option<Role>,
+) -> DomainResult<()> {
+    if from == Some(Role::Owner) || to == Some(Role::Owner) {
+        access::require(
+            conn,
+            principal,
+            Some(organization_id),
+            Level::Own,
+            Services::Allowed,
+        )
+        .await
+        .map_err(|e| match e {
+            DomainError::PermissionDenied(_) => {
+                DomainError::PermissionDenied("only owners make or unmake owners".into())
+            }
+            other => other,
+        })?;
+    }
+    Ok(())
+}
+
+/// Adds the user to the organization with `role`, or changes their role.
+pub async fn set(
+    db: &Db,
+    principal: &Principal,
+    organization: &str,
+    user: &str,
+    role: Role,
+) -> DomainResult<MembershipView> {
+    let txn = db.begin_write().await?;
+    let org = authorize(&txn, principal, organization, Level::Admin).await?;
+    let user = find_user(&txn, user).await?;
+    lock_organization(&txn, org.id).await?;
+    let existing = current_role(&txn, org.id, user.id).await?;
+    let from = existing.as_ref().and_then(|m| Role::parse(&m.role));
+    require_role_change(&txn, principal, org.id, from, Some(role)).await?;
+    if from == Some(Role::Owner) && role != Role::Owner && owner_count(&txn, org.id).await? <= 1 {
+        return Err(last_owner());
+    }
+    upsert(&txn, org.id, user.id, role).await?;
+    let membership = current_role(&txn, org.id, user.id)
+        .await?
+        .ok_or_else(|| DomainError::NotFound("membership vanished".into()))?;
+    txn.commit().await?;
+    Ok(MembershipView {
+        membership,
+        organization_uuid: org.uuid,
+        user,
+        role,
+    })
+}
+
+/// Inserts or updates in one statement, so concurrent adds leave one row.
+pub async fn upsert(
+    conn: &impl ConnectionTrait,
+    organization_id: i64,
+    user_id: i64,
+    role: Role,
+) -> DomainResult<()> {
+    membership::Entity::insert(membership::ActiveModel {
+        organization_id: Set(organization_id),
+        user_id: Set(user_id),
+        role: Set(role.as_str().to_string()),
+        created_at: Set(super::now()),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::columns([
+            membership::Column::OrganizationId,
+            membership::Column::UserId,
+        ])
+        .update_column(membership::Column::Role)
+        .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn remove(
+    db: &Db,
+    principal: &Principal,
+    organization: &str,
+    user: &str,
+) -> DomainResult<()> {
+    let txn = db.begin_write().await?;
+    let org = authorize(&txn, principal, organization, Level::Admin).await?;
+    let user = find_user(&txn, user).await?;
+    lock_organization(&txn, org.id).await?;
+    let existing = current_role(&txn, org.id, user.id)
+        .await?
+        .ok_or_else(|| DomainError::NotFound("the user is not a member".into()))?;
+    let from = Role::parse(&existing.role);
+    require_role_change(&txn, principal, org.id, from, None).await?;
+    if from == Some(Role::Owner) && owner_count(&txn, org.id).await? <= 1 {
+        return Err(last_owner());
+    }
+    membership::Entity::delete_by_id(existing.id)
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+pub async fn list(
+    db: &Db,
+    principal: &Principal,
+    organization: &str,
+) -> DomainResult<Vec<MembershipView>> {
+    let conn = db.read();
+    let org = authorize(conn, principal, organization, Level::Read).await?;
+    let memberships = membership::Entity::find()
+        .filter(membership::Column::OrganizationId.eq(org.id))
+        .order_by_asc(membership::Column::Id)
+        .all(conn)
+        .await?;
+    let user_ids: Vec<i64> = memberships.iter().map(|m| m.user_id).collect();
+    let users: std::collections::HashMap<i64, user::Model> = user::Entity::find()
+        .filter(user::Column::Id.is_in(user_ids))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect();
+    Ok(memberships
+        .into_iter()
+        .filter_map(|m| {
+            let user = users.get(&m.user_id)?.clone();
+            let role = Role::parse(&m.role)?;
+            Some(MembershipView {
+                membership: m,
+                organization_uuid: org.uuid,
+                user,
+                role,
+            })
+        })
+        .collect())
+}

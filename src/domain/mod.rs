@@ -1,0 +1,19 @@
+//! The rules of orgd: permissions, validation and transactions, independent of transport.
+
+pub mod access;
+pub mod error;
+pub mod keys;
+pub mod membership;
+pub mod organization;
+pub mod token;
+pub mod user;
+pub mod validate;
+
+pub use error::{DomainError, DomainResult};
+
+/// Times are stored and compared in UTC, to the microsecond (PostgreSQL's precision), so a
+/// value reads back exactly as it was written on every backend.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::{SubsecRound, Utc};
+    Utc::now().trunc_subsecs(6)
+}

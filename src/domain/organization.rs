@@ -1,0 +1,359 @@
+//! Organizations: a tree by `parent_id`, owned by users, in state trial, active or inactive.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
+};
+
+use super::access::{self, Level, Services};
+use super::error::{DomainError, DomainResult};
+use super::keys::OrganizationKey;
+use super::membership::{self, Role};
+use super::validate::{
+    DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS, TAG_MAX_CHARS, TAGS_MAX, Violations, is_bcp47,
+    is_iana_timezone,
+};
+use crate::auth::Principal;
+use crate::db::Db;
+use crate::entity::{membership as membership_entity, organization};
+
+pub const TRIAL_DAYS: i64 = 14;
+pub const DEFAULT_LANGUAGE: &str = "en";
+pub const DEFAULT_TIMEZONE: &str = "UTC";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Trial,
+    Active,
+    Inactive,
+}
+
+impl State {
+    pub fn parse(s: &str) -> Option<State> {
+        match s {
+            "trial" => Some(State::Trial),
+            "active" => Some(State::Active),
+            "inactive" => Some(State::Inactive),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Trial => "trial",
+            State::Active => "active",
+            State::Inactive => "inactive",
+        }
+    }
+}
+
+/// The writable fields of an organization, as a client sent them.
+#[derive(Clone, Debug, Default)]
+pub struct OrganizationInput {
+    pub name: String,
+    pub description: String,
+    pub parent_id: Option<i64>,
+    /// Empty: the default on create, unchanged on update.
+    pub language: String,
+    /// Empty: the default on create, unchanged on update.
+    pub timezone: String,
+    pub enforces_two_factor_auth: bool,
+    pub data_retention_period: i64,
+    pub tags: Vec<String>,
+}
+
+impl OrganizationInput {
+    fn validate(&self) -> DomainResult<()> {
+        let mut v = Violations::default();
+        v.required_text("name", &self.name, NAME_MAX_CHARS);
+        v.max_chars("description", &self.description, DESCRIPTION_MAX_CHARS);
+        if !self.language.is_empty() && !is_bcp47(&self.language) {
+            v.add(
+                "language",
+                "must be an IETF BCP 47 language tag such as 'de' or 'en-GB'",
+            );
+        }
+        if !self.timezone.is_empty() && !is_iana_timezone(&self.timezone) {
+            v.add(
+                "timezone",
+                "must be an IANA time zone name such as 'Europe/Berlin'",
+            );
+        }
+        if self.data_retention_period < 0 {
+            v.add("data_retention_period", "must be 0 or more months");
+        }
+        if self.tags.len() > TAGS_MAX {
+            v.add("tags", format!("at most {TAGS_MAX} tags"));
+        }
+        for tag in &self.tags {
+            v.max_chars("tags", tag, TAG_MAX_CHARS);
+        }
+        v.into_result()
+    }
+}
+
+/// An organization with what is derived from other rows, never stored stale.
+#[derive(Clone, Debug)]
+pub struct OrganizationView {
+    pub model: organization::Model,
+    pub owner_ids: Vec<i64>,
+    pub has_children: bool,
+}
+
+impl OrganizationView {
+    /// An expired trial behaves as inactive.
+    pub fn state(&self, now: DateTime<Utc>) -> State {
+        match State::parse(&self.model.state) {
+            Some(State::Trial) if self.model.trial_end_date.is_some_and(|end| end <= now) => {
+                State::Inactive
+            }
+            Some(state) => state,
+            None => State::Inactive,
+        }
+    }
+
+    pub fn tags(&self) -> Vec<String> {
+        serde_json::from_str(&self.model.tags).unwrap_or_default()
+    }
+}
+
+pub fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// Loads owners and children for many organizations in two queries.
+pub async fn views(
+    conn: &impl ConnectionTrait,
+    models: Vec<organization::Model>,
+) -> DomainResult<Vec<OrganizationView>> {
+    let ids: Vec<i64> = models.iter().map(|m| m.id).collect();
+    let mut owners: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (org, user) in membership_entity::Entity::find()
+        .select_only()
+        .column(membership_entity::Column::OrganizationId)
+        .column(membership_entity::Column::UserId)
+        .filter(membership_entity::Column::OrganizationId.is_in(ids.clone()))
+        .filter(membership_entity::Column::Role.eq(Role::Owner.as_str()))
+        .order_by_asc(membership_entity::Column::UserId)
+        .into_tuple::<(i64, i64)>()
+        .all(conn)
+        .await?
+    {
+        owners.entry(org).or_default().push(user);
+    }
+    let parents: HashSet<i64> = organization::Entity::find()
+        .select_only()
+        .column(organization::Column::ParentId)
+        .filter(organization::Column::ParentId.is_in(ids))
+        .distinct()
+        .into_tuple::<Option<i64>>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    Ok(models
+        .into_iter()
+        .map(|model| OrganizationView {
+            owner_ids: owners.remove(&model.id).unwrap_or_default(),
+            has_children: parents.contains(&model.id),
+            model,
+        })
+        .collect())
+}
+
+pub async fn view(
+    conn: &impl ConnectionTrait,
+    model: organization::Model,
+) -> DomainResult<OrganizationView> {
+    Ok(views(conn, vec![model]).await?.remove(0))
+}
+
+async fn find(conn: &impl ConnectionTrait, id: i64) -> DomainResult<organization::Model> {
+    organization::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| DomainError::NotFound("organization not found".into()))
+}
+
+/// The caller becomes the owner. A parent must be owned by the caller.
+pub async fn create(
+    db: &Db,
+    principal: &Principal,
+    input: OrganizationInput,
+) -> DomainResult<OrganizationView> {
+    let user_id = access::require_user(principal)?;
+    input.validate()?;
+    let txn = db.begin_write().await?;
+    if input.parent_id.is_some() {
+        access::require(
+            &txn,
+            principal,
+            input.parent_id,
+            Level::Own,
+            Services::Denied,
+        )
+        .await?;
+    }
+    let now = super::now();
+    let model = organization::ActiveModel {
+        uuid: Set(uuid::Uuid::new_v4()),
+        parent_id: Set(input.parent_id),
+        name: Set(input.name.trim().to_string()),
+        description: Set(input.description),
+        language: Set(or_default(input.language, DEFAULT_LANGUAGE)),
+        timezone: Set(or_default(input.timezone, DEFAULT_TIMEZONE)),
+        enforces_two_factor_auth: Set(input.enforces_two_factor_auth),
+        data_retention_period: Set(input.data_retention_period),
+        tags: Set(serde_json::to_string(&input.tags).unwrap_or_else(|_| "[]".into())),
+        state: Set(State::Trial.as_str().to_string()),
+        trial_end_date: Set(Some(now + Duration::days(TRIAL_DAYS))),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    membership::upsert(&txn, model.id, user_id, Role::Owner).await?;
+    let view = view(&txn, model).await?;
+    txn.commit().await?;
+    Ok(view)
+}
+
+fn or_default(value: String, default: &str) -> String {
+    if value.is_empty() {
+        default.to_string()
+    } else {
+        value
+    }
+}
+
+/// Services may read any organization; everyone else needs a role in it or above it.
+pub async fn get(db: &Db, principal: &Principal, id: i64) -> DomainResult<OrganizationView> {
+    let conn = db.read();
+    access::require(conn, principal, Some(id), Level::Read, Services::Allowed).await?;
+    let model = find(conn, id).await?;
+    view(conn, model).await
+}
+
+/// Replaces the writable fields. `parent_id` absent keeps the parent; a new parent must be
+/// owned by the caller and must not be the organization itself or one of its descendants.
+pub async fn update(
+    db: &Db,
+    principal: &Principal,
+    id: i64,
+    input: OrganizationInput,
+) -> DomainResult<OrganizationView> {
+    input.validate()?;
+    let txn = db.begin_write().await?;
+    access::require(&txn, principal, Some(id), Level::Own, Services::Denied).await?;
+    let current = find(&txn, id).await?;
+    if let Some(parent) = input.parent_id.filter(|p| Some(*p) != current.parent_id) {
+        access::require(&txn, principal, Some(parent), Level::Own, Services::Denied).await?;
+        if ancestors_of(&txn, parent).await?.contains(&id) {
+            return Err(DomainError::invalid(
+                "parent_id",
+                "an organization cannot be moved under itself or its descendants",
+            ));
+        }
+    }
+    let mut active = current.clone().into_active_model();
+    active.name = Set(input.name.trim().to_string());
+    active.description = Set(input.description);
+    if !input.language.is_empty() {
+        active.language = Set(input.language);
+    }
+    if !input.timezone.is_empty() {
+        active.timezone = Set(input.timezone);
+    }
+    active.enforces_two_factor_auth = Set(input.enforces_two_factor_auth);
+    active.data_retention_period = Set(input.data_retention_period);
+    active.tags = Set(serde_json::to_string(&input.tags).unwrap_or_else(|_| "[]".into()));
+    if input.parent_id.is_some() {
+        active.parent_id = Set(input.parent_id);
+    }
+    active.updated_at = Set(super::now());
+    let model = active.update(&txn).await?;
+    let view = view(&txn, model).await?;
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// Ids from `id` up to the root, `id` first.
+async fn ancestors_of(conn: &impl ConnectionTrait, id: i64) -> DomainResult<Vec<i64>> {
+    let mut chain = vec![id];
+    let mut next = find(conn, id).await?.parent_id;
+    while let Some(parent) = next {
+        if chain.contains(&parent) || chain.len() > 64 {
+            break;
+        }
+        chain.push(parent);
+        next = find(conn, parent).await?.parent_id;
+    }
+    Ok(chain)
+}
+
+/// Owners only; refused while the organization has children.
+pub async fn delete(db: &Db, principal: &Principal, id: i64) -> DomainResult<()> {
+    let txn = db.begin_write().await?;
+    access::require(&txn, principal, Some(id), Level::Own, Services::Denied).await?;
+    let children = organization::Entity::find()
+        .filter(organization::Column::ParentId.eq(id))
+        .count(&txn)
+        .await?;
+    if children > 0 {
+        return Err(DomainError::Conflict {
+            reason: "HAS_CHILDREN",
+            message: format!(
+                "the organization has {children} child organization(s); delete or move them first"
+            ),
+        });
+    }
+    organization::Entity::delete_by_id(id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Every organization the caller can read, by id.
+pub async fn list(db: &Db, principal: &Principal) -> DomainResult<Vec<OrganizationView>> {
+    let conn = db.read();
+    let ids = access::visible_organization_ids(conn, principal).await?;
+    let models = organization::Entity::find()
+        .filter(organization::Column::Id.is_in(ids))
+        .order_by_asc(organization::Column::Id)
+        .all(conn)
+        .await?;
+    views(conn, models).await
+}
+
+/// What billing does. Services only (the operator CLI acts as one).
+pub async fn set_state(
+    db: &Db,
+    principal: &Principal,
+    organization: &str,
+    state: State,
+) -> DomainResult<OrganizationView> {
+    if !matches!(principal, Principal::Service { .. }) {
+        return Err(DomainError::PermissionDenied(
+            "only billing services set an organization's state".into(),
+        ));
+    }
+    let key = OrganizationKey::parse(organization).ok_or_else(|| {
+        DomainError::invalid("organization", "must be an organization id or UUID")
+    })?;
+    let txn = db.begin_write().await?;
+    let id = key
+        .resolve(&txn)
+        .await?
+        .ok_or_else(|| DomainError::NotFound("organization not found".into()))?;
+    let mut active = find(&txn, id).await?.into_active_model();
+    active.state = Set(state.as_str().to_string());
+    active.updated_at = Set(super::now());
+    let model = active.update(&txn).await?;
+    let view = view(&txn, model).await?;
+    txn.commit().await?;
+    Ok(view)
+}

@@ -1,0 +1,68 @@
+//! Issuing tokens (shown once) and resolving a presented token to its principal.
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+
+use super::error::DomainResult;
+use crate::auth::{Principal, token};
+use crate::entity::api_token;
+
+/// Stores the hash of a new token for `principal` and returns the token itself.
+pub async fn issue(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> DomainResult<String> {
+    let plain = token::generate();
+    let (kind, user_id, organization_id, service_name) = match principal {
+        Principal::User { user_id } => ("user", Some(*user_id), None, None),
+        Principal::Organization { organization_id } => {
+            ("organization", None, Some(*organization_id), None)
+        }
+        Principal::Service { name } => ("service", None, None, Some(name.clone())),
+    };
+    api_token::ActiveModel {
+        token_hash: Set(token::hash(&plain)),
+        kind: Set(kind.to_string()),
+        user_id: Set(user_id),
+        organization_id: Set(organization_id),
+        service_name: Set(service_name),
+        expires_at: Set(expires_at),
+        created_at: Set(super::now()),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(plain)
+}
+
+/// The principal a token acts as; None when unknown or expired.
+pub async fn resolve(
+    conn: &impl ConnectionTrait,
+    presented: &str,
+) -> Result<Option<Principal>, sea_orm::DbErr> {
+    let Some(row) = api_token::Entity::find()
+        .filter(api_token::Column::TokenHash.eq(token::hash(presented)))
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if row.expires_at.is_some_and(|at| at <= chrono::Utc::now()) {
+        return Ok(None);
+    }
+    Ok(
+        match (
+            row.kind.as_str(),
+            row.user_id,
+            row.organization_id,
+            row.service_name,
+        ) {
+            ("user", Some(user_id), _, _) => Some(Principal::User { user_id }),
+            ("organization", _, Some(organization_id), _) => {
+                Some(Principal::Organization { organization_id })
+            }
+            ("service", _, _, Some(name)) => Some(Principal::Service { name }),
+            _ => None,
+        },
+    )
+}

@@ -1,0 +1,180 @@
+//! Field rules shared by every operation, each in one place.
+
+use super::error::Violation;
+
+pub const NAME_MAX_CHARS: usize = 255;
+pub const DESCRIPTION_MAX_CHARS: usize = 10_000;
+pub const TAG_MAX_CHARS: usize = 255;
+pub const TAGS_MAX: usize = 100;
+pub const EMAIL_MAX_CHARS: usize = 320;
+
+/// Collects violations so a request reports every bad field at once.
+#[derive(Default, Debug)]
+pub struct Violations(pub Vec<Violation>);
+
+impl Violations {
+    pub fn add(&mut self, field: &str, description: impl Into<String>) {
+        self.0.push(Violation::new(field, description));
+    }
+
+    pub fn into_result(self) -> Result<(), super::error::DomainError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(super::error::DomainError::Invalid(self.0))
+        }
+    }
+
+    pub fn required_text(&mut self, field: &str, value: &str, max: usize) {
+        if value.trim().is_empty() {
+            self.add(field, "is required");
+        } else {
+            self.max_chars(field, value, max);
+        }
+    }
+
+    pub fn max_chars(&mut self, field: &str, value: &str, max: usize) {
+        if value.chars().count() > max {
+            self.add(field, format!("must be at most {max} characters"));
+        }
+    }
+}
+
+/// An IANA time zone database name such as `Europe/Berlin`.
+pub fn is_iana_timezone(s: &str) -> bool {
+    s.parse::<chrono_tz::Tz>().is_ok()
+}
+
+/// Well-formed per RFC 5646 (language tags): `de`, `en-GB`, `zh-Hant-TW`, `sl-rozaj-biske`,
+/// `de-CH-x-phonebk`, `x-private`. Registry membership is not checked.
+pub fn is_bcp47(tag: &str) -> bool {
+    let parts: Vec<&str> = tag.split('-').collect();
+    if tag.is_empty() || tag.len() > 35 || parts.iter().any(|p| p.is_empty() || p.len() > 8) {
+        return false;
+    }
+    if !parts
+        .iter()
+        .all(|p| p.bytes().all(|b| b.is_ascii_alphanumeric()))
+    {
+        return false;
+    }
+    let alpha = |p: &str| p.bytes().all(|b| b.is_ascii_alphabetic());
+    let digit = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    let mut i = 0;
+    if parts[0].eq_ignore_ascii_case("x") {
+        return parts.len() > 1;
+    }
+    // language: 2-3 letters (+ up to three 3-letter extlangs) or 4-8 letters
+    let lang = parts[0];
+    if !alpha(lang) || !(2..=8).contains(&lang.len()) {
+        return false;
+    }
+    i += 1;
+    if lang.len() <= 3 {
+        let mut extlangs = 0;
+        while i < parts.len() && extlangs < 3 && parts[i].len() == 3 && alpha(parts[i]) {
+            i += 1;
+            extlangs += 1;
+        }
+    }
+    // script
+    if i < parts.len() && parts[i].len() == 4 && alpha(parts[i]) {
+        i += 1;
+    }
+    // region
+    if i < parts.len()
+        && ((parts[i].len() == 2 && alpha(parts[i])) || (parts[i].len() == 3 && digit(parts[i])))
+    {
+        i += 1;
+    }
+    // variants
+    while i < parts.len() {
+        let p = parts[i];
+        let variant =
+            (5..=8).contains(&p.len()) || (p.len() == 4 && p.as_bytes()[0].is_ascii_digit());
+        if !variant {
+            break;
+        }
+        i += 1;
+    }
+    // extensions (singleton + one or more 2-8 subtags) and private use
+    while i < parts.len() {
+        let singleton = parts[i];
+        if singleton.len() != 1 {
+            return false;
+        }
+        i += 1;
+        let start = i;
+        if singleton.eq_ignore_ascii_case("x") {
+            // private use takes every remaining subtag
+            i = parts.len();
+        } else {
+            while i < parts.len() && parts[i].len() >= 2 {
+                i += 1;
+            }
+        }
+        if i == start {
+            return false;
+        }
+    }
+    true
+}
+
+/// A plausible mailbox: one `@`, something on each side, no whitespace, a dot in the domain.
+pub fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && s.chars().count() <= EMAIL_MAX_CHARS
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bcp47_tags() {
+        for ok in [
+            "de",
+            "en-GB",
+            "zh-Hant-TW",
+            "sl-rozaj-biske",
+            "de-CH-x-phonebk",
+            "x-whatever",
+            "es-419",
+            "en-US-u-ca-gregory",
+        ] {
+            assert!(is_bcp47(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "e",
+            "english-language",
+            "en_GB",
+            "de--CH",
+            "123",
+            "en-GB-",
+            "en-a",
+            "de-Ä",
+        ] {
+            assert!(!is_bcp47(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timezones_and_emails() {
+        assert!(is_iana_timezone("Europe/Berlin"));
+        assert!(is_iana_timezone("UTC"));
+        assert!(!is_iana_timezone("Mars/Olympus"));
+        assert!(is_email("a@example.com"));
+        assert!(!is_email("a@b"));
+        assert!(!is_email("a b@example.com"));
+        assert!(!is_email("@example.com"));
+    }
+}

@@ -1,0 +1,99 @@
+//! Domain values to and from their proto messages, shared by services, REST and the CLI.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::membership::{MembershipView, Role};
+use crate::domain::organization::{OrganizationInput, OrganizationView, State};
+use crate::proto::v1 as pb;
+
+pub fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
+}
+
+pub fn state_to_proto(state: State) -> pb::OrganizationState {
+    match state {
+        State::Trial => pb::OrganizationState::Trial,
+        State::Active => pb::OrganizationState::Active,
+        State::Inactive => pb::OrganizationState::Inactive,
+    }
+}
+
+pub fn state_from_proto(state: pb::OrganizationState) -> Option<State> {
+    match state {
+        pb::OrganizationState::Unspecified => None,
+        pb::OrganizationState::Trial => Some(State::Trial),
+        pb::OrganizationState::Active => Some(State::Active),
+        pb::OrganizationState::Inactive => Some(State::Inactive),
+    }
+}
+
+pub fn role_to_proto(role: Role) -> pb::MembershipRole {
+    match role {
+        Role::Member => pb::MembershipRole::Member,
+        Role::Admin => pb::MembershipRole::Admin,
+        Role::Owner => pb::MembershipRole::Owner,
+    }
+}
+
+pub fn role_from_proto(role: pb::MembershipRole) -> Option<Role> {
+    match role {
+        pb::MembershipRole::Unspecified => None,
+        pb::MembershipRole::Member => Some(Role::Member),
+        pb::MembershipRole::Admin => Some(Role::Admin),
+        pb::MembershipRole::Owner => Some(Role::Owner),
+    }
+}
+
+pub fn organization(view: &OrganizationView) -> pb::Organization {
+    let m = &view.model;
+    pb::Organization {
+        id: m.id,
+        uuid: m.uuid.to_string(),
+        name: m.name.clone(),
+        description: m.description.clone(),
+        parent_id: m.parent_id,
+        owner_ids: view.owner_ids.clone(),
+        has_children: view.has_children,
+        language: m.language.clone(),
+        timezone: m.timezone.clone(),
+        enforces_two_factor_auth: m.enforces_two_factor_auth,
+        data_retention_period: m.data_retention_period,
+        tags: view.tags(),
+        state: state_to_proto(view.state(Utc::now())) as i32,
+        avatar_url: None,
+        location: None,
+        available_users: None,
+        available_users_total: None,
+        creation_date: Some(timestamp(m.created_at)),
+        trial_end_date: m.trial_end_date.map(timestamp),
+    }
+}
+
+/// The writable fields of a request's organization; the rest are read-only and ignored.
+pub fn organization_input(o: pb::Organization) -> OrganizationInput {
+    OrganizationInput {
+        name: o.name,
+        description: o.description,
+        parent_id: o.parent_id,
+        language: o.language,
+        timezone: o.timezone,
+        enforces_two_factor_auth: o.enforces_two_factor_auth,
+        data_retention_period: o.data_retention_period,
+        tags: o.tags,
+    }
+}
+
+pub fn membership(view: &MembershipView) -> pb::Membership {
+    pb::Membership {
+        organization_id: view.membership.organization_id,
+        organization_uuid: view.organization_uuid.to_string(),
+        user_id: view.user.id,
+        user_uuid: view.user.uuid.to_string(),
+        email: view.user.email.clone(),
+        role: role_to_proto(view.role) as i32,
+        created_at: Some(timestamp(view.membership.created_at)),
+    }
+}

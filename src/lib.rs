@@ -1,0 +1,12 @@
+//! orgd: organizations, partnerships and partner directories over gRPC, grpc-web and REST.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod entity;
+pub mod grpc;
+pub mod proto;
+pub mod rest;
+pub mod server;

@@ -1,0 +1,245 @@
+//! The REST route table, read once at start-up from every method's `google.api.http` rule
+//! (and its `additional_bindings`) and the `orgd.*` options in the descriptor pool.
+
+use http::{Method, StatusCode};
+use prost_reflect::{
+    DescriptorPool, DynamicMessage, FieldDescriptor, MessageDescriptor, MethodDescriptor,
+    ReflectMessage, Value,
+};
+
+use super::dialect::Dialect;
+
+/// Where the request body goes.
+#[derive(Clone, Debug)]
+pub enum BodyTarget {
+    None,
+    /// `body: "*"`: the whole request message (path variables aside).
+    Whole,
+    /// `body: "field"`: one top-level field.
+    Field(FieldDescriptor),
+}
+
+/// One HTTP method + path template bound to an RPC.
+#[derive(Clone, Debug)]
+pub struct Binding {
+    pub http_method: Method,
+    /// The template in matchit syntax, variables renamed `{v0}`, `{v1}`, …
+    pub route: String,
+    /// Field path (top-level first) of each template variable, by index.
+    pub variables: Vec<Vec<FieldDescriptor>>,
+    pub body: BodyTarget,
+    pub response_body: Option<FieldDescriptor>,
+    pub success: StatusCode,
+    pub dialect: Dialect,
+    pub method: MethodDescriptor,
+    /// `/package.Service/Method`, the gRPC path the call is sent to.
+    pub grpc_path: String,
+}
+
+impl Binding {
+    pub fn input(&self) -> MessageDescriptor {
+        self.method.input()
+    }
+
+    /// True when the field is already filled from the path or the body.
+    pub fn binds_top_level(&self, field: &FieldDescriptor) -> bool {
+        self.variables
+            .iter()
+            .any(|path| path.first().is_some_and(|f| f.number() == field.number()))
+            || matches!(&self.body, BodyTarget::Field(f) if f.number() == field.number())
+    }
+}
+
+/// Every binding of every method in the pool. Panics on an annotation the transcoder
+/// cannot serve: that is a defect in our protos, found at start-up and by the tests.
+pub fn bindings(pool: &DescriptorPool) -> Vec<Binding> {
+    let http_ext = pool
+        .get_extension_by_name("google.api.http")
+        .expect("google/api/annotations.proto is compiled in");
+    let code_ext = pool.get_extension_by_name("orgd.http_success_code");
+    let dialect_ext = pool.get_extension_by_name("orgd.rest_dialect");
+    let mut out = Vec::new();
+    for service in pool.services() {
+        let options = service.options();
+        let dialect = dialect_ext
+            .as_ref()
+            .filter(|ext| options.has_extension(ext))
+            .and_then(|ext| options.get_extension(ext).as_enum_number())
+            .map(Dialect::from_option)
+            .unwrap_or(Dialect::GroupAlarm);
+        for method in service.methods() {
+            let options = method.options();
+            if !options.has_extension(&http_ext) {
+                continue;
+            }
+            let success = code_ext
+                .as_ref()
+                .filter(|ext| options.has_extension(ext))
+                .and_then(|ext| options.get_extension(ext).as_u32())
+                .map(|c| StatusCode::from_u16(c as u16).expect("valid orgd.http_success_code"))
+                .unwrap_or(StatusCode::OK);
+            let Value::Message(rule) = options.get_extension(&http_ext).into_owned() else {
+                continue;
+            };
+            let mut rules = vec![rule.clone()];
+            if let Some(Value::List(extra)) = rule
+                .get_field_by_name("additional_bindings")
+                .map(|v| v.into_owned())
+            {
+                rules.extend(extra.into_iter().filter_map(|v| match v {
+                    Value::Message(m) => Some(m),
+                    _ => None,
+                }));
+            }
+            for rule in rules {
+                out.push(binding(&method, &rule, success, dialect));
+            }
+        }
+    }
+    out
+}
+
+fn string_field(rule: &DynamicMessage, name: &str) -> String {
+    rule.get_field_by_name(name)
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn binding(
+    method: &MethodDescriptor,
+    rule: &DynamicMessage,
+    success: StatusCode,
+    dialect: Dialect,
+) -> Binding {
+    let name = method.full_name();
+    let (http_method, template) = ["get", "put", "post", "delete", "patch"]
+        .iter()
+        .find_map(|m| {
+            let field = rule.descriptor().get_field_by_name(m)?;
+            rule.has_field(&field).then(|| {
+                (
+                    Method::from_bytes(m.to_uppercase().as_bytes()).expect("http method"),
+                    string_field(rule, m),
+                )
+            })
+        })
+        .or_else(|| {
+            let custom = rule.get_field_by_name("custom")?;
+            let custom = custom.as_message()?;
+            let kind = string_field(custom, "kind");
+            Some((
+                Method::from_bytes(kind.as_bytes()).expect("custom http method"),
+                string_field(custom, "path"),
+            ))
+        })
+        .unwrap_or_else(|| panic!("{name}: google.api.http rule without a pattern"));
+
+    let input = method.input();
+    let (route, variables) = parse_template(&template, &input)
+        .unwrap_or_else(|e| panic!("{name}: path template {template:?}: {e}"));
+    let body = match string_field(rule, "body").as_str() {
+        "" => BodyTarget::None,
+        "*" => BodyTarget::Whole,
+        field => BodyTarget::Field(
+            input
+                .get_field_by_name(field)
+                .unwrap_or_else(|| panic!("{name}: body field {field:?} not in the request")),
+        ),
+    };
+    let response_body = match string_field(rule, "response_body").as_str() {
+        "" => None,
+        field => Some(
+            method
+                .output()
+                .get_field_by_name(field)
+                .unwrap_or_else(|| panic!("{name}: response_body {field:?} not in the response")),
+        ),
+    };
+    Binding {
+        http_method,
+        route,
+        variables,
+        body,
+        response_body,
+        success,
+        dialect,
+        grpc_path: format!("/{}/{}", method.parent_service().full_name(), method.name()),
+        method: method.clone(),
+    }
+}
+
+/// `/api/v1/organization/{organization_id}` → (`/api/v1/organization/{v0}`, [[organization_id]]).
+/// Supports `{field}`, `{field.sub}` and `{field=*}` segments.
+fn parse_template(
+    template: &str,
+    input: &MessageDescriptor,
+) -> Result<(String, Vec<Vec<FieldDescriptor>>), String> {
+    if !template.starts_with('/') {
+        return Err("must start with /".into());
+    }
+    let mut route = String::new();
+    let mut variables = Vec::new();
+    for segment in template[1..].split('/') {
+        route.push('/');
+        if let Some(inner) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            let (path, pattern) = inner.split_once('=').unwrap_or((inner, "*"));
+            if pattern != "*" {
+                return Err(format!("variable pattern {pattern:?} is not supported"));
+            }
+            let fields = field_path(input, path)?;
+            route.push_str(&format!("{{v{}}}", variables.len()));
+            variables.push(fields);
+        } else if segment.contains(['{', '}', '*', ':']) {
+            return Err(format!("segment {segment:?} is not supported"));
+        } else {
+            route.push_str(segment);
+        }
+    }
+    Ok((route, variables))
+}
+
+/// Resolves a dotted proto field path; every field but the last must be a message.
+pub fn field_path(input: &MessageDescriptor, path: &str) -> Result<Vec<FieldDescriptor>, String> {
+    let mut fields = Vec::new();
+    let mut message = input.clone();
+    for (i, name) in path.split('.').enumerate() {
+        let field = message
+            .get_field_by_name(name)
+            .ok_or_else(|| format!("no field {name:?} in {}", message.full_name()))?;
+        if i + 1 < path.split('.').count() {
+            message = field
+                .kind()
+                .as_message()
+                .ok_or_else(|| format!("{name:?} is not a message"))?
+                .clone();
+        }
+        fields.push(field);
+    }
+    Ok(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::DESCRIPTOR_POOL;
+
+    #[test]
+    fn every_annotated_method_has_a_binding() {
+        let all = bindings(&DESCRIPTOR_POOL);
+        let get = all
+            .iter()
+            .find(|b| b.grpc_path == "/orgd.v1.OrganizationService/GetOrganization")
+            .expect("GetOrganization is bound");
+        assert_eq!(get.http_method, Method::GET);
+        assert_eq!(get.route, "/api/v1/organization/{v0}");
+        assert_eq!(get.variables[0][0].name(), "organization_id");
+        assert_eq!(get.response_body.as_ref().unwrap().name(), "organization");
+        let create = all
+            .iter()
+            .find(|b| b.grpc_path == "/orgd.v1.OrganizationService/CreateOrganization")
+            .unwrap();
+        assert_eq!(create.success, StatusCode::CREATED);
+        assert!(matches!(&create.body, BodyTarget::Field(f) if f.name() == "organization"));
+        assert_eq!(create.dialect, Dialect::GroupAlarm);
+    }
+}

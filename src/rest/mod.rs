@@ -1,0 +1,508 @@
+//! The generic REST transcoder: routes come from the `google.api.http` annotations in the
+//! descriptor pool; each request's path variables, query and body are merged into the RPC's
+//! request message, the tonic service is called in-process, and the response (or error) is
+//! written in the JSON of the binding's REST surface. No endpoint has code of its own.
+
+pub mod binding;
+pub mod dialect;
+pub mod json;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use bytes::{BufMut, Bytes};
+use http::{HeaderValue, Method, StatusCode, Version, header};
+use http_body_util::BodyExt;
+use prost::Message;
+use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
+use serde_json::{Map, Value};
+use tonic::Code;
+use tonic_types::StatusExt;
+use tower::ServiceExt;
+
+use binding::{Binding, BodyTarget};
+use dialect::{Issue, Location, RestError};
+use json::{FieldNaming, PathSegment};
+
+/// Largest REST request body read (an avatar of 1 MiB is about 1.4 MiB as base64 JSON).
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct Transcoder {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    routes: HashMap<Method, matchit::Router<usize>>,
+    bindings: Vec<Binding>,
+    /// The gRPC services, called in-process.
+    grpc: axum::Router,
+}
+
+impl Transcoder {
+    pub fn new(pool: &DescriptorPool, grpc: axum::Router) -> Transcoder {
+        let bindings = binding::bindings(pool);
+        let mut routes: HashMap<Method, matchit::Router<usize>> = HashMap::new();
+        for (i, b) in bindings.iter().enumerate() {
+            routes
+                .entry(b.http_method.clone())
+                .or_default()
+                .insert(b.route.clone(), i)
+                .unwrap_or_else(|e| panic!("{}: route {}: {e}", b.grpc_path, b.route));
+        }
+        Transcoder {
+            inner: Arc::new(Inner {
+                routes,
+                bindings,
+                grpc,
+            }),
+        }
+    }
+
+    pub async fn handle(self, req: Request) -> Response {
+        let path = req.uri().path();
+        // Trailing slashes are optional on every surface.
+        let path = if path.len() > 1 {
+            path.trim_end_matches('/')
+        } else {
+            path
+        };
+        let found = self
+            .inner
+            .routes
+            .get(req.method())
+            .and_then(|r| r.at(path).ok())
+            .map(|m| {
+                let vars: Vec<(usize, String)> = m
+                    .params
+                    .iter()
+                    .filter_map(|(k, v)| Some((k[1..].parse().ok()?, percent_decode(v))))
+                    .collect();
+                (*m.value, vars)
+            });
+        let Some((index, vars)) = found else {
+            return self.not_routed(req.method(), path);
+        };
+        let binding = &self.inner.bindings[index];
+        match self.call(binding, vars, req).await {
+            Ok(response) => response,
+            Err(e) => binding.dialect.render(&e),
+        }
+    }
+
+    /// 405 when the path exists for another method, else a plain 404.
+    fn not_routed(&self, method: &Method, path: &str) -> Response {
+        let allowed: Vec<&str> = self
+            .inner
+            .routes
+            .iter()
+            .filter(|(m, r)| *m != method && r.at(path).is_ok())
+            .map(|(m, _)| m.as_str())
+            .collect();
+        if allowed.is_empty() {
+            return (StatusCode::NOT_FOUND, "not found\n").into_response();
+        }
+        let mut response = (StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n").into_response();
+        if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
+            response.headers_mut().insert(header::ALLOW, v);
+        }
+        response
+    }
+
+    async fn call(
+        &self,
+        binding: &Binding,
+        vars: Vec<(usize, String)>,
+        req: Request,
+    ) -> Result<Response, RestError> {
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+            .await
+            .map_err(|_| {
+                let mut e = RestError::new(
+                    Code::InvalidArgument,
+                    "PAYLOAD_TOO_LARGE",
+                    format!("the request body exceeds {MAX_BODY_BYTES} bytes"),
+                );
+                e.status = Some(StatusCode::PAYLOAD_TOO_LARGE);
+                e
+            })?;
+        let message = request_message(binding, &vars, parts.uri.query(), &bytes)?;
+
+        let mut frame = Vec::with_capacity(5 + message.encoded_len());
+        frame.put_u8(0);
+        frame.put_u32(message.encoded_len() as u32);
+        message.encode(&mut frame).expect("Vec grows");
+        let mut inner = http::Request::new(Body::from(frame));
+        *inner.method_mut() = Method::POST;
+        *inner.uri_mut() = binding.grpc_path.parse().expect("gRPC path is a valid URI");
+        *inner.version_mut() = Version::HTTP_2;
+        // The client's headers become gRPC metadata (auth, MyCreditApp's organization
+        // headers); the resolved principal travels in the extensions.
+        for (name, value) in &parts.headers {
+            if !matches!(
+                name.as_str(),
+                "content-type"
+                    | "content-length"
+                    | "transfer-encoding"
+                    | "connection"
+                    | "te"
+                    | "host"
+                    | "accept-encoding"
+                    | "grpc-timeout"
+                    | "grpc-encoding"
+            ) {
+                inner.headers_mut().append(name, value.clone());
+            }
+        }
+        let headers = inner.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+        *inner.extensions_mut() = parts.extensions;
+
+        let response = self
+            .inner
+            .grpc
+            .clone()
+            .oneshot(inner)
+            .await
+            .unwrap_or_else(|never| match never {});
+        let (head, body) = response.into_parts();
+        let collected = body.collect().await.map_err(|e| {
+            RestError::new(
+                Code::Internal,
+                "INTERNAL",
+                format!("reading the RPC response: {e}"),
+            )
+        })?;
+        let status = collected
+            .trailers()
+            .and_then(tonic::Status::from_header_map)
+            .or_else(|| tonic::Status::from_header_map(&head.headers))
+            .unwrap_or_else(|| tonic::Status::internal("the RPC ended without a status"));
+        if status.code() != Code::Ok {
+            return Err(status_error(binding, &status));
+        }
+        let data = collected.to_bytes();
+        let output = decode_frame(binding.method.output(), &data)?;
+        let mut out = Vec::with_capacity(512);
+        let naming = binding.dialect.naming();
+        match &binding.response_body {
+            Some(field) => json::encode_field(&output, field, naming, &mut out),
+            None if binding.method.output().fields().len() == 0 => {}
+            None => json::encode_message(&output, naming, &mut out),
+        }
+        if out.is_empty() {
+            return Ok(binding.success.into_response());
+        }
+        Ok(dialect::json_response(binding.success, out))
+    }
+}
+
+fn decode_frame(output: MessageDescriptor, data: &Bytes) -> Result<DynamicMessage, RestError> {
+    let internal = |m: &str| RestError::new(Code::Internal, "INTERNAL", m.to_string());
+    if data.len() < 5 || data[0] != 0 {
+        return Err(internal("malformed RPC response frame"));
+    }
+    let len = u32::from_be_bytes([data[1], data[2], data[3], data[4]]) as usize;
+    let payload = data
+        .get(5..5 + len)
+        .ok_or_else(|| internal("truncated RPC response frame"))?;
+    DynamicMessage::decode(output, payload).map_err(|_| internal("undecodable RPC response"))
+}
+
+/// Body, then query, then path variables, merged into one request message; every bad value
+/// is reported at once.
+fn request_message(
+    binding: &Binding,
+    vars: &[(usize, String)],
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<DynamicMessage, RestError> {
+    let input = binding.input();
+    let naming = binding.dialect.naming();
+    let mut message = DynamicMessage::new(input.clone());
+    let mut issues = Vec::new();
+
+    let has_body = !body.iter().all(u8::is_ascii_whitespace);
+    if has_body && !matches!(binding.body, BodyTarget::None) {
+        match serde_json::from_slice::<Value>(body) {
+            Err(e) => issues.push(Issue {
+                location: Location::Body,
+                path: Vec::new(),
+                message: format!("malformed JSON: {e}"),
+                kind: "json_invalid".into(),
+            }),
+            Ok(json) => {
+                let result = match &binding.body {
+                    BodyTarget::Field(f) => json::decode_field(&mut message, f, &json),
+                    _ => json::decode_into(&mut message, &json),
+                };
+                collect(&mut issues, Location::Body, &[], result);
+            }
+        }
+    }
+
+    if !matches!(binding.body, BodyTarget::Whole) {
+        let mut tree = Map::new();
+        for (key, value) in query_pairs(query.unwrap_or("")) {
+            let Some(fields) = resolve_query_key(&input, &key) else {
+                continue; // unknown parameters are ignored, as the published APIs do
+            };
+            if binding.binds_top_level(&fields[0]) {
+                continue;
+            }
+            let last = fields.last().expect("non-empty path");
+            match json::scalar_from_str(last, &value) {
+                Ok(v) => insert_path(&mut tree, &key, last.is_list(), v),
+                Err(message) => issues.push(Issue {
+                    location: Location::Query,
+                    path: key.split('.').map(str::to_string).collect(),
+                    message,
+                    kind: "invalid_format".into(),
+                }),
+            }
+        }
+        if !tree.is_empty() {
+            let result = json::decode_into(&mut message, &Value::Object(tree));
+            collect(&mut issues, Location::Query, &[], result);
+        }
+    }
+
+    let mut bad_path = false;
+    let mut tree = Map::new();
+    for (index, raw) in vars {
+        let fields = &binding.variables[*index];
+        let names: Vec<String> = fields.iter().map(|f| f.name().to_string()).collect();
+        let last = fields.last().expect("non-empty path");
+        match json::scalar_from_str(last, raw) {
+            Ok(v) => insert_path(&mut tree, &names.join("."), false, v),
+            Err(message) => {
+                bad_path = true;
+                issues.push(Issue {
+                    location: Location::Path,
+                    path: client_names(fields, naming),
+                    message,
+                    kind: "invalid_format".into(),
+                });
+            }
+        }
+    }
+    if !tree.is_empty() {
+        let result = json::decode_into(&mut message, &Value::Object(tree));
+        bad_path |= result.is_err();
+        collect(&mut issues, Location::Path, &[], result);
+    }
+
+    if issues.is_empty() {
+        return Ok(message);
+    }
+    let mut e = RestError::invalid(issues);
+    if bad_path {
+        e.status = Some(binding.dialect.bad_path_status());
+    }
+    Err(e)
+}
+
+fn client_names(fields: &[prost_reflect::FieldDescriptor], naming: FieldNaming) -> Vec<String> {
+    fields
+        .iter()
+        .map(|f| match naming {
+            FieldNaming::JsonName => f.json_name().to_string(),
+            FieldNaming::ProtoName => f.name().to_string(),
+        })
+        .collect()
+}
+
+fn collect(
+    issues: &mut Vec<Issue>,
+    location: Location,
+    prefix: &[String],
+    result: Result<(), Vec<json::FieldError>>,
+) {
+    if let Err(errors) = result {
+        issues.extend(errors.into_iter().map(|e| {
+            Issue {
+                location,
+                path: prefix
+                    .iter()
+                    .cloned()
+                    .chain(e.path.into_iter().map(|s| match s {
+                        PathSegment::Field(f) => f,
+                        PathSegment::Index(i) => i.to_string(),
+                    }))
+                    .collect(),
+                message: e.message,
+                kind: e.code.to_string(),
+            }
+        }));
+    }
+}
+
+/// A dotted query key (`a.b`) to its field path, by proto or JSON name.
+fn resolve_query_key(
+    input: &MessageDescriptor,
+    key: &str,
+) -> Option<Vec<prost_reflect::FieldDescriptor>> {
+    let mut fields = Vec::new();
+    let mut message = input.clone();
+    let parts: Vec<&str> = key.split('.').collect();
+    for (i, name) in parts.iter().enumerate() {
+        let field = message
+            .get_field_by_name(name)
+            .or_else(|| message.get_field_by_json_name(name))?;
+        if i + 1 < parts.len() {
+            message = field.kind().as_message()?.clone();
+        }
+        fields.push(field);
+    }
+    Some(fields)
+}
+
+/// Puts `value` at the dotted `key`, keeping the client's names; repeated keys append.
+fn insert_path(tree: &mut Map<String, Value>, key: &str, repeated: bool, value: Value) {
+    let mut node = tree;
+    let mut parts = key.split('.').peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            if repeated {
+                let entry = node
+                    .entry(part.to_string())
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                if let Value::Array(list) = entry {
+                    list.push(value);
+                }
+            } else {
+                node.insert(part.to_string(), value);
+            }
+            return;
+        }
+        let entry = node
+            .entry(part.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        node = entry.as_object_mut().expect("just made an object");
+    }
+}
+
+fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (form_decode(k), form_decode(v))
+    })
+}
+
+fn form_decode(s: &str) -> String {
+    percent_decode(&s.replace('+', " "))
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// The status of a failed RPC in REST terms, field paths renamed as the client sent them.
+fn status_error(binding: &Binding, status: &tonic::Status) -> RestError {
+    let details = status.get_error_details();
+    let reason = details
+        .error_info()
+        .map(|i| i.reason.clone())
+        .unwrap_or_else(|| code_name(status.code()).to_string());
+    let violations = details
+        .bad_request()
+        .map(|b| b.field_violations.clone())
+        .unwrap_or_default();
+    if violations.is_empty() {
+        return RestError::new(status.code(), &reason, status.message());
+    }
+    let issues = violations
+        .iter()
+        .map(|v| {
+            let (location, path) = locate(binding, &v.field);
+            Issue {
+                location,
+                path,
+                message: v.description.clone(),
+                kind: if v.reason.is_empty() {
+                    "value_error".into()
+                } else {
+                    v.reason.to_lowercase()
+                },
+            }
+        })
+        .collect();
+    let mut e = RestError::invalid(issues);
+    e.code = status.code();
+    e.reason = reason;
+    e
+}
+
+/// Where a proto field path of the request came from, and its name on the client's side.
+fn locate(binding: &Binding, field_path: &str) -> (Location, Vec<String>) {
+    let naming = binding.dialect.naming();
+    let mut names: Vec<String> = Vec::new();
+    let mut fields = Vec::new();
+    let mut message = Some(binding.input());
+    for part in field_path.split('.') {
+        let field = message.as_ref().and_then(|m| m.get_field_by_name(part));
+        match field {
+            Some(f) => {
+                names.push(client_names(std::slice::from_ref(&f), naming).remove(0));
+                message = f.kind().as_message().cloned();
+                fields.push(f);
+            }
+            None => {
+                names.push(part.to_string());
+                message = None;
+            }
+        }
+    }
+    let first = fields.first();
+    let is_var = first.is_some_and(|f| {
+        binding
+            .variables
+            .iter()
+            .any(|v| v.first().is_some_and(|g| g.number() == f.number()))
+    });
+    if is_var {
+        return (Location::Path, names);
+    }
+    match &binding.body {
+        BodyTarget::Field(b) if first.is_some_and(|f| f.number() == b.number()) => {
+            (Location::Body, names.split_off(1))
+        }
+        BodyTarget::Whole => (Location::Body, names),
+        _ => (Location::Query, names),
+    }
+}
+
+fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}

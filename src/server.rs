@@ -1,0 +1,166 @@
+//! One listener for everything: native gRPC (h2c), grpc-web, REST/JSON (HTTP/1.1 and h2c),
+//! health and reflection. Unknown paths get a plain 404.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::Request;
+use http::HeaderName;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::server::NamedService;
+use tonic_web::GrpcWebLayer;
+use tower::{Layer, Service, ServiceExt};
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::grpc::{billing::Billing, membership::Memberships, organization::Organizations};
+use crate::proto::v1::billing_service_server::BillingServiceServer;
+use crate::proto::v1::membership_service_server::MembershipServiceServer;
+use crate::proto::v1::organization_service_server::OrganizationServiceServer;
+use crate::proto::{DESCRIPTOR_POOL, FILE_DESCRIPTOR_SET};
+use crate::rest::Transcoder;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Mounts a tonic service at `/<package.Service>/*`, speaking gRPC and grpc-web. The
+/// grpc-web layer sits on gRPC routes only: elsewhere it would refuse plain HTTP/1.1.
+fn grpc_route<S>(router: Router, svc: S) -> Router
+where
+    S: Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+        > + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let web = GrpcWebLayer::new().layer(svc);
+    router.route_service(
+        &format!("/{}/{{*rpc}}", S::NAME),
+        web.map_request(|req: Request| req.map(tonic::body::Body::new)),
+    )
+}
+
+/// The whole application, for a database that is already migrated.
+pub async fn app(db: Db) -> Result<Router, BoxError> {
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<OrganizationServiceServer<Organizations>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+
+    let mut grpc = Router::new();
+    grpc = grpc_route(
+        grpc,
+        OrganizationServiceServer::new(Organizations { db: db.clone() }),
+    );
+    grpc = grpc_route(
+        grpc,
+        MembershipServiceServer::new(Memberships { db: db.clone() }),
+    );
+    grpc = grpc_route(grpc, BillingServiceServer::new(Billing { db: db.clone() }));
+    grpc = grpc_route(grpc, health);
+    grpc = grpc_route(grpc, reflection);
+
+    let transcoder = Transcoder::new(&DESCRIPTOR_POOL, grpc.clone());
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods(Any)
+        .allow_headers(Any)
+        .expose_headers([
+            HeaderName::from_static("grpc-status"),
+            HeaderName::from_static("grpc-message"),
+            HeaderName::from_static("grpc-status-details-bin"),
+        ]);
+    Ok(grpc
+        .fallback(move |req: Request| transcoder.clone().handle(req))
+        .layer(axum::middleware::from_fn_with_state(
+            db,
+            crate::auth::layer::authenticate,
+        ))
+        .layer(cors)
+        .layer(TraceLayer::new_for_http()))
+}
+
+/// A running server; dropped or shut down, it stops accepting and lets requests finish.
+pub struct Server {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Connects to (creating and migrating) the database, binds, and serves in the background.
+    pub async fn start(config: Config) -> Result<Server, BoxError> {
+        let db = Db::connect_and_migrate(&config.database_url).await?;
+        let app = app(db).await?;
+        let listener = TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Ok(Server {
+            addr,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting connections and waits for in-flight requests to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Err(e) = (&mut self.task).await {
+            tracing::error!(error = %e, "server task failed");
+        }
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then shuts down gracefully.
+    pub async fn run_until_signal(self) {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        self.shutdown().await;
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
