@@ -43,7 +43,7 @@ const MAX_DEPTH: i64 = 64;
 /// the user id may be 0 for "no user". Placeholders are numbered in order of first
 /// appearance, which SQLite and PostgreSQL both accept.
 const CHAIN_SQL: &str = "WITH RECURSIVE chain(id, parent_id, depth) AS ( \
-       SELECT id, parent_id, 0 FROM organizations WHERE id = $1 \
+       SELECT id, parent_id, CAST(0 AS BIGINT) FROM organizations WHERE id = $1 \
        UNION ALL \
        SELECT o.id, o.parent_id, c.depth + 1 FROM organizations o \
          JOIN chain c ON o.id = c.parent_id WHERE c.depth < $2 \
