@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use tonic::server::NamedService;
 use tonic_web::GrpcWebLayer;
 use tower::{Layer, Service, ServiceExt};
-use tower_http::cors::{Any, CorsLayer};
+use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
@@ -77,7 +77,8 @@ pub async fn app(db: Db) -> Result<Router, BoxError> {
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods(Any)
-        .allow_headers(Any)
+        // Mirrored, not `*`: a wildcard does not cover `Authorization` in browsers.
+        .allow_headers(AllowHeaders::mirror_request())
         .expose_headers([
             HeaderName::from_static("grpc-status"),
             HeaderName::from_static("grpc-message"),

@@ -155,7 +155,7 @@ mod tests {
         for bad in [
             "",
             "e",
-            "english-language",
+            "englishlanguage",
             "en_GB",
             "de--CH",
             "123",
