@@ -55,6 +55,12 @@ pub async fn app(db: Db) -> Result<Router, BoxError> {
     health_reporter
         .set_serving::<OrganizationServiceServer<Organizations>>()
         .await;
+    health_reporter
+        .set_serving::<MembershipServiceServer<Memberships>>()
+        .await;
+    health_reporter
+        .set_serving::<BillingServiceServer<Billing>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
