@@ -239,7 +239,8 @@ pub async fn list(
     organization: &str,
 ) -> DomainResult<Vec<MembershipView>> {
     let conn = db.read();
-    let org = authorize(conn, principal, organization, Level::Read).await?;
+    // Who belongs with which role is for the organization's managers, not every member.
+    let org = authorize(conn, principal, organization, Level::Admin).await?;
     let memberships = membership::Entity::find()
         .filter(membership::Column::OrganizationId.eq(org.id))
         .order_by_asc(membership::Column::Id)

@@ -1,0 +1,710 @@
+//! One port, many protocols: grpc-web (HTTP/1.1 and h2, binary and text), CORS, health,
+//! reflection, REST over h2c, and plain 404s for unknown paths.
+
+mod common;
+
+use base64::Engine;
+use common::*;
+use orgd::proto::v1::*;
+use prost::Message;
+use reqwest::Method;
+use serde_json::json;
+
+// ---------------------------------------------------------------------------------------
+// grpc-web framing.
+
+const GRPC_WEB: &str = "application/grpc-web+proto";
+
+fn frame(message: &impl Message) -> Vec<u8> {
+    let payload = message.encode_to_vec();
+    let mut out = Vec::with_capacity(5 + payload.len());
+    out.push(0u8);
+    out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// A parsed grpc-web response.
+#[derive(Debug)]
+struct WebReply {
+    http_status: u16,
+    headers: reqwest::header::HeaderMap,
+    /// Payloads of the data frames (flag 0).
+    data: Vec<Vec<u8>>,
+    /// Text of the trailer frame (flag 0x80), if any.
+    trailer_text: Option<String>,
+}
+
+impl WebReply {
+    /// grpc-status from the trailer frame, or from the headers for a trailers-only reply.
+    fn grpc_status(&self) -> Option<i32> {
+        if let Some(t) = &self.trailer_text {
+            for line in t.split("\r\n").flat_map(|l| l.split('\n')) {
+                if let Some((k, v)) = line.split_once(':')
+                    && k.trim().eq_ignore_ascii_case("grpc-status")
+                {
+                    return v.trim().parse().ok();
+                }
+            }
+        }
+        self.headers
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    fn decode<M: Message + Default>(&self) -> M {
+        assert_eq!(
+            self.data.len(),
+            1,
+            "exactly one data frame expected: {self:?}"
+        );
+        M::decode(self.data[0].as_slice()).expect("decode the data frame")
+    }
+
+    #[track_caller]
+    fn assert_ok(&self) {
+        assert_eq!(self.http_status, 200, "grpc-web HTTP status: {self:?}");
+        let trailer = self
+            .trailer_text
+            .as_deref()
+            .unwrap_or_else(|| panic!("a successful reply ends with a trailer frame: {self:?}"));
+        assert!(
+            trailer.to_ascii_lowercase().contains("grpc-status:0")
+                || trailer.to_ascii_lowercase().contains("grpc-status: 0"),
+            "trailer frame carries grpc-status:0: {trailer:?}"
+        );
+        assert_eq!(self.grpc_status(), Some(0));
+    }
+}
+
+fn parse_frames(body: &[u8]) -> (Vec<Vec<u8>>, Option<String>) {
+    let mut data = Vec::new();
+    let mut trailer = None;
+    let mut rest = body;
+    while !rest.is_empty() {
+        assert!(rest.len() >= 5, "truncated grpc-web frame header: {rest:?}");
+        let flag = rest[0];
+        let len = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
+        assert!(rest.len() >= 5 + len, "truncated grpc-web frame");
+        let payload = rest[5..5 + len].to_vec();
+        rest = &rest[5 + len..];
+        if flag & 0x80 != 0 {
+            assert!(trailer.is_none(), "at most one trailer frame");
+            trailer = Some(String::from_utf8(payload).expect("trailers are text"));
+        } else {
+            assert!(trailer.is_none(), "no data frame after the trailer frame");
+            data.push(payload);
+        }
+    }
+    (data, trailer)
+}
+
+/// POSTs one grpc-web (binary) call.
+async fn grpc_web(
+    client: &reqwest::Client,
+    app: &App,
+    method: &str,
+    message: &impl Message,
+    token: Option<&str>,
+    origin: Option<&str>,
+) -> WebReply {
+    let mut req = client
+        .post(app.url(method))
+        .header("content-type", GRPC_WEB)
+        .header("accept", GRPC_WEB)
+        .header("x-grpc-web", "1")
+        .body(frame(message));
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    if let Some(o) = origin {
+        req = req.header("origin", o);
+    }
+    let resp = req.send().await.expect("grpc-web request");
+    let http_status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    if http_status == 200 {
+        let ct = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            ct.starts_with("application/grpc-web"),
+            "grpc-web reply content-type: {ct:?}"
+        );
+    }
+    let body = resp.bytes().await.expect("grpc-web body");
+    let (data, trailer_text) = parse_frames(&body);
+    WebReply {
+        http_status,
+        headers,
+        data,
+        trailer_text,
+    }
+}
+
+const CREATE: &str = "/orgd.v1.OrganizationService/CreateOrganization";
+const GET: &str = "/orgd.v1.OrganizationService/GetOrganization";
+const UPDATE: &str = "/orgd.v1.OrganizationService/UpdateOrganization";
+const LIST: &str = "/orgd.v1.OrganizationService/GetOrganizations";
+const DELETE: &str = "/orgd.v1.OrganizationService/DeleteOrganization";
+
+async fn web_crud(app: &App, client: &reqwest::Client) {
+    let owner = app.user("owner").await;
+    let t = Some(owner.token.as_str());
+
+    let reply = grpc_web(
+        client,
+        app,
+        CREATE,
+        &CreateOrganizationRequest {
+            organization: Some(Organization {
+                name: "Web Org".into(),
+                timezone: "Europe/Berlin".into(),
+                language: "de".into(),
+                ..Default::default()
+            }),
+        },
+        t,
+        None,
+    )
+    .await;
+    reply.assert_ok();
+    let created = reply
+        .decode::<CreateOrganizationResponse>()
+        .organization
+        .expect("organization");
+    assert!(created.id > 0);
+    assert_eq!(created.name, "Web Org");
+    assert_eq!(created.owner_ids, vec![owner.id]);
+
+    let reply = grpc_web(
+        client,
+        app,
+        GET,
+        &GetOrganizationRequest {
+            organization_id: created.id,
+        },
+        t,
+        None,
+    )
+    .await;
+    reply.assert_ok();
+    let got = reply
+        .decode::<GetOrganizationResponse>()
+        .organization
+        .unwrap();
+    assert_eq!(got, created);
+
+    let reply = grpc_web(
+        client,
+        app,
+        UPDATE,
+        &UpdateOrganizationRequest {
+            organization: Some(Organization {
+                id: created.id,
+                name: "Web Renamed".into(),
+                ..Default::default()
+            }),
+        },
+        t,
+        None,
+    )
+    .await;
+    reply.assert_ok();
+    let updated = reply
+        .decode::<UpdateOrganizationResponse>()
+        .organization
+        .unwrap();
+    assert_eq!(updated.name, "Web Renamed");
+    assert_eq!(
+        updated.timezone, "Europe/Berlin",
+        "empty timezone keeps the old one"
+    );
+
+    let reply = grpc_web(client, app, LIST, &GetOrganizationsRequest {}, t, None).await;
+    reply.assert_ok();
+    let list = reply.decode::<GetOrganizationsResponse>().organizations;
+    assert_eq!(list, vec![updated.clone()]);
+
+    // REST sees the grpc-web update.
+    let r = app.get_org(Auth::Bearer(&owner.token), created.id).await;
+    r.assert_status(200);
+    assert_eq!(r.json["name"], json!("Web Renamed"));
+
+    let reply = grpc_web(
+        client,
+        app,
+        DELETE,
+        &DeleteOrganizationRequest {
+            organization_id: created.id,
+        },
+        t,
+        None,
+    )
+    .await;
+    reply.assert_ok();
+    // An empty message still comes as one (empty) data frame.
+    let _ = reply.decode::<DeleteOrganizationResponse>();
+
+    // Errors: non-zero grpc-status.
+    let reply = grpc_web(
+        client,
+        app,
+        GET,
+        &GetOrganizationRequest {
+            organization_id: created.id,
+        },
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(reply.grpc_status(), Some(16), "UNAUTHENTICATED: {reply:?}");
+    assert!(reply.data.is_empty());
+
+    let outsider = app.user("outsider").await;
+    let reply = grpc_web(
+        client,
+        app,
+        GET,
+        &GetOrganizationRequest {
+            organization_id: created.id,
+        },
+        Some(&outsider.token),
+        None,
+    )
+    .await;
+    assert_eq!(reply.grpc_status(), Some(7), "PERMISSION_DENIED: {reply:?}");
+
+    let reply = grpc_web(
+        client,
+        app,
+        CREATE,
+        &CreateOrganizationRequest {
+            organization: Some(Organization {
+                name: "Bad".into(),
+                timezone: "Mars/Olympus".into(),
+                ..Default::default()
+            }),
+        },
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(reply.grpc_status(), Some(3), "INVALID_ARGUMENT: {reply:?}");
+    let list = app
+        .rest(
+            Method::GET,
+            "/api/v1/organizations",
+            Auth::Bearer(&owner.token),
+            None,
+        )
+        .await;
+    assert_eq!(list.json, json!([]), "the rejected create made nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_web_crud_over_http1() {
+    for_each_backend(|app| async move {
+        let client = app.http.clone();
+        web_crud(&app, &client).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_web_crud_over_h2c() {
+    for_each_backend(|app| async move {
+        let client = app.h2.clone();
+        // Make sure this really is HTTP/2.
+        let probe = app
+            .h2
+            .get(app.url("/api/v1/organizations"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(probe.version(), reqwest::Version::HTTP_2);
+        web_crud(&app, &client).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_web_text_mode() {
+    for_each_backend(|app| async move {
+        let owner = app.user("owner").await;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let body = b64.encode(frame(&CreateOrganizationRequest {
+            organization: Some(Organization {
+                name: "Text mode".into(),
+                ..Default::default()
+            }),
+        }));
+        let resp = app
+            .http
+            .post(app.url(CREATE))
+            .header("content-type", "application/grpc-web-text")
+            .header("accept", "application/grpc-web-text")
+            .header("x-grpc-web", "1")
+            .header("authorization", format!("Bearer {}", owner.token))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        let text = resp.text().await.unwrap();
+        // The reply may be several base64 chunks (data, then trailers), each padded.
+        let mut raw = Vec::new();
+        let mut rest = text.trim();
+        while !rest.is_empty() {
+            let end = rest.find('=').map(|i| {
+                let mut j = i;
+                while rest[j..].starts_with('=') {
+                    j += 1;
+                }
+                j
+            });
+            let (chunk, tail) = rest.split_at(end.unwrap_or(rest.len()));
+            raw.extend(b64.decode(chunk).expect("base64 reply"));
+            rest = tail;
+        }
+        let (data, trailer) = parse_frames(&raw);
+        assert!(trailer.expect("trailer frame").contains("grpc-status:0"));
+        let org = CreateOrganizationResponse::decode(data[0].as_slice())
+            .unwrap()
+            .organization
+            .unwrap();
+        assert_eq!(org.name, "Text mode");
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------
+// CORS.
+
+/// Whether `Access-Control-Allow-Headers` lets a browser send `name`. Per the Fetch
+/// standard `*` covers every header except `Authorization`, which must be listed.
+fn header_allowed(allow: &str, name: &str) -> bool {
+    let listed: Vec<String> = allow
+        .split(',')
+        .map(|s| s.trim().to_ascii_lowercase())
+        .collect();
+    listed.iter().any(|h| h == name)
+        || (listed.iter().any(|h| h == "*") && !name.eq_ignore_ascii_case("authorization"))
+}
+
+fn header_str(headers: &reqwest::header::HeaderMap, name: &str) -> String {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_preflight_on_a_grpc_path_succeeds() {
+    for_each_backend(|app| async move {
+        let origin = "https://app.example.com";
+        let requested = [
+            "content-type",
+            "x-grpc-web",
+            "x-user-agent",
+            "authorization",
+            "personal-access-token",
+            "api-token",
+        ];
+        let resp = app
+            .http
+            .request(Method::OPTIONS, app.url(GET))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", requested.join(","))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        assert!(status.is_success(), "preflight answers 2xx, got {status}");
+        let allow_origin = header_str(&headers, "access-control-allow-origin");
+        assert!(
+            allow_origin == "*" || allow_origin == origin,
+            "access-control-allow-origin: {allow_origin:?}"
+        );
+        let methods = header_str(&headers, "access-control-allow-methods");
+        assert!(
+            methods.trim() == "*"
+                || methods
+                    .split(',')
+                    .any(|m| m.trim().eq_ignore_ascii_case("POST")),
+            "access-control-allow-methods covers POST: {methods:?}"
+        );
+        let allow_headers = header_str(&headers, "access-control-allow-headers");
+        for h in requested {
+            assert!(
+                header_allowed(&allow_headers, h),
+                "access-control-allow-headers {allow_headers:?} must let a browser send {h:?} \
+                 (a wildcard does not cover Authorization)"
+            );
+        }
+        assert!(
+            headers.get("grpc-status").is_none(),
+            "a preflight is not a gRPC call"
+        );
+
+        // A preflight on a REST path works too.
+        let resp = app
+            .http
+            .request(Method::OPTIONS, app.url("/api/v1/organization"))
+            .header("origin", origin)
+            .header("access-control-request-method", "PUT")
+            .header(
+                "access-control-request-headers",
+                "content-type,authorization",
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            resp.status().is_success(),
+            "REST preflight: {}",
+            resp.status()
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_web_responses_expose_grpc_status() {
+    for_each_backend(|app| async move {
+        let owner = app.user("owner").await;
+        let origin = "https://app.example.com";
+        let check = |reply: &WebReply, what: &str| {
+            let allow_origin = header_str(&reply.headers, "access-control-allow-origin");
+            assert!(
+                allow_origin == "*" || allow_origin == origin,
+                "{what}: access-control-allow-origin {allow_origin:?}"
+            );
+            let expose =
+                header_str(&reply.headers, "access-control-expose-headers").to_ascii_lowercase();
+            let exposed: Vec<&str> = expose.split(',').map(str::trim).collect();
+            for h in ["grpc-status", "grpc-message"] {
+                assert!(
+                    exposed.contains(&h),
+                    "{what}: access-control-expose-headers {expose:?} lists {h}"
+                );
+            }
+        };
+        let reply = grpc_web(
+            &app.http,
+            &app,
+            LIST,
+            &GetOrganizationsRequest {},
+            Some(&owner.token),
+            Some(origin),
+        )
+        .await;
+        reply.assert_ok();
+        check(&reply, "success");
+
+        let reply = grpc_web(
+            &app.http,
+            &app,
+            LIST,
+            &GetOrganizationsRequest {},
+            None,
+            Some(origin),
+        )
+        .await;
+        assert_eq!(reply.grpc_status(), Some(16));
+        check(&reply, "error");
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Health and reflection.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_reports_serving() {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+    for_each_backend(|app| async move {
+        let mut health = HealthClient::new(app.channel().await);
+        let reply = health
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .expect("Health/Check needs no token")
+            .into_inner();
+        assert_eq!(reply.status(), ServingStatus::Serving);
+
+        let unknown = health
+            .check(HealthCheckRequest {
+                service: "no.such.Service".into(),
+            })
+            .await;
+        assert_code(unknown, tonic::Code::NotFound);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflection_lists_the_services() {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    for_each_backend(|app| async move {
+        let mut client = ServerReflectionClient::new(app.channel().await);
+        let requests = vec![
+            ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(MessageRequest::ListServices(String::new())),
+            },
+            ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(MessageRequest::FileContainingSymbol(
+                    "orgd.v1.OrganizationService".into(),
+                )),
+            },
+        ];
+        let mut stream = client
+            .server_reflection_info(tokio_stream::iter(requests))
+            .await
+            .expect("ServerReflectionInfo needs no token")
+            .into_inner();
+
+        let first = stream
+            .message()
+            .await
+            .unwrap()
+            .expect("a ListServices reply");
+        let names: Vec<String> = match first.message_response {
+            Some(MessageResponse::ListServicesResponse(list)) => {
+                list.service.into_iter().map(|s| s.name).collect()
+            }
+            other => panic!("expected ListServicesResponse, got {other:?}"),
+        };
+        for expected in [
+            "orgd.v1.OrganizationService",
+            "orgd.v1.MembershipService",
+            "orgd.v1.BillingService",
+        ] {
+            assert!(
+                names.iter().any(|n| n == expected),
+                "reflection lists {expected}: {names:?}"
+            );
+        }
+
+        let second = stream.message().await.unwrap().expect("a file reply");
+        match second.message_response {
+            Some(MessageResponse::FileDescriptorResponse(files)) => {
+                assert!(!files.file_descriptor_proto.is_empty());
+                let decoded: Vec<prost_types::FileDescriptorProto> = files
+                    .file_descriptor_proto
+                    .iter()
+                    .map(|b| prost_types::FileDescriptorProto::decode(b.as_slice()).unwrap())
+                    .collect();
+                assert!(
+                    decoded
+                        .iter()
+                        .any(|f| f.service.iter().any(|s| s.name() == "OrganizationService")),
+                    "the file declares OrganizationService"
+                );
+            }
+            other => panic!("expected FileDescriptorResponse, got {other:?}"),
+        }
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Unknown paths and REST over h2c.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_paths_are_plain_404() {
+    for_each_backend(|app| async move {
+        let owner = app.user("owner").await;
+        for (method, path) in [
+            (Method::GET, "/"),
+            (Method::GET, "/nope"),
+            (Method::GET, "/api/v1/nope"),
+            (Method::POST, "/api/v2/organization"),
+            (Method::GET, "/api/v1/organization/1/nope/deeper"),
+        ] {
+            for client in [&app.http, &app.h2] {
+                let resp = client
+                    .request(method.clone(), app.url(path))
+                    .header("authorization", format!("Bearer {}", owner.token))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status().as_u16(), 404, "{method} {path}");
+                assert!(
+                    resp.headers().get("grpc-status").is_none(),
+                    "{method} {path}: a plain 404 has no grpc-status"
+                );
+            }
+        }
+        // An unknown gRPC service is an unknown path too.
+        let resp = app
+            .http
+            .post(app.url("/orgd.v1.NoSuchService/Nothing"))
+            .header("content-type", GRPC_WEB)
+            .body(frame(&GetOrganizationsRequest {}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 404);
+        assert!(resp.headers().get("grpc-status").is_none());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_over_h2c() {
+    for_each_backend(|app| async move {
+        let owner = app.user("owner").await;
+        let r = send(
+            app.h2
+                .post(app.url("/api/v1/organization"))
+                .header("authorization", format!("Bearer {}", owner.token))
+                .header("content-type", "application/json")
+                .body(json!({"name": "Over h2c", "timezone": "Europe/Berlin"}).to_string()),
+        )
+        .await;
+        assert_eq!(r.version, reqwest::Version::HTTP_2);
+        r.assert_status(201);
+        assert_organization_shape(&r.json);
+        let id = id_of(&r.json);
+
+        let r = send(
+            app.h2
+                .get(app.url(&format!("/api/v1/organization/{id}")))
+                .header("Personal-Access-Token", owner.token.as_str()),
+        )
+        .await;
+        assert_eq!(r.version, reqwest::Version::HTTP_2);
+        r.assert_status(200);
+        assert_eq!(r.json["name"], json!("Over h2c"));
+
+        let r = send(app.h2.get(app.url(&format!("/api/v1/organization/{id}")))).await;
+        assert_eq!(r.version, reqwest::Version::HTTP_2);
+        r.assert_error(401, "UNAUTHENTICATED");
+
+        let r = send(
+            app.h2
+                .post(app.url("/api/v1/organization"))
+                .header("authorization", format!("Bearer {}", owner.token))
+                .header("content-type", "application/json")
+                .body("{not json"),
+        )
+        .await;
+        r.assert_error(400, "INVALID_ARGUMENT");
+    })
+    .await;
+}
