@@ -4,8 +4,20 @@ use std::sync::LazyLock;
 
 use prost_reflect::DescriptorPool;
 
-pub mod v1 {
-    tonic::include_proto!("orgd.v1");
+/// Nested as the proto packages are, because generated code refers across packages by
+/// relative paths (`super::super::google::api`).
+pub mod orgd {
+    pub mod v1 {
+        tonic::include_proto!("orgd.v1");
+    }
+}
+pub use orgd::v1;
+
+/// `google.api.HttpBody`, which v1 responses use for raw (non-JSON) bodies.
+pub mod google {
+    pub mod api {
+        tonic::include_proto!("google.api");
+    }
 }
 
 /// The encoded `FileDescriptorSet` of every proto, custom options included.

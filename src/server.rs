@@ -18,7 +18,11 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::grpc::{billing::Billing, membership::Memberships, organization::Organizations};
+use crate::grpc::{
+    availability::AvailabilityReports, billing::Billing, membership::Memberships,
+    organization::Organizations,
+};
+use crate::proto::v1::availability_service_server::AvailabilityServiceServer;
 use crate::proto::v1::billing_service_server::BillingServiceServer;
 use crate::proto::v1::membership_service_server::MembershipServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
@@ -61,6 +65,9 @@ pub async fn app(db: Db) -> Result<Router, BoxError> {
     health_reporter
         .set_serving::<BillingServiceServer<Billing>>()
         .await;
+    health_reporter
+        .set_serving::<AvailabilityServiceServer<AvailabilityReports>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -76,6 +83,10 @@ pub async fn app(db: Db) -> Result<Router, BoxError> {
         MembershipServiceServer::new(Memberships { db: db.clone() }),
     );
     grpc = grpc_route(grpc, BillingServiceServer::new(Billing { db: db.clone() }));
+    grpc = grpc_route(
+        grpc,
+        AvailabilityServiceServer::new(AvailabilityReports { db: db.clone() }),
+    );
     grpc = grpc_route(grpc, health);
     grpc = grpc_route(grpc, reflection);
 

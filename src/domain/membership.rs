@@ -96,7 +96,10 @@ pub async fn lock_organization(conn: &impl ConnectionTrait, id: i64) -> DomainRe
     Ok(())
 }
 
-async fn owner_count(conn: &impl ConnectionTrait, organization_id: i64) -> DomainResult<u64> {
+pub(crate) async fn owner_count(
+    conn: &impl ConnectionTrait,
+    organization_id: i64,
+) -> DomainResult<u64> {
     Ok(membership::Entity::find()
         .filter(membership::Column::OrganizationId.eq(organization_id))
         .filter(membership::Column::Role.eq(Role::Owner.as_str()))
@@ -104,14 +107,14 @@ async fn owner_count(conn: &impl ConnectionTrait, organization_id: i64) -> Domai
         .await?)
 }
 
-fn last_owner() -> DomainError {
+pub(crate) fn last_owner() -> DomainError {
     DomainError::Conflict {
         reason: "LAST_OWNER",
         message: "an organization keeps at least one owner".into(),
     }
 }
 
-async fn current_role(
+pub(crate) async fn current_role(
     conn: &impl ConnectionTrait,
     organization_id: i64,
     user_id: i64,

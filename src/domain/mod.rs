@@ -1,11 +1,16 @@
 //! The rules of orgd: permissions, validation and transactions, independent of transport.
 
 pub mod access;
+pub mod availability;
+pub mod avatar;
 pub mod error;
 pub mod keys;
 pub mod membership;
 pub mod organization;
+pub mod owner;
+pub mod quick_action;
 pub mod token;
+pub mod trial;
 pub mod user;
 pub mod validate;
 

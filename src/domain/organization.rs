@@ -9,12 +9,13 @@ use sea_orm::{
 };
 
 use super::access::{self, Level, Services};
+use super::availability::{self, Availability};
 use super::error::{DomainError, DomainResult};
 use super::keys::OrganizationKey;
 use super::membership::{self, Role};
 use super::validate::{
-    DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS, TAG_MAX_CHARS, TAGS_MAX, Violations, is_bcp47,
-    is_iana_timezone,
+    DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS, PageBounds, TAG_MAX_CHARS, TAGS_MAX, Violations,
+    is_bcp47, is_iana_timezone,
 };
 use crate::auth::Principal;
 use crate::db::Db;
@@ -101,6 +102,8 @@ pub struct OrganizationView {
     pub model: organization::Model,
     pub owner_ids: Vec<i64>,
     pub has_children: bool,
+    /// Filled where one organization is read (GetOrganization), not in lists.
+    pub availability: Option<Availability>,
 }
 
 impl OrganizationView {
@@ -160,6 +163,7 @@ pub async fn views(
         .map(|model| OrganizationView {
             owner_ids: owners.remove(&model.id).unwrap_or_default(),
             has_children: parents.contains(&model.id),
+            availability: None,
             model,
         })
         .collect())
@@ -236,7 +240,9 @@ pub async fn get(db: &Db, principal: &Principal, id: i64) -> DomainResult<Organi
     let conn = db.read();
     access::require(conn, principal, Some(id), Level::Read, Services::Allowed).await?;
     let model = find(conn, id).await?;
-    view(conn, model).await
+    let mut view = view(conn, model).await?;
+    view.availability = Some(availability::counts(conn, id).await?);
+    Ok(view)
 }
 
 /// Replaces the writable fields. `parent_id` absent keeps the parent; a new parent must be
@@ -283,7 +289,7 @@ pub async fn update(
 }
 
 /// Ids from `id` up to the root, `id` first.
-async fn ancestors_of(conn: &impl ConnectionTrait, id: i64) -> DomainResult<Vec<i64>> {
+pub async fn ancestors_of(conn: &impl ConnectionTrait, id: i64) -> DomainResult<Vec<i64>> {
     let mut chain = vec![id];
     let mut next = find(conn, id).await?.parent_id;
     while let Some(parent) = next {
@@ -356,4 +362,151 @@ pub async fn set_state(
     let view = view(&txn, model).await?;
     txn.commit().await?;
     Ok(view)
+}
+
+const CHILDREN_PAGE: PageBounds = PageBounds {
+    default_limit: 50,
+    max_limit: 100,
+};
+const TOP_LEVEL_PAGE: PageBounds = PageBounds {
+    default_limit: 10,
+    max_limit: 50,
+};
+
+pub struct Children {
+    pub children: Vec<OrganizationView>,
+    /// From the root down to the organization itself, as far as the caller may read.
+    pub path: Vec<OrganizationView>,
+    pub total: u64,
+}
+
+pub async fn children(
+    db: &Db,
+    principal: &Principal,
+    id: i64,
+    limit: Option<i32>,
+    offset: Option<i32>,
+) -> DomainResult<Children> {
+    let (limit, offset) = CHILDREN_PAGE.check(limit, offset)?;
+    let conn = db.read();
+    access::require(conn, principal, Some(id), Level::Read, Services::Allowed).await?;
+    let query = organization::Entity::find().filter(organization::Column::ParentId.eq(id));
+    let total = query.clone().count(conn).await?;
+    let models = query
+        .order_by_asc(organization::Column::Id)
+        .limit(limit)
+        .offset(offset)
+        .all(conn)
+        .await?;
+    let mut ancestors = ancestors_of(conn, id).await?;
+    ancestors.reverse();
+    let mut readable = Vec::with_capacity(ancestors.len());
+    for ancestor in ancestors {
+        let visible = matches!(principal, Principal::Service { .. })
+            || access::level(conn, principal, ancestor).await?.1.is_some();
+        if visible {
+            readable.push(ancestor);
+        }
+    }
+    let path_models = organization::Entity::find()
+        .filter(organization::Column::Id.is_in(readable.clone()))
+        .all(conn)
+        .await?;
+    let mut path = views(conn, path_models).await?;
+    path.sort_by_key(|v| readable.iter().position(|id| *id == v.model.id));
+    Ok(Children {
+        children: views(conn, models).await?,
+        path,
+        total,
+    })
+}
+
+/// The caller's top-level organizations: visible ones whose parent the caller cannot see.
+pub async fn top_level(
+    db: &Db,
+    principal: &Principal,
+    limit: Option<i32>,
+    offset: Option<i32>,
+    all: bool,
+) -> DomainResult<(Vec<OrganizationView>, u64)> {
+    let (limit, offset) = if all {
+        (u64::MAX, 0)
+    } else {
+        TOP_LEVEL_PAGE.check(limit, offset)?
+    };
+    let conn = db.read();
+    let ids = access::visible_organization_ids(conn, principal).await?;
+    let visible: HashSet<i64> = ids.iter().copied().collect();
+    let tops: Vec<organization::Model> = organization::Entity::find()
+        .filter(organization::Column::Id.is_in(ids))
+        .order_by_asc(organization::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter(|m| m.parent_id.is_none_or(|p| !visible.contains(&p)))
+        .collect();
+    let total = tops.len() as u64;
+    let page = tops
+        .into_iter()
+        .skip(offset as usize)
+        .take(limit.min(usize::MAX as u64) as usize)
+        .collect();
+    Ok((views(conn, page).await?, total))
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Location {
+    pub address: String,
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
+impl Location {
+    pub fn of(model: &organization::Model) -> Option<Location> {
+        Some(Location {
+            address: model.location_address.clone()?,
+            latitude: model.location_latitude?,
+            longitude: model.location_longitude?,
+        })
+    }
+}
+
+pub async fn set_location(
+    db: &Db,
+    principal: &Principal,
+    id: i64,
+    location: Location,
+) -> DomainResult<Location> {
+    let mut v = Violations::default();
+    v.max_chars("address", &location.address, NAME_MAX_CHARS);
+    if !(-90.0..=90.0).contains(&location.latitude) {
+        v.add("latitude", "must be between -90 and 90");
+    }
+    if !(-180.0..=180.0).contains(&location.longitude) {
+        v.add("longitude", "must be between -180 and 180");
+    }
+    let txn = db.begin_write().await?;
+    access::require(&txn, principal, Some(id), Level::Own, Services::Denied).await?;
+    v.into_result()?;
+    let mut active = find(&txn, id).await?.into_active_model();
+    active.location_address = Set(Some(location.address.clone()));
+    active.location_latitude = Set(Some(location.latitude));
+    active.location_longitude = Set(Some(location.longitude));
+    active.updated_at = Set(super::now());
+    active.update(&txn).await?;
+    txn.commit().await?;
+    Ok(location)
+}
+
+pub async fn delete_location(db: &Db, principal: &Principal, id: i64) -> DomainResult<()> {
+    let txn = db.begin_write().await?;
+    access::require(&txn, principal, Some(id), Level::Own, Services::Denied).await?;
+    let mut active = find(&txn, id).await?.into_active_model();
+    active.location_address = Set(None);
+    active.location_latitude = Set(None);
+    active.location_longitude = Set(None);
+    active.updated_at = Set(super::now());
+    active.update(&txn).await?;
+    txn.commit().await?;
+    Ok(())
 }

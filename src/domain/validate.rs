@@ -40,6 +40,34 @@ impl Violations {
     }
 }
 
+/// Bounds of a limit/offset page: `limit` in 1..=max (default when absent), `offset` ≥ 0.
+#[derive(Clone, Copy, Debug)]
+pub struct PageBounds {
+    pub default_limit: i32,
+    pub max_limit: i32,
+}
+
+impl PageBounds {
+    /// (limit, offset), or the violations of both at once.
+    pub fn check(
+        self,
+        limit: Option<i32>,
+        offset: Option<i32>,
+    ) -> Result<(u64, u64), super::error::DomainError> {
+        let mut v = Violations::default();
+        let limit = limit.unwrap_or(self.default_limit);
+        let offset = offset.unwrap_or(0);
+        if !(1..=self.max_limit).contains(&limit) {
+            v.add("limit", format!("must be between 1 and {}", self.max_limit));
+        }
+        if offset < 0 {
+            v.add("offset", "must be 0 or more");
+        }
+        v.into_result()?;
+        Ok((limit as u64, offset as u64))
+    }
+}
+
 /// An IANA time zone database name such as `Europe/Berlin`.
 pub fn is_iana_timezone(s: &str) -> bool {
     s.parse::<chrono_tz::Tz>().is_ok()

@@ -1,6 +1,11 @@
 //! SeaORM entities, one module per table of `migrations/`.
 
 pub mod api_token;
+pub mod availability_sample;
 pub mod membership;
 pub mod organization;
+pub mod organization_avatar;
+pub mod owner_invitation;
+pub mod quick_action;
 pub mod user;
+pub mod user_availability;

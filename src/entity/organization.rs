@@ -21,6 +21,11 @@ pub struct Model {
     pub trial_end_date: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Bumped on every avatar change (null: no avatar); part of avatarURL so caches refresh.
+    pub avatar_version: Option<i64>,
+    pub location_address: Option<String>,
+    pub location_latitude: Option<f64>,
+    pub location_longitude: Option<f64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

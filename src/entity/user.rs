@@ -11,6 +11,7 @@ pub struct Model {
     pub email: String,
     pub full_name: String,
     pub created_at: DateTimeUtc,
+    pub trial_started_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,8 +2,13 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::availability::Counts;
 use crate::domain::membership::{MembershipView, Role};
-use crate::domain::organization::{OrganizationInput, OrganizationView, State};
+use crate::domain::organization::{Location, OrganizationInput, OrganizationView, State};
+use crate::domain::owner::InvitationView;
+use crate::domain::quick_action::QuickActionInput;
+use crate::domain::trial::TrialStatus;
+use crate::entity::quick_action;
 use crate::proto::v1 as pb;
 
 pub fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
@@ -63,10 +68,12 @@ pub fn organization(view: &OrganizationView) -> pb::Organization {
         data_retention_period: m.data_retention_period,
         tags: view.tags(),
         state: state_to_proto(view.state(Utc::now())) as i32,
-        avatar_url: None,
-        location: None,
-        available_users: None,
-        available_users_total: None,
+        avatar_url: m
+            .avatar_version
+            .map(|v| format!("/api/v1/organization/{}/avatar?v={v}", m.id)),
+        location: Location::of(m).map(|l| location(&l)),
+        available_users: view.availability.map(|a| counts(a.in_root)),
+        available_users_total: view.availability.map(|a| counts(a.total)),
         creation_date: Some(timestamp(m.created_at)),
         trial_end_date: m.trial_end_date.map(timestamp),
     }
@@ -95,5 +102,64 @@ pub fn membership(view: &MembershipView) -> pb::Membership {
         email: view.user.email.clone(),
         role: role_to_proto(view.role) as i32,
         created_at: Some(timestamp(view.membership.created_at)),
+    }
+}
+
+pub fn counts(c: Counts) -> pb::AvailableUsersCount {
+    pb::AvailableUsersCount {
+        count_available: c.available,
+        count_in_event: c.in_event,
+        count_not_available: c.not_available,
+    }
+}
+
+pub fn location(l: &Location) -> pb::OrganizationLocation {
+    pb::OrganizationLocation {
+        address: l.address.clone(),
+        latitude: l.latitude,
+        longitude: l.longitude,
+    }
+}
+
+pub fn invitation(v: &InvitationView) -> pb::OwnerInvitation {
+    pb::OwnerInvitation {
+        id: v.invitation.uuid.to_string(),
+        email: v.email.clone(),
+        organization_id: v.invitation.organization_id,
+        user_id: v.invitation.user_id,
+        creation_date: Some(timestamp(v.invitation.created_at)),
+    }
+}
+
+pub fn quick_action(m: &quick_action::Model) -> pb::QuickAction {
+    pb::QuickAction {
+        id: m.id,
+        organization_id: m.organization_id,
+        name: m.name.clone(),
+        color: m.color.clone(),
+        icon: m.icon.clone(),
+        one_click: m.one_click,
+        resource: m.resource.clone(),
+        resource_id: m.resource_id,
+    }
+}
+
+/// The settable fields; `id` and `organization_id` are the server's.
+pub fn quick_action_input(q: pb::QuickAction) -> QuickActionInput {
+    QuickActionInput {
+        name: q.name,
+        color: q.color,
+        icon: q.icon,
+        one_click: q.one_click,
+        resource: q.resource,
+        resource_id: q.resource_id,
+    }
+}
+
+pub fn trial(t: &TrialStatus) -> pb::TrialStatus {
+    pb::TrialStatus {
+        active: t.active,
+        start: t.start.map(timestamp),
+        user_id: t.user_id,
     }
 }

@@ -1,5 +1,6 @@
 //! tonic services: proto ↔ domain conversion only; the rules live in `domain`.
 
+pub mod availability;
 pub mod billing;
 pub mod convert;
 pub mod membership;

@@ -9,6 +9,8 @@ use prost_reflect::{
 
 use super::dialect::Dialect;
 
+pub const HTTP_BODY: &str = "google.api.HttpBody";
+
 /// Where the request body goes.
 #[derive(Clone, Debug)]
 pub enum BodyTarget {
@@ -29,6 +31,8 @@ pub struct Binding {
     pub variables: Vec<Vec<FieldDescriptor>>,
     pub body: BodyTarget,
     pub response_body: Option<FieldDescriptor>,
+    /// The response (or its response_body) is a `google.api.HttpBody`: raw bytes, not JSON.
+    pub raw_response: bool,
     pub success: StatusCode,
     pub dialect: Dialect,
     pub method: MethodDescriptor,
@@ -155,12 +159,20 @@ fn binding(
                 .unwrap_or_else(|| panic!("{name}: response_body {field:?} not in the response")),
         ),
     };
+    let raw_response = match &response_body {
+        Some(field) => field
+            .kind()
+            .as_message()
+            .is_some_and(|m| m.full_name() == HTTP_BODY),
+        None => method.output().full_name() == HTTP_BODY,
+    };
     Binding {
         http_method,
         route,
         variables,
         body,
         response_body,
+        raw_response,
         success,
         dialect,
         grpc_path: format!("/{}/{}", method.parent_service().full_name(), method.name()),

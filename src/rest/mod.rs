@@ -191,6 +191,9 @@ impl Transcoder {
         }
         let data = collected.to_bytes();
         let output = decode_frame(binding.method.output(), &data)?;
+        if binding.raw_response {
+            return Ok(raw_response(binding, &output));
+        }
         let mut out = Vec::with_capacity(512);
         let naming = binding.dialect.naming();
         match &binding.response_body {
@@ -203,6 +206,39 @@ impl Transcoder {
         }
         Ok(dialect::json_response(binding.success, out))
     }
+}
+
+/// Writes a `google.api.HttpBody` as its bytes under its own content type.
+fn raw_response(binding: &Binding, output: &DynamicMessage) -> Response {
+    let body = match &binding.response_body {
+        Some(field) => output
+            .get_field(field)
+            .as_message()
+            .cloned()
+            .unwrap_or_else(|| {
+                DynamicMessage::new(
+                    field
+                        .kind()
+                        .as_message()
+                        .expect("checked at start-up")
+                        .clone(),
+                )
+            }),
+        None => output.clone(),
+    };
+    let content_type = body
+        .get_field_by_name("content_type")
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let data = body
+        .get_field_by_name("data")
+        .and_then(|v| v.as_bytes().cloned())
+        .unwrap_or_default();
+    let mut response = (binding.success, data).into_response();
+    if let Ok(v) = HeaderValue::from_str(&content_type) {
+        response.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    response
 }
 
 fn decode_frame(output: MessageDescriptor, data: &Bytes) -> Result<DynamicMessage, RestError> {

@@ -1,0 +1,271 @@
+//! Users' availability per organization: set by internal services, counted for the
+//! organization and its subtree, and kept 14 days as daily history.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, Statement};
+
+use super::access::{self, Level, Services};
+use super::error::{DomainError, DomainResult};
+use super::keys::{OrganizationKey, UserKey};
+use super::membership;
+use super::validate::PageBounds;
+use crate::auth::Principal;
+use crate::db::Db;
+use crate::entity::{availability_sample, user_availability};
+
+pub const HISTORY_DAYS: i64 = 14;
+const HISTORY_PAGE: PageBounds = PageBounds {
+    default_limit: HISTORY_DAYS as i32,
+    max_limit: HISTORY_DAYS as i32,
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Status {
+    Available,
+    NotAvailable,
+    InEvent,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Available => "available",
+            Status::NotAvailable => "not_available",
+            Status::InEvent => "in_event",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "available" => Some(Status::Available),
+            "not_available" => Some(Status::NotAvailable),
+            "in_event" => Some(Status::InEvent),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub available: i64,
+    pub in_event: i64,
+    pub not_available: i64,
+}
+
+impl Counts {
+    fn add(&mut self, status: Status, n: i64) {
+        match status {
+            Status::Available => self.available += n,
+            Status::InEvent => self.in_event += n,
+            Status::NotAvailable => self.not_available += n,
+        }
+    }
+}
+
+/// Counts of the organization itself, and of it with all its descendants.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Availability {
+    pub in_root: Counts,
+    pub total: Counts,
+}
+
+/// What an internal service reports. Recorded as the current status and as a sample for
+/// the history; samples past the history window are pruned in the same transaction.
+pub async fn set(
+    db: &Db,
+    principal: &Principal,
+    organization: &str,
+    user: &str,
+    status: Status,
+) -> DomainResult<()> {
+    if !matches!(principal, Principal::Service { .. }) {
+        return Err(DomainError::PermissionDenied(
+            "only internal services report availability".into(),
+        ));
+    }
+    let org_key = OrganizationKey::parse(organization).ok_or_else(|| {
+        DomainError::invalid("organization", "must be an organization id or UUID")
+    })?;
+    let user_key = UserKey::parse(user)
+        .ok_or_else(|| DomainError::invalid("user", "must be an email, user id or UUID"))?;
+    let txn = db.begin_write().await?;
+    let organization_id = org_key
+        .resolve(&txn)
+        .await?
+        .ok_or_else(|| DomainError::NotFound("organization not found".into()))?;
+    let user = user_key
+        .find(&txn)
+        .await?
+        .ok_or_else(|| DomainError::NotFound("user not found".into()))?;
+    if membership::current_role(&txn, organization_id, user.id)
+        .await?
+        .is_none()
+    {
+        return Err(DomainError::Conflict {
+            reason: "NOT_A_MEMBER",
+            message: "the user is not a member of this organization".into(),
+        });
+    }
+    let now = super::now();
+    user_availability::Entity::insert(user_availability::ActiveModel {
+        organization_id: Set(organization_id),
+        user_id: Set(user.id),
+        status: Set(status.as_str().to_string()),
+        updated_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            user_availability::Column::OrganizationId,
+            user_availability::Column::UserId,
+        ])
+        .update_columns([
+            user_availability::Column::Status,
+            user_availability::Column::UpdatedAt,
+        ])
+        .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
+    availability_sample::Entity::insert(availability_sample::ActiveModel {
+        organization_id: Set(organization_id),
+        user_id: Set(user.id),
+        status: Set(status.as_str().to_string()),
+        at: Set(now),
+        ..Default::default()
+    })
+    .exec_without_returning(&txn)
+    .await?;
+    availability_sample::Entity::delete_many()
+        .filter(availability_sample::Column::OrganizationId.eq(organization_id))
+        .filter(availability_sample::Column::At.lt(window_start(now) - Duration::days(1)))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Counts for the organization and for its subtree, by status.
+pub async fn counts(
+    conn: &impl ConnectionTrait,
+    organization_id: i64,
+) -> DomainResult<Availability> {
+    let rows = conn
+        .query_all_raw(Statement::from_sql_and_values(
+            conn.get_database_backend(),
+            "WITH RECURSIVE sub(id, depth) AS ( \
+               SELECT id, CAST(0 AS BIGINT) FROM organizations WHERE id = $1 \
+               UNION ALL \
+               SELECT o.id, sub.depth + 1 FROM organizations o \
+                 JOIN sub ON o.parent_id = sub.id WHERE sub.depth < 64 \
+             ) \
+             SELECT ua.status AS status, CAST(ua.organization_id = $1 AS INTEGER) AS in_root, \
+                    COUNT(*) AS n \
+             FROM user_availability ua JOIN sub ON ua.organization_id = sub.id \
+             JOIN memberships m ON m.organization_id = ua.organization_id \
+               AND m.user_id = ua.user_id \
+             GROUP BY ua.status, CAST(ua.organization_id = $1 AS INTEGER)",
+            [organization_id.into()],
+        ))
+        .await?;
+    let mut out = Availability::default();
+    for row in rows {
+        let status: String = row.try_get("", "status")?;
+        let in_root: i32 = row.try_get("", "in_root")?;
+        let n: i64 = row.try_get("", "n")?;
+        if let Some(status) = Status::parse(&status) {
+            out.total.add(status, n);
+            if in_root == 1 {
+                out.in_root.add(status, n);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn midnight(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.date_naive().and_time(NaiveTime::MIN).and_utc()
+}
+
+/// Midnight UTC of the first day of the 14-day window that ends today.
+fn window_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    midnight(now) - Duration::days(HISTORY_DAYS - 1)
+}
+
+#[derive(Clone, Debug)]
+pub struct History {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// (midnight of the day, counts at the end of that day), oldest first.
+    pub entries: Vec<(DateTime<Utc>, Counts)>,
+}
+
+/// One entry per day of the last 14 (today last), counting each member's status as of the
+/// end of that day (now, for today).
+pub async fn history(
+    db: &Db,
+    principal: &Principal,
+    organization_id: i64,
+    limit: Option<i32>,
+    offset: Option<i32>,
+) -> DomainResult<History> {
+    let (limit, offset) = HISTORY_PAGE.check(limit, offset)?;
+    let conn = db.read();
+    access::require(
+        conn,
+        principal,
+        Some(organization_id),
+        Level::Read,
+        Services::Allowed,
+    )
+    .await?;
+    let now = Utc::now();
+    let start = window_start(now);
+    let samples = availability_sample::Entity::find()
+        .filter(availability_sample::Column::OrganizationId.eq(organization_id))
+        .filter(availability_sample::Column::At.gte(start))
+        .order_by_asc(availability_sample::Column::At)
+        .order_by_asc(availability_sample::Column::Id)
+        .all(conn)
+        .await?;
+    // A status set before the window holds until the user's first sample in it.
+    let mut status: HashMap<i64, Status> = HashMap::new();
+    for current in user_availability::Entity::find()
+        .filter(user_availability::Column::OrganizationId.eq(organization_id))
+        .filter(user_availability::Column::UpdatedAt.lt(start))
+        .all(conn)
+        .await?
+    {
+        if let Some(s) = Status::parse(&current.status) {
+            status.insert(current.user_id, s);
+        }
+    }
+    let mut samples = samples.into_iter().peekable();
+    let mut entries = Vec::with_capacity(HISTORY_DAYS as usize);
+    for day in 0..HISTORY_DAYS {
+        let date = start + Duration::days(day);
+        let end_of_day = (date + Duration::days(1)).min(now);
+        while let Some(sample) = samples.next_if(|s| s.at < end_of_day) {
+            if let Some(s) = Status::parse(&sample.status) {
+                status.insert(sample.user_id, s);
+            }
+        }
+        let mut counts = Counts::default();
+        for s in status.values() {
+            counts.add(*s, 1);
+        }
+        entries.push((date, counts));
+    }
+    let entries = entries
+        .into_iter()
+        .skip(offset as usize)
+        .take(limit as usize)
+        .collect();
+    Ok(History {
+        start,
+        end: midnight(now),
+        entries,
+    })
+}

@@ -1,0 +1,278 @@
+//! Owners of an organization (GroupAlarm's ownerIDs): adding, removing, and invitations that
+//! only the invited user can accept.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, Set,
+};
+use uuid::Uuid;
+
+use super::access::{self, Level, Services};
+use super::error::{DomainError, DomainResult};
+use super::keys::UserKey;
+use super::membership::{self, Role};
+use super::organization::{self, OrganizationView};
+use super::validate::is_email;
+use crate::auth::Principal;
+use crate::db::Db;
+use crate::entity::{membership as membership_entity, owner_invitation, user};
+
+#[derive(Clone, Debug)]
+pub struct InvitationView {
+    pub invitation: owner_invitation::Model,
+    pub email: String,
+}
+
+async fn require_own(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    id: i64,
+) -> DomainResult<()> {
+    access::require(conn, principal, Some(id), Level::Own, Services::Denied).await
+}
+
+async fn user_by_id(conn: &impl ConnectionTrait, user_id: i64) -> DomainResult<user::Model> {
+    UserKey::Id(user_id)
+        .find(conn)
+        .await?
+        .ok_or_else(|| DomainError::NotFound("user not found".into()))
+}
+
+async fn is_owner(
+    conn: &impl ConnectionTrait,
+    organization_id: i64,
+    user_id: i64,
+) -> DomainResult<bool> {
+    Ok(membership::current_role(conn, organization_id, user_id)
+        .await?
+        .is_some_and(|m| m.role == Role::Owner.as_str()))
+}
+
+pub async fn list_invitations(
+    db: &Db,
+    principal: &Principal,
+    organization_id: i64,
+) -> DomainResult<Vec<InvitationView>> {
+    let conn = db.read();
+    require_own(conn, principal, organization_id).await?;
+    let invitations = owner_invitation::Entity::find()
+        .filter(owner_invitation::Column::OrganizationId.eq(organization_id))
+        .filter(owner_invitation::Column::AcceptedAt.is_null())
+        .order_by_asc(owner_invitation::Column::Id)
+        .all(conn)
+        .await?;
+    let mut out = Vec::with_capacity(invitations.len());
+    for invitation in invitations {
+        let email = user_by_id(conn, invitation.user_id).await?.email;
+        out.push(InvitationView { invitation, email });
+    }
+    Ok(out)
+}
+
+/// Invites an existing user, by email, to become an owner.
+pub async fn invite(
+    db: &Db,
+    principal: &Principal,
+    organization_id: i64,
+    email: &str,
+) -> DomainResult<InvitationView> {
+    let email = email.trim().to_lowercase();
+    if !is_email(&email) {
+        return Err(DomainError::invalid(
+            "email",
+            "must be a valid email address",
+        ));
+    }
+    let txn = db.begin_write().await?;
+    require_own(&txn, principal, organization_id).await?;
+    let invitee = UserKey::Email(email.clone())
+        .find(&txn)
+        .await?
+        .ok_or_else(|| DomainError::NotFound(format!("no user with email {email}")))?;
+    if is_owner(&txn, organization_id, invitee.id).await? {
+        return Err(DomainError::AlreadyExists {
+            reason: "ALREADY_OWNER",
+            message: "the user already owns this organization".into(),
+        });
+    }
+    let exists = || DomainError::AlreadyExists {
+        reason: "INVITATION_EXISTS",
+        message: "the user has an open invitation already".into(),
+    };
+    let open = owner_invitation::Entity::find()
+        .filter(owner_invitation::Column::OrganizationId.eq(organization_id))
+        .filter(owner_invitation::Column::UserId.eq(invitee.id))
+        .filter(owner_invitation::Column::AcceptedAt.is_null())
+        .one(&txn)
+        .await?;
+    if open.is_some() {
+        return Err(exists());
+    }
+    let inserted = owner_invitation::ActiveModel {
+        uuid: Set(Uuid::new_v4()),
+        organization_id: Set(organization_id),
+        user_id: Set(invitee.id),
+        invited_by_user_id: Set(match principal {
+            Principal::User { user_id } => Some(*user_id),
+            _ => None,
+        }),
+        created_at: Set(super::now()),
+        accepted_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await;
+    let invitation = match inserted {
+        Ok(m) => m,
+        // The partial unique index settles a concurrent second invitation.
+        Err(e) if organization::is_unique_violation(&e) => return Err(exists()),
+        Err(e) => return Err(e.into()),
+    };
+    txn.commit().await?;
+    Ok(InvitationView {
+        invitation,
+        email: invitee.email,
+    })
+}
+
+/// Only the invited user accepts; accepting again changes nothing. Someone who cannot
+/// manage the organization learns nothing about its invitations (403 either way).
+pub async fn accept(
+    db: &Db,
+    principal: &Principal,
+    organization_id: i64,
+    invitation_id: &str,
+) -> DomainResult<()> {
+    let user_id = access::require_user(principal)?;
+    let txn = db.begin_write().await?;
+    let invitation = match Uuid::parse_str(invitation_id.trim()) {
+        Ok(uuid) => {
+            owner_invitation::Entity::find()
+                .filter(owner_invitation::Column::Uuid.eq(uuid))
+                .filter(owner_invitation::Column::OrganizationId.eq(organization_id))
+                .one(&txn)
+                .await?
+        }
+        Err(_) => None,
+    };
+    let Some(invitation) = invitation.filter(|i| i.user_id == user_id) else {
+        let manages = access::level(&txn, principal, organization_id)
+            .await?
+            .1
+            .is_some_and(|l| l >= Level::Own);
+        return Err(if manages {
+            DomainError::NotFound("no such invitation for you".into())
+        } else {
+            DomainError::PermissionDenied("only the invited user can accept".into())
+        });
+    };
+    membership::lock_organization(&txn, organization_id).await?;
+    membership::upsert(&txn, organization_id, user_id, Role::Owner).await?;
+    if invitation.accepted_at.is_none() {
+        let mut active = invitation.into_active_model();
+        active.accepted_at = Set(Some(super::now()));
+        active.update(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+pub async fn remove_invitation(
+    db: &Db,
+    principal: &Principal,
+    organization_id: i64,
+    user_id: i64,
+) -> DomainResult<()> {
+    let txn = db.begin_write().await?;
+    require_own(&txn, principal, organization_id).await?;
+    let removed = owner_invitation::Entity::delete_many()
+        .filter(owner_invitation::Column::OrganizationId.eq(organization_id))
+        .filter(owner_invitation::Column::UserId.eq(user_id))
+        .filter(owner_invitation::Column::AcceptedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if removed.rows_affected == 0 {
+        return Err(DomainError::NotFound(
+            "no open invitation for that user".into(),
+        ));
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+pub async fn add(
+    db: &Db,
+    principal: &Principal,
+    organization_id: i64,
+    user_id: i64,
+) -> DomainResult<()> {
+    let txn = db.begin_write().await?;
+    require_own(&txn, principal, organization_id).await?;
+    user_by_id(&txn, user_id).await?;
+    membership::lock_organization(&txn, organization_id).await?;
+    membership::upsert(&txn, organization_id, user_id, Role::Owner).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Never the last owner.
+pub async fn remove(
+    db: &Db,
+    principal: &Principal,
+    organization_id: i64,
+    user_id: i64,
+) -> DomainResult<()> {
+    let txn = db.begin_write().await?;
+    require_own(&txn, principal, organization_id).await?;
+    membership::lock_organization(&txn, organization_id).await?;
+    let Some(row) = membership::current_role(&txn, organization_id, user_id)
+        .await?
+        .filter(|m| m.role == Role::Owner.as_str())
+    else {
+        return Err(DomainError::NotFound(
+            "that user does not own this organization".into(),
+        ));
+    };
+    if membership::owner_count(&txn, organization_id).await? <= 1 {
+        return Err(membership::last_owner());
+    }
+    membership_entity::Entity::delete_by_id(row.id)
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The topmost organization on the path from the root down to this one that the user owns,
+/// if the caller may read it.
+pub async fn topmost_owned(
+    db: &Db,
+    principal: &Principal,
+    organization_id: i64,
+    user_id: i64,
+) -> DomainResult<OrganizationView> {
+    let conn = db.read();
+    access::require(
+        conn,
+        principal,
+        Some(organization_id),
+        Level::Read,
+        Services::Allowed,
+    )
+    .await?;
+    let mut path = organization::ancestors_of(conn, organization_id).await?;
+    path.reverse();
+    for id in path {
+        if is_owner(conn, id, user_id).await? {
+            let readable = matches!(principal, Principal::Service { .. })
+                || access::level(conn, principal, id).await?.1.is_some();
+            if readable {
+                return organization::get(db, principal, id).await;
+            }
+            break;
+        }
+    }
+    Err(DomainError::NotFound(
+        "the user owns no organization on this path".into(),
+    ))
+}
