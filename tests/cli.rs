@@ -423,3 +423,94 @@ async fn organization_set_state_prints_the_organization() {
     })
     .await;
 }
+
+/// `orgd serve` as operators run it: logs one ready line, and on SIGTERM finishes a request
+/// that is in flight (its body only half sent) before exiting cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_finishes_in_flight_requests_on_sigterm() {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+    let dir = TempDir::new();
+    let url = format!("sqlite://{}/orgd.db?mode=rwc", dir.path().display());
+    let user = run_cli(
+        &url,
+        &[
+            "user",
+            "create",
+            "--email",
+            "term@example.com",
+            "--name",
+            "T",
+        ],
+    )
+    .await
+    .json();
+    let token = user["token"].as_str().expect("token").to_string();
+
+    // A free port: bind, read it, release it for the server.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_orgd"))
+        .args([
+            "--database-url",
+            &url,
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("orgd serve starts");
+    let mut log = BufReader::new(server.stderr.take().unwrap()).lines();
+    loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), log.next_line())
+            .await
+            .expect("a ready line within 30 s")
+            .unwrap()
+            .expect("orgd serve exited before it was ready");
+        if line.contains("ready on http://") {
+            break;
+        }
+    }
+
+    let body = br#"{"name": "Finished during shutdown"}"#;
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /api/v1/organization HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body[..10]).await.unwrap();
+    stream.flush().await.unwrap();
+    // Give the server a moment to have the request in hand, then ask it to stop.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let pid = server.id().expect("running").to_string();
+    let killed = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    stream.write_all(&body[10..]).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 201"),
+        "the in-flight request completes: {response}"
+    );
+    assert!(response.contains("Finished during shutdown"), "{response}");
+
+    let status = tokio::time::timeout(std::time::Duration::from_secs(30), server.wait())
+        .await
+        .expect("orgd exits after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "clean exit: {status:?}");
+}
