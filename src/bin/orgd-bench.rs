@@ -1,0 +1,478 @@
+//! orgd's benchmark: seeds data through the service's own code, starts `orgd serve` as a
+//! separate process on a loopback port, drives it with bounded concurrent load over native
+//! gRPC and REST (HTTP/1.1 keep-alive and h2c), and prints a table and one line of JSON.
+//!
+//!     cargo run --release --bin orgd-bench -- [--database-url URL] [--rows N] [--seconds S]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clap::Parser;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use orgd::auth::Principal;
+use orgd::db::Db;
+use orgd::domain::{organization, token, user};
+use orgd::proto::v1::GetOrganizationRequest;
+use orgd::proto::v1::organization_service_client::OrganizationServiceClient;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tonic::metadata::MetadataValue;
+
+#[derive(Parser, Debug)]
+#[command(name = "orgd-bench", about = "Load-tests orgd and prints figures")]
+struct Args {
+    /// Database to seed and serve; default: a new SQLite file in a temporary directory.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Organizations to seed (a hierarchy of roots with children).
+    #[arg(long, default_value_t = 1000)]
+    rows: usize,
+    /// Duration of each measured case.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Concurrent connections (or gRPC streams) per case.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Upper bound on requests per case, whatever the duration.
+    #[arg(long, default_value_t = 2_000_000)]
+    max_requests: usize,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+struct Seeded {
+    token: String,
+    organization_id: i64,
+}
+
+/// Users, a token and `rows` organizations (roots with up to 9 children each), made by the
+/// domain functions the service runs, so constraints and derived data are real.
+async fn seed(url: &str, rows: usize) -> Result<Seeded, BoxError> {
+    let db = Db::connect_and_migrate(url).await?;
+    let email = format!("bench-{}@example.com", uuid::Uuid::new_v4().simple());
+    let txn = db.begin_write().await?;
+    let owner = user::create(&txn, &email, "Bench Owner").await?;
+    let token = token::issue(&txn, &Principal::User { user_id: owner.id }, None).await?;
+    txn.commit().await?;
+    let principal = Principal::User { user_id: owner.id };
+    let mut root = None;
+    let mut first = None;
+    for i in 0..rows.max(1) {
+        let parent = if i % 10 == 0 { None } else { root };
+        let view = organization::create(
+            &db,
+            &principal,
+            organization::OrganizationInput {
+                name: format!("Bench organization {i}"),
+                parent_id: parent,
+                timezone: "Europe/Berlin".into(),
+                language: "de".into(),
+                ..Default::default()
+            },
+        )
+        .await?;
+        if i % 10 == 0 {
+            root = Some(view.model.id);
+        }
+        first.get_or_insert(view.model.id);
+    }
+    Ok(Seeded {
+        token,
+        organization_id: first.expect("at least one organization"),
+    })
+}
+
+struct Server {
+    child: tokio::process::Child,
+    addr: SocketAddr,
+}
+
+/// `orgd serve` from the same build directory as this binary.
+async fn start_server(url: &str) -> Result<Server, BoxError> {
+    let exe = std::env::current_exe()?
+        .parent()
+        .ok_or("no build directory")?
+        .join("orgd");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+    let child = tokio::process::Command::new(exe)
+        .args([
+            "--database-url",
+            url,
+            "serve",
+            "--listen",
+            &addr.to_string(),
+        ])
+        .env("ORGD_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()?;
+    for _ in 0..300 {
+        if TcpStream::connect(addr).await.is_ok() {
+            return Ok(Server { child, addr });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err("orgd serve did not start listening".into())
+}
+
+/// Peak resident memory of a process so far (VmHWM), in MiB.
+fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+#[derive(Clone, Debug)]
+struct Outcome {
+    /// Stable key in the JSON summary.
+    key: &'static str,
+    name: &'static str,
+    requests: usize,
+    errors: usize,
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// Runs `workers` copies of `op` until the time or request budget is spent.
+async fn measure<F, Fut>(
+    key: &'static str,
+    name: &'static str,
+    workers: usize,
+    seconds: u64,
+    max_requests: usize,
+    op: F,
+) -> Outcome
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), BoxError>> + Send,
+{
+    let op = Arc::new(op);
+    let budget = Arc::new(std::sync::atomic::AtomicUsize::new(max_requests));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..workers {
+        let op = op.clone();
+        let budget = budget.clone();
+        tasks.spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0;
+            while Instant::now() < deadline
+                && budget
+                    .fetch_update(
+                        std::sync::atomic::Ordering::Relaxed,
+                        std::sync::atomic::Ordering::Relaxed,
+                        |b| b.checked_sub(1),
+                    )
+                    .is_ok()
+            {
+                let t = Instant::now();
+                match op(w).await {
+                    Ok(()) => latencies.push(t.elapsed().as_micros() as u32),
+                    Err(_) => errors += 1,
+                }
+            }
+            (latencies, errors)
+        });
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((l, e)) = joined {
+            all.extend(l);
+            errors += e;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    let pct = |p: f64| {
+        if all.is_empty() {
+            0.0
+        } else {
+            all[((all.len() - 1) as f64 * p) as usize] as f64 / 1000.0
+        }
+    };
+    Outcome {
+        key,
+        name,
+        requests: all.len(),
+        errors,
+        rps: all.len() as f64 / elapsed,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+    }
+}
+
+/// One HTTP connection per worker, kept alive (HTTP/1.1) or multiplexed (h2c).
+enum HttpConn {
+    H1(hyper::client::conn::http1::SendRequest<Full<Bytes>>),
+    H2(hyper::client::conn::http2::SendRequest<Full<Bytes>>),
+}
+
+impl HttpConn {
+    async fn open(addr: SocketAddr, h2: bool) -> Result<HttpConn, BoxError> {
+        let io = TokioIo::new(TcpStream::connect(addr).await?);
+        if h2 {
+            let (send, conn) =
+                hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io)
+                    .await?;
+            tokio::spawn(conn);
+            Ok(HttpConn::H2(send))
+        } else {
+            let (send, conn) = hyper::client::conn::http1::handshake(io).await?;
+            tokio::spawn(conn);
+            Ok(HttpConn::H1(send))
+        }
+    }
+
+    async fn send(&mut self, req: http::Request<Full<Bytes>>) -> Result<u16, BoxError> {
+        let response = match self {
+            HttpConn::H1(s) => {
+                s.ready().await?;
+                s.send_request(req).await?
+            }
+            HttpConn::H2(s) => {
+                s.ready().await?;
+                s.send_request(req).await?
+            }
+        };
+        let status = response.status().as_u16();
+        response.into_body().collect().await?;
+        Ok(status)
+    }
+}
+
+async fn rest_case(
+    key: &'static str,
+    name: &'static str,
+    args: &Args,
+    addr: SocketAddr,
+    h2: bool,
+    request: Arc<dyn Fn() -> http::Request<Full<Bytes>> + Send + Sync>,
+    expect: u16,
+) -> Result<Outcome, BoxError> {
+    let mut conns = Vec::new();
+    for _ in 0..args.connections {
+        conns.push(Arc::new(tokio::sync::Mutex::new(
+            HttpConn::open(addr, h2).await?,
+        )));
+    }
+    let conns = Arc::new(conns);
+    Ok(measure(
+        key,
+        name,
+        args.connections,
+        args.seconds,
+        args.max_requests,
+        move |w| {
+            let conns = conns.clone();
+            let request = request.clone();
+            async move {
+                let status = conns[w].lock().await.send(request()).await?;
+                if status == expect {
+                    Ok(())
+                } else {
+                    Err(format!("status {status}").into())
+                }
+            }
+        },
+    )
+    .await)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let args = Args::parse();
+    let temp = std::env::temp_dir().join(format!("orgd-bench-{}", uuid::Uuid::new_v4().simple()));
+    let url = match &args.database_url {
+        Some(u) => u.clone(),
+        None => {
+            std::fs::create_dir_all(&temp)?;
+            format!("sqlite://{}/orgd.db?mode=rwc", temp.display())
+        }
+    };
+    eprintln!("seeding {} organizations…", args.rows);
+    let seeded = seed(&url, args.rows).await?;
+    let mut server = start_server(&url).await?;
+    let addr = server.addr;
+    let pid = server.child.id().ok_or("server exited")?;
+    eprintln!(
+        "orgd serving on {addr} (pid {pid}); {} s per case, {} connections",
+        args.seconds, args.connections
+    );
+
+    // One connection per worker, as the REST cases have.
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?;
+    let mut channels = Vec::with_capacity(args.connections);
+    for _ in 0..args.connections {
+        channels.push(endpoint.connect().await?);
+    }
+    let channels = Arc::new(channels);
+    let auth: MetadataValue<_> = format!("Bearer {}", seeded.token).parse()?;
+
+    let mut outcomes = Vec::new();
+    {
+        let channels = channels.clone();
+        outcomes.push(
+            measure(
+                "grpc_floor",
+                "grpc_floor (health Check)",
+                args.connections,
+                args.seconds,
+                args.max_requests,
+                move |w| {
+                    let mut client =
+                        tonic_health::pb::health_client::HealthClient::new(channels[w].clone());
+                    async move {
+                        client
+                            .check(tonic_health::pb::HealthCheckRequest {
+                                service: String::new(),
+                            })
+                            .await?;
+                        Ok(())
+                    }
+                },
+            )
+            .await,
+        );
+    }
+    {
+        let channels = channels.clone();
+        let auth = auth.clone();
+        let id = seeded.organization_id;
+        outcomes.push(
+            measure(
+                "grpc_get_org",
+                "grpc_get_org",
+                args.connections,
+                args.seconds,
+                args.max_requests,
+                move |w| {
+                    let mut client = OrganizationServiceClient::new(channels[w].clone());
+                    let mut req = tonic::Request::new(GetOrganizationRequest {
+                        organization_id: id,
+                    });
+                    req.metadata_mut().insert("authorization", auth.clone());
+                    async move {
+                        client.get_organization(req).await?;
+                        Ok(())
+                    }
+                },
+            )
+            .await,
+        );
+    }
+    let get_path = format!("/api/v1/organization/{}", seeded.organization_id);
+    let bearer = format!("Bearer {}", seeded.token);
+    let get = {
+        let bearer = bearer.clone();
+        Arc::new(move || {
+            http::Request::get(get_path.as_str())
+                .header("host", "localhost")
+                .header("authorization", bearer.as_str())
+                .body(Full::new(Bytes::new()))
+                .expect("valid request")
+        })
+    };
+    outcomes.push(
+        rest_case(
+            "rest_get_org",
+            "rest_get_org (HTTP/1.1)",
+            &args,
+            addr,
+            false,
+            get.clone(),
+            200,
+        )
+        .await?,
+    );
+    outcomes.push(
+        rest_case(
+            "rest_get_org_h2c",
+            "rest_get_org (h2c)",
+            &args,
+            addr,
+            true,
+            get,
+            200,
+        )
+        .await?,
+    );
+    let create = {
+        let bearer = bearer.clone();
+        Arc::new(move || {
+            http::Request::post("/api/v1/organization")
+                .header("host", "localhost")
+                .header("authorization", bearer.as_str())
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from_static(br#"{"name":"Bench write"}"#)))
+                .expect("valid request")
+        })
+    };
+    outcomes.push(
+        rest_case(
+            "write",
+            "write (POST /api/v1/organization)",
+            &args,
+            addr,
+            false,
+            create,
+            201,
+        )
+        .await?,
+    );
+
+    let rss = peak_rss_mib(pid);
+    let _ = server.child.kill().await;
+    if args.database_url.is_none() {
+        let _ = std::fs::remove_dir_all(&temp);
+    }
+
+    println!(
+        "{:<38} {:>10} {:>8} {:>12} {:>9} {:>9}",
+        "case", "requests", "errors", "req/s", "p50 ms", "p99 ms"
+    );
+    for o in &outcomes {
+        println!(
+            "{:<38} {:>10} {:>8} {:>12.0} {:>9.3} {:>9.3}",
+            o.name, o.requests, o.errors, o.rps, o.p50_ms, o.p99_ms
+        );
+    }
+    let rps = |key: &str| outcomes.iter().find(|o| o.key == key).map(|o| o.rps);
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    };
+    let mut p99 = serde_json::Map::new();
+    for o in &outcomes {
+        p99.insert(o.key.to_string(), json!(o.p99_ms));
+    }
+    let summary: Value = json!({
+        "database": if url.starts_with("postgres") { "postgresql" } else { "sqlite" },
+        "rows": args.rows,
+        "connections": args.connections,
+        "grpc_floor_rps": rps("grpc_floor"),
+        "grpc_get_org_rps": rps("grpc_get_org"),
+        "rest_get_org_rps": rps("rest_get_org"),
+        "rest_get_org_h2c_rps": rps("rest_get_org_h2c"),
+        "rest_over_grpc": ratio(rps("rest_get_org"), rps("grpc_get_org")),
+        "get_org_over_floor": ratio(rps("grpc_get_org"), rps("grpc_floor")),
+        // Measured once the giosg and MyCreditApp surfaces are in (see issue 6).
+        "giosg_page_p50_ms_small": null,
+        "giosg_page_p50_ms_large": null,
+        "partners_search_p50_ms_small": null,
+        "partners_search_p50_ms_large": null,
+        "write_rps": rps("write"),
+        "p99_ms": p99,
+        "server_peak_rss_mib": rss,
+    });
+    println!("{summary}");
+    Ok(())
+}
