@@ -2,9 +2,14 @@
 
 pub mod access;
 pub mod error;
+pub mod giosg;
+pub mod invitation;
 pub mod keys;
 pub mod membership;
 pub mod organization;
+pub mod pagination;
+pub mod partnership;
+pub mod presence;
 pub mod token;
 pub mod user;
 pub mod validate;

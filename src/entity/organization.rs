@@ -21,6 +21,8 @@ pub struct Model {
     pub trial_end_date: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Lowercase; partnership invitations sent to it reach the organization's members.
+    pub email: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
