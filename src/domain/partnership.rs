@@ -203,11 +203,11 @@ pub async fn get_partnership(
     let conn = db.read();
     let org = giosg::authorize(conn, principal, organization_id, Need::Read).await?;
     let (row, _) = find_partnership(conn, org.id, partner_id).await?;
-    Ok(partnership_views(conn, &org, vec![row])
+    partnership_views(conn, &org, vec![row])
         .await?
         .into_iter()
         .next()
-        .ok_or_else(|| giosg::not_found("Partner organization"))?)
+        .ok_or_else(|| giosg::not_found("Partner organization"))
 }
 
 /// A display name as stored: trimmed, 1..=255 characters; None shows the partner's name.
