@@ -16,7 +16,7 @@ use sea_orm::{
     QuerySelect, Select,
 };
 
-use super::error::{DomainError, DomainResult};
+use super::error::DomainResult;
 
 pub const DEFAULT_PAGE_SIZE: i32 = 25;
 pub const MAX_PAGE_SIZE: i32 = 100;
@@ -286,10 +286,6 @@ pub fn link(request_url: Option<&str>, cursor: Option<String>) -> Option<String>
     let param = format!("cursor={cursor}");
     pairs.push(&param);
     Some(format!("{base}?{}", pairs.join("&")))
-}
-
-pub fn invalid_cursor() -> DomainError {
-    DomainError::invalid("cursor", "Invalid cursor")
 }
 
 #[cfg(test)]
