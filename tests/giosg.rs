@@ -945,6 +945,15 @@ async fn invitations_cancel_reject_and_their_codes() {
         app.member_add(c.id, &person.email, "admin").await;
         let sent = invite(&app, &a, &person.email, None).await;
         let key = key_of(&app, &person.token, sent["id"].as_str().unwrap()).await;
+        // Sent to a member's email, it reaches every member of that member's organizations.
+        assert_eq!(
+            key_of(&app, &b.owner.token, sent["id"].as_str().unwrap()).await,
+            key
+        );
+        assert_eq!(
+            key_of(&app, &c.owner.token, sent["id"].as_str().unwrap()).await,
+            key
+        );
         let accept = format!("/api/v5/incoming_invitations/{key}/accept");
         assert_field_error(
             &call(&app, Method::POST, &accept, &person.token, None).await,
@@ -1094,6 +1103,24 @@ async fn pagination_stays_correct_while_rows_come_and_go() {
         let mut reversed = seen.clone();
         reversed.reverse();
         assert_eq!(desc, reversed);
+
+        // Links are absolute on the host the client called, behind a TLS proxy too.
+        let proxied = send(
+            app.http
+                .get(app.url(&format!("{base}?page_size=2")))
+                .header("Authorization", format!("Token {}", a.owner.token))
+                .header("Host", "orgd.example.com")
+                .header("X-Forwarded-Proto", "https"),
+        )
+        .await;
+        proxied.assert_status(200);
+        let next = proxied.json["next"].as_str().expect("next link");
+        assert!(
+            next.starts_with(&format!(
+                "https://orgd.example.com{base}?page_size=2&cursor="
+            )),
+            "{next}"
+        );
 
         // A cursor is opaque but checked: one that does not decode to a position is a 400.
         let cursor = pages[0]["next"]

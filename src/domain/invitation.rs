@@ -1,14 +1,15 @@
 //! Partnership invitations, the only way partnerships come to exist. An organization's
-//! admin sends one to an email; the members of every organization with that email, and the
-//! user with that email, see it as incoming and may (with settings permission in the
-//! organization that answers) accept it — creating the partnership on both sides in the
+//! admin sends one to an email naming the invited organization: its own email or one of its
+//! members'. That organization's members see it as incoming and may (with settings
+//! permission in it) accept it — creating the partnership on both sides in the
 //! same transaction — or reject it. The sender may cancel it while it is pending.
 
 use std::collections::{HashMap, HashSet};
 
+use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, Set,
-    Statement,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait,
+    QueryFilter, Set, Statement,
 };
 use uuid::Uuid;
 
@@ -21,7 +22,7 @@ use super::partnership;
 use super::validate::{DESCRIPTION_MAX_CHARS, EMAIL_MAX_CHARS, Violations, is_email};
 use crate::auth::Principal;
 use crate::db::Db;
-use crate::entity::{organization, partnership_invitation as inv, user};
+use crate::entity::{membership, organization, partnership_invitation as inv, user};
 
 pub const PENDING: i32 = 0;
 pub const ACCEPTED: i32 = 1;
@@ -286,29 +287,31 @@ fn already_resolved() -> DomainError {
     DomainError::PermissionDenied("The invitation has already been resolved.".into())
 }
 
-/// The emails an invitation may be addressed to for this caller: their own and their
-/// organizations'.
-async fn addressable(
-    conn: &impl ConnectionTrait,
-    principal: &Principal,
-) -> DomainResult<(HashSet<String>, Vec<organization::Model>)> {
-    let mut emails = HashSet::new();
-    if let Principal::User { user_id } = principal
-        && let Some(u) = user::Entity::find_by_id(*user_id).one(conn).await?
-    {
-        emails.insert(u.email);
-    }
-    let ids = giosg::member_organization_ids(conn, principal).await?;
-    let orgs = if ids.is_empty() {
-        Vec::new()
-    } else {
-        organization::Entity::find()
-            .filter(organization::Column::Id.is_in(ids))
-            .all(conn)
-            .await?
-    };
-    emails.extend(orgs.iter().filter_map(|o| o.email.clone()));
-    Ok((emails, orgs))
+/// Invitations addressed to one of the caller's organizations: to its email, or to the
+/// email of one of its members (the caller's own included).
+fn addressed_to(organization_ids: Vec<i64>) -> Condition {
+    let org_emails = Query::select()
+        .column(organization::Column::Email)
+        .from(organization::Entity)
+        .and_where(organization::Column::Id.is_in(organization_ids.clone()))
+        .and_where(organization::Column::Email.is_not_null())
+        .to_owned();
+    let member_emails = Query::select()
+        .column(user::Column::Email)
+        .from(user::Entity)
+        .and_where(
+            user::Column::Id.in_subquery(
+                Query::select()
+                    .column(membership::Column::UserId)
+                    .from(membership::Entity)
+                    .and_where(membership::Column::OrganizationId.is_in(organization_ids))
+                    .to_owned(),
+            ),
+        )
+        .to_owned();
+    Condition::any()
+        .add(inv::Column::Email.in_subquery(org_emails))
+        .add(inv::Column::Email.in_subquery(member_emails))
 }
 
 pub async fn list_incoming(
@@ -317,10 +320,10 @@ pub async fn list_incoming(
     page: &PageRequest,
 ) -> DomainResult<Page<InvitationView>> {
     let conn = db.read();
-    let (emails, _) = addressable(conn, principal).await?;
+    let ids = giosg::member_organization_ids(conn, principal).await?;
     let found = pagination::fetch(
         conn,
-        inv::Entity::find().filter(inv::Column::Email.is_in(emails)),
+        inv::Entity::find().filter(addressed_to(ids)),
         inv::Column::CreatedAt,
         inv::Column::Id,
         |m: &inv::Model| (m.created_at, m.id),
@@ -335,31 +338,53 @@ pub async fn list_incoming(
     })
 }
 
-/// An invitation addressed to the caller, and the organizations that may answer it.
+/// An invitation addressed to the caller's organizations, and those that may answer it:
+/// the organizations with that email if any, else those with a member of that email (never
+/// the sender itself).
 async fn find_incoming(
     conn: &impl ConnectionTrait,
     principal: &Principal,
     key: &str,
 ) -> DomainResult<(inv::Model, Vec<i64>)> {
-    let (emails, orgs) = addressable(conn, principal).await?;
+    let ids = giosg::member_organization_ids(conn, principal).await?;
     let model = inv::Entity::find()
         .filter(inv::Column::Key.eq(key.trim()))
+        .filter(addressed_to(ids.clone()))
         .one(conn)
         .await?
-        .filter(|m| emails.contains(&m.email))
         .ok_or_else(|| giosg::not_found("Invitation"))?;
-    // Sent to an organization's email: that organization answers; sent to the caller's
-    // own email: any of the caller's organizations may.
-    let addressed: Vec<i64> = orgs
-        .iter()
-        .filter(|o| o.email.as_deref() == Some(model.email.as_str()))
+    let by_org_email: Vec<i64> = organization::Entity::find()
+        .filter(organization::Column::Id.is_in(ids.clone()))
+        .filter(organization::Column::Email.eq(model.email.as_str()))
+        .all(conn)
+        .await?
+        .into_iter()
         .map(|o| o.id)
         .collect();
-    let candidates = if addressed.is_empty() {
-        orgs.iter().map(|o| o.id).collect()
+    let candidates = if by_org_email.is_empty() {
+        membership::Entity::find()
+            .filter(membership::Column::OrganizationId.is_in(ids))
+            .filter(
+                membership::Column::UserId.in_subquery(
+                    Query::select()
+                        .column(user::Column::Id)
+                        .from(user::Entity)
+                        .and_where(user::Column::Email.eq(model.email.as_str()))
+                        .to_owned(),
+                ),
+            )
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|m| m.organization_id)
+            .collect()
     } else {
-        addressed
+        by_org_email
     };
+    let candidates = candidates
+        .into_iter()
+        .filter(|id| *id != model.organization_id)
+        .collect();
     Ok((model, candidates))
 }
 
