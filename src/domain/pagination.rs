@@ -328,4 +328,170 @@ mod tests {
         assert_eq!(link(None, Some("c".into())), Some("c".into()));
         assert_eq!(link(Some("http://h/api"), None), None);
     }
+
+    /// Walks a table whose timestamps tie and differ only in their fraction digits (SQLite
+    /// stores them as text; the order must still be the instants' order), across deletes,
+    /// in both orderings and both directions.
+    #[tokio::test]
+    async fn keyset_pages_over_ties_and_fraction_digits() {
+        use crate::entity::user;
+        use chrono::TimeZone;
+        use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+
+        let db = crate::db::Db::connect_and_migrate("sqlite::memory:")
+            .await
+            .unwrap();
+        let base = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let offsets_us = [
+            0, 0, 500_000, 500_001, 1_000_000, 1_000_000, 1_000_010, 2_100_000,
+        ];
+        let mut ids = Vec::new();
+        for (i, us) in offsets_us.iter().enumerate() {
+            let m = user::ActiveModel {
+                uuid: Set(uuid::Uuid::new_v4()),
+                email: Set(format!("u{i}@example.com")),
+                full_name: Set(format!("u{i}")),
+                created_at: Set(base + chrono::Duration::microseconds(*us)),
+                ..Default::default()
+            }
+            .insert(db.read())
+            .await
+            .unwrap();
+            ids.push(m.id);
+        }
+        let walk = |ordering: &'static str, size: i32| {
+            let db = db.clone();
+            async move {
+                let mut seen = Vec::new();
+                let mut pages = Vec::new();
+                let mut cursor = None;
+                loop {
+                    let req = PageRequest {
+                        cursor: cursor.clone(),
+                        ordering: Some(ordering.into()),
+                        page_size: Some(size),
+                    };
+                    let page = fetch(
+                        db.read(),
+                        user::Entity::find(),
+                        user::Column::CreatedAt,
+                        user::Column::Id,
+                        |u: &user::Model| (u.created_at, u.id),
+                        &req,
+                    )
+                    .await
+                    .unwrap();
+                    seen.extend(page.items.iter().map(|u| u.id));
+                    pages.push(page.clone());
+                    match page.next {
+                        Some(c) => cursor = Some(c),
+                        None => break,
+                    }
+                }
+                (seen, pages)
+            }
+        };
+        for size in 1..=4 {
+            let (asc, pages) = walk("created_at", size).await;
+            assert_eq!(asc, ids, "ascending with page size {size}");
+            // Back from the last page.
+            let mut back: Vec<i64> = Vec::new();
+            let mut page = pages.last().unwrap().clone();
+            loop {
+                back.splice(0..0, page.items.iter().map(|u| u.id));
+                let Some(previous) = page.previous.clone() else {
+                    break;
+                };
+                page = fetch(
+                    db.read(),
+                    user::Entity::find(),
+                    user::Column::CreatedAt,
+                    user::Column::Id,
+                    |u: &user::Model| (u.created_at, u.id),
+                    &PageRequest {
+                        cursor: Some(previous),
+                        ordering: Some("created_at".into()),
+                        page_size: Some(size),
+                    },
+                )
+                .await
+                .unwrap();
+            }
+            assert_eq!(back, ids, "backwards with page size {size}");
+            let (desc, _) = walk("-created_at", size).await;
+            let mut reversed = ids.clone();
+            reversed.reverse();
+            assert_eq!(desc, reversed, "descending with page size {size}");
+        }
+
+        // The row a cursor points at is deleted: the next page still starts right after it,
+        // and an empty last page leads back to the rows before it.
+        let req = |cursor: Option<String>| PageRequest {
+            cursor,
+            ordering: None,
+            page_size: Some(3),
+        };
+        let find = || user::Entity::find();
+        let key = |u: &user::Model| (u.created_at, u.id);
+        let first = fetch(
+            db.read(),
+            find(),
+            user::Column::CreatedAt,
+            user::Column::Id,
+            key,
+            &req(None),
+        )
+        .await
+        .unwrap();
+        user::Entity::delete_by_id(ids[2])
+            .exec(db.read())
+            .await
+            .unwrap();
+        let second = fetch(
+            db.read(),
+            find(),
+            user::Column::CreatedAt,
+            user::Column::Id,
+            key,
+            &req(first.next.clone()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            second.items.iter().map(|u| u.id).collect::<Vec<_>>(),
+            ids[3..6]
+        );
+        for id in &ids[3..] {
+            user::Entity::delete_by_id(*id)
+                .exec(db.read())
+                .await
+                .unwrap();
+        }
+        let empty = fetch(
+            db.read(),
+            find(),
+            user::Column::CreatedAt,
+            user::Column::Id,
+            key,
+            &req(second.next.clone()),
+        )
+        .await
+        .unwrap();
+        assert!(empty.items.is_empty() && empty.next.is_none());
+        let back = fetch(
+            db.read(),
+            find(),
+            user::Column::CreatedAt,
+            user::Column::Id,
+            key,
+            &req(empty.previous.clone()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            back.items.iter().map(|u| u.id).collect::<Vec<_>>(),
+            ids[..2]
+        );
+        assert!(back.previous.is_none());
+    }
 }
