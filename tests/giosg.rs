@@ -1122,6 +1122,17 @@ async fn pagination_stays_correct_while_rows_come_and_go() {
             "{next}"
         );
 
+        // Over HTTP/2 the host comes from the :authority.
+        let h2 = send(
+            app.h2
+                .get(app.url(&format!("{base}?page_size=2")))
+                .header("Authorization", format!("Token {}", a.owner.token)),
+        )
+        .await;
+        h2.assert_status(200);
+        assert_eq!(h2.version, reqwest::Version::HTTP_2);
+        local(&app, &h2.json["next"]);
+
         // A cursor is opaque but checked: one that does not decode to a position is a 400.
         let cursor = pages[0]["next"]
             .as_str()
@@ -1635,6 +1646,78 @@ async fn the_flow_over_grpc() {
                 .await,
             tonic::Code::NotFound,
         );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partnership_partner_and_invitation_lists_paginate() {
+    for_each_backend(|app| async move {
+        let hub = active_org(&app, "hub").await;
+        let mut partners = Vec::new();
+        for i in 0..3 {
+            let p = active_org(&app, &format!("spoke-{i}")).await;
+            partner_up(&app, &hub, &p).await;
+            partners.push(p);
+        }
+        for (path, key) in [
+            (
+                format!("/api/v5/orgs/{}/partnerships", hub.uuid),
+                "partnerships",
+            ),
+            (format!("/api/v5/orgs/{}/partners", hub.uuid), "partners"),
+        ] {
+            let first = get(&app, &format!("{path}?page_size=2"), &hub.owner.token).await;
+            first.assert_status(200);
+            assert_eq!(
+                ids(&first.json),
+                vec![partners[0].uuid.clone(), partners[1].uuid.clone()],
+                "{key}: first page"
+            );
+            assert_eq!(first.json["previous"], Value::Null);
+            // A partnership made between the pages shows up at the end, nothing repeats.
+            let late = active_org(&app, &format!("late-{key}")).await;
+            partner_up(&app, &hub, &late).await;
+            partners.push(late);
+            let second = get(&app, &local(&app, &first.json["next"]), &hub.owner.token).await;
+            second.assert_status(200);
+            let mut rest = ids(&second.json);
+            if !second.json["next"].is_null() {
+                let third = get(&app, &local(&app, &second.json["next"]), &hub.owner.token).await;
+                assert_eq!(third.json["next"], Value::Null);
+                rest.extend(ids(&third.json));
+            }
+            let want: Vec<String> = partners[2..].iter().map(|p| p.uuid.clone()).collect();
+            assert_eq!(rest, want, "{key}: the rest, in order");
+            let back = get(
+                &app,
+                &local(&app, &second.json["previous"]),
+                &hub.owner.token,
+            )
+            .await;
+            assert_eq!(ids(&back.json), ids(&first.json), "{key}: previous page");
+        }
+        // The hub's outgoing invitations, newest first, two at a time.
+        let mut seen = Vec::new();
+        let mut link = "/api/v5/outgoing_invitations?ordering=-created_at&page_size=2".to_string();
+        loop {
+            let page = get(&app, &link, &hub.owner.token).await;
+            page.assert_status(200);
+            seen.extend(
+                page.json["results"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i["email"].as_str().unwrap().to_string()),
+            );
+            if page.json["next"].is_null() {
+                break;
+            }
+            link = local(&app, &page.json["next"]);
+        }
+        let mut want: Vec<String> = partners.iter().map(|p| p.email.clone()).collect();
+        want.reverse();
+        assert_eq!(seen, want);
     })
     .await;
 }
