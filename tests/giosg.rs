@@ -714,6 +714,52 @@ async fn every_status_code_in_the_published_order() {
             &call(&app, Method::DELETE, &path, &plain.token, None).await,
             403,
         );
+        assert_detail(
+            &call(&app, Method::DELETE, &path, &outsider.token, None).await,
+            403,
+        );
+        assert_detail(
+            &app.rest(Method::DELETE, &path, Auth::None, None).await,
+            401,
+        );
+        assert_detail(
+            &app.rest(
+                Method::POST,
+                "/api/v5/outgoing_invitations",
+                Auth::None,
+                Some(&json!({"email": "x@example.com"})),
+            )
+            .await,
+            401,
+        );
+        assert_detail(
+            &call(
+                &app,
+                Method::POST,
+                "/api/v5/outgoing_invitations",
+                &outsider.token,
+                Some(json!({"email": "x@example.com"})),
+            )
+            .await,
+            403,
+        );
+        for path in [
+            "/api/v5/outgoing_invitations",
+            "/api/v5/incoming_invitations",
+            "/api/v5/incoming_invitations/somekey",
+        ] {
+            assert_detail(&app.rest(Method::GET, path, Auth::None, None).await, 401);
+        }
+        for path in [
+            "/api/v5/incoming_invitations/somekey/accept",
+            "/api/v5/incoming_invitations/somekey/reject",
+        ] {
+            assert_detail(&app.rest(Method::POST, path, Auth::None, None).await, 401);
+            assert_detail(
+                &call(&app, Method::POST, path, &a.owner.token, None).await,
+                404,
+            );
+        }
         // Permission before existence: a member without settings gets 403 for a missing one.
         assert_detail(
             &call(
@@ -828,6 +874,30 @@ async fn every_status_code_in_the_published_order() {
         )
         .await;
         assert_detail(&r, 403);
+        // Writes too: the subscription is checked before settings permission and existence.
+        for method in [Method::PUT, Method::PATCH, Method::DELETE] {
+            for target in [
+                &path,
+                &format!("/api/v5/orgs/{}/partnerships/{missing}", a.uuid),
+            ] {
+                for token in [&admin.token, &plain.token] {
+                    let r = call(
+                        &app,
+                        method.clone(),
+                        target,
+                        token,
+                        Some(json!({"display_name": "y"})),
+                    )
+                    .await;
+                    assert_detail(&r, 403);
+                    assert!(
+                        r.json["detail"].as_str().unwrap().contains("subscription"),
+                        "{method} {target}: {}",
+                        r.text
+                    );
+                }
+            }
+        }
         // Trial is an active subscription until it ends.
         app.set_state(&a.id.to_string(), "trial").await;
         get(&app, &org_paths[0], &plain.token)
