@@ -7,7 +7,9 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, Statement,
+};
 
 use super::error::{DomainError, DomainResult};
 use super::giosg::{self, Need};
@@ -93,39 +95,44 @@ pub async fn user(conn: &impl ConnectionTrait, model: user::Model) -> DomainResu
     Ok(users(conn, vec![model]).await?.remove(0))
 }
 
+/// Presence of many organizations in one grouped query over their present members, so the
+/// cost follows the number of organizations listed, not the number of their members.
 pub async fn organizations(
     conn: &impl ConnectionTrait,
     models: Vec<organization::Model>,
 ) -> DomainResult<Vec<OrganizationView>> {
-    let ids: Vec<i64> = models.iter().map(|o| o.id).collect();
-    let members = if ids.is_empty() {
-        Vec::new()
-    } else {
-        membership::Entity::find()
-            .filter(membership::Column::OrganizationId.is_in(ids))
-            .all(conn)
-            .await?
-    };
-    let user_ids: Vec<i64> = members.iter().map(|m| m.user_id).collect();
-    let present = present_user_ids(conn, user_ids.clone(), super::now()).await?;
-    let online_enabled: HashSet<i64> = if present.is_empty() {
-        HashSet::new()
-    } else {
-        user::Entity::find()
-            .filter(user::Column::Id.is_in(present.iter().copied().collect::<Vec<_>>()))
-            .filter(user::Column::OnlineEnabled.eq(true))
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|u| u.id)
-            .collect()
-    };
     let mut by_org: HashMap<i64, Presence> = HashMap::new();
-    for m in members {
-        let entry = by_org.entry(m.organization_id).or_default();
-        if present.contains(&m.user_id) {
-            entry.present = true;
-            entry.online |= online_enabled.contains(&m.user_id);
+    if !models.is_empty() {
+        let placeholders: Vec<String> = (2..models.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT m.organization_id AS organization_id, \
+               CAST(MAX(CASE WHEN u.online_enabled THEN 1 ELSE 0 END) AS BIGINT) AS online \
+             FROM memberships m \
+             JOIN user_clients c ON c.user_id = m.user_id \
+             JOIN users u ON u.id = m.user_id \
+             WHERE c.expires_at > $1 AND m.organization_id IN ({}) \
+             GROUP BY m.organization_id",
+            placeholders.join(", ")
+        );
+        let mut values: Vec<sea_orm::Value> = vec![super::now().into()];
+        values.extend(models.iter().map(|o| o.id.into()));
+        let rows = conn
+            .query_all_raw(Statement::from_sql_and_values(
+                conn.get_database_backend(),
+                sql,
+                values,
+            ))
+            .await?;
+        for row in rows {
+            let id: i64 = row.try_get("", "organization_id")?;
+            let online: i64 = row.try_get("", "online")?;
+            by_org.insert(
+                id,
+                Presence {
+                    present: true,
+                    online: online > 0,
+                },
+            );
         }
     }
     Ok(models
