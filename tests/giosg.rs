@@ -1427,6 +1427,14 @@ async fn presence_registers_refreshes_and_expires() {
             json!(false),
             "present but switched offline"
         );
+        let partner = get(
+            &app,
+            &format!("/api/v5/orgs/{}/partners/{}", b.uuid, a.uuid),
+            &b.owner.token,
+        )
+        .await;
+        assert_eq!(partner.json["is_present"], json!(true));
+        assert_eq!(partner.json["is_online"], json!(false), "no member online");
         assert_eq!(
             u.json["avatar"]["url"],
             json!("https://cdn.example.com/a.png")
