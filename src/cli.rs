@@ -109,6 +109,13 @@ pub enum OrganizationCommand {
         #[arg(long, value_parser = ["trial", "active", "inactive"])]
         state: String,
     },
+    /// The email partnership invitations reach the organization by (empty: none).
+    SetEmail {
+        #[arg(long)]
+        organization: String,
+        #[arg(long)]
+        email: String,
+    },
 }
 
 /// The CLI acts with the rights of an internal service, as operators do.
@@ -224,6 +231,24 @@ pub async fn run(cli: Cli) -> Result<(), BoxError> {
                 "orgd.v1.Organization",
                 FieldNaming::JsonName,
             )
+        }
+        Command::Organization(OrganizationCommand::SetEmail {
+            organization,
+            email,
+        }) => {
+            let model = crate::domain::giosg::set_organization_email(
+                &db,
+                &operator(),
+                &organization,
+                &email,
+            )
+            .await?;
+            serde_json::json!({
+                "id": model.id,
+                "uuid": model.uuid.to_string(),
+                "email": model.email,
+            })
+            .to_string()
         }
     };
     println!("{out}");

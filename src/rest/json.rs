@@ -443,7 +443,11 @@ impl Decoder {
 
     /// Repeated and map fields are replaced, not appended to: a REST body states the whole value.
     fn field(&mut self, msg: &mut DynamicMessage, field: &FieldDescriptor, json: &Json) {
-        if json.is_null() {
+        // A google.protobuf.Value holds JSON null itself (proto3 JSON), which lets an RPC tell
+        // an explicit null from an absent field; any other field is cleared by null.
+        let holds_null =
+            !field.is_list() && matches!(field.kind(), Kind::Message(m) if m.full_name() == VALUE);
+        if json.is_null() && !holds_null {
             return msg.clear_field(field);
         }
         let kind = field.kind();
@@ -1026,5 +1030,26 @@ message Org {
         let mut msg = org();
         decode_field(&mut msg, &field("state"), &s("state", "trial").unwrap()).unwrap();
         assert_eq!(msg.get_field(&field("state")).as_enum_number(), Some(1));
+    }
+
+    /// null in a google.protobuf.Value field is a value (NullValue), not an absent field:
+    /// that is how a PATCH tells "clear it" from "leave it".
+    #[test]
+    fn null_in_a_value_field_is_kept() {
+        let desc = crate::proto::DESCRIPTOR_POOL
+            .get_message_by_name("orgd.v1.PatchPartnershipRequest")
+            .unwrap();
+        let field = desc.get_field_by_name("display_name").unwrap();
+        let mut absent = DynamicMessage::new(desc.clone());
+        decode_into(&mut absent, &json!({})).unwrap();
+        assert!(!absent.has_field(&field));
+        let mut null = DynamicMessage::new(desc.clone());
+        decode_into(&mut null, &json!({"display_name": null})).unwrap();
+        assert!(null.has_field(&field));
+        let mut text = DynamicMessage::new(desc);
+        decode_into(&mut text, &json!({"display_name": "B"})).unwrap();
+        let mut out = Vec::new();
+        encode_field(&text, &field, FieldNaming::ProtoName, &mut out);
+        assert_eq!(out, b"\"B\"");
     }
 }
