@@ -21,7 +21,10 @@ use crate::db::Db;
 use crate::grpc::{
     availability::AvailabilityReports, billing::Billing, membership::Memberships,
     organization::Organizations,
+    partner::{OAuth, Partners},
 };
+use crate::proto::v1::o_auth_service_server::OAuthServiceServer;
+use crate::proto::v1::partner_service_server::PartnerServiceServer;
 use crate::proto::v1::availability_service_server::AvailabilityServiceServer;
 use crate::proto::v1::billing_service_server::BillingServiceServer;
 use crate::proto::v1::membership_service_server::MembershipServiceServer;
@@ -87,6 +90,8 @@ pub async fn app(db: Db) -> Result<Router, BoxError> {
         grpc,
         AvailabilityServiceServer::new(AvailabilityReports { db: db.clone() }),
     );
+    grpc = grpc_route(grpc, PartnerServiceServer::new(Partners { db: db.clone() }));
+    grpc = grpc_route(grpc, OAuthServiceServer::new(OAuth { db: db.clone() }));
     grpc = grpc_route(grpc, health);
     grpc = grpc_route(grpc, reflection);
 

@@ -5,6 +5,7 @@ pub mod billing;
 pub mod convert;
 pub mod membership;
 pub mod organization;
+pub mod partner;
 
 use tonic::{Request, Status};
 
