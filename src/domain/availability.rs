@@ -147,38 +147,53 @@ pub async fn set(
     Ok(())
 }
 
-/// Counts for the organization and for its subtree, by status.
+/// Counts for each organization and for its subtree, by status, in one query; only
+/// current members count.
 pub async fn counts(
     conn: &impl ConnectionTrait,
-    organization_id: i64,
-) -> DomainResult<Availability> {
+    organization_ids: &[i64],
+) -> DomainResult<HashMap<i64, Availability>> {
+    let mut out: HashMap<i64, Availability> = organization_ids
+        .iter()
+        .map(|id| (*id, Availability::default()))
+        .collect();
+    if organization_ids.is_empty() {
+        return Ok(out);
+    }
+    let placeholders: Vec<String> = (1..=organization_ids.len())
+        .map(|i| format!("${i}"))
+        .collect();
+    let sql = format!(
+        "WITH RECURSIVE sub(root, id, depth) AS ( \
+           SELECT id, id, CAST(0 AS BIGINT) FROM organizations WHERE id IN ({}) \
+           UNION ALL \
+           SELECT sub.root, o.id, sub.depth + 1 FROM organizations o \
+             JOIN sub ON o.parent_id = sub.id WHERE sub.depth < 64 \
+         ) \
+         SELECT sub.root AS root, ua.status AS status, \
+                CAST(ua.organization_id = sub.root AS INTEGER) AS in_root, COUNT(*) AS n \
+         FROM user_availability ua JOIN sub ON ua.organization_id = sub.id \
+         JOIN memberships m ON m.organization_id = ua.organization_id \
+           AND m.user_id = ua.user_id \
+         GROUP BY sub.root, ua.status, CAST(ua.organization_id = sub.root AS INTEGER)",
+        placeholders.join(", ")
+    );
     let rows = conn
         .query_all_raw(Statement::from_sql_and_values(
             conn.get_database_backend(),
-            "WITH RECURSIVE sub(id, depth) AS ( \
-               SELECT id, CAST(0 AS BIGINT) FROM organizations WHERE id = $1 \
-               UNION ALL \
-               SELECT o.id, sub.depth + 1 FROM organizations o \
-                 JOIN sub ON o.parent_id = sub.id WHERE sub.depth < 64 \
-             ) \
-             SELECT ua.status AS status, CAST(ua.organization_id = $1 AS INTEGER) AS in_root, \
-                    COUNT(*) AS n \
-             FROM user_availability ua JOIN sub ON ua.organization_id = sub.id \
-             JOIN memberships m ON m.organization_id = ua.organization_id \
-               AND m.user_id = ua.user_id \
-             GROUP BY ua.status, CAST(ua.organization_id = $1 AS INTEGER)",
-            [organization_id.into()],
+            sql,
+            organization_ids.iter().map(|id| (*id).into()),
         ))
         .await?;
-    let mut out = Availability::default();
     for row in rows {
+        let root: i64 = row.try_get("", "root")?;
         let status: String = row.try_get("", "status")?;
         let in_root: i32 = row.try_get("", "in_root")?;
         let n: i64 = row.try_get("", "n")?;
-        if let Some(status) = Status::parse(&status) {
-            out.total.add(status, n);
+        if let (Some(status), Some(entry)) = (Status::parse(&status), out.get_mut(&root)) {
+            entry.total.add(status, n);
             if in_root == 1 {
-                out.in_root.add(status, n);
+                entry.in_root.add(status, n);
             }
         }
     }

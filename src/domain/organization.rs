@@ -102,8 +102,7 @@ pub struct OrganizationView {
     pub model: organization::Model,
     pub owner_ids: Vec<i64>,
     pub has_children: bool,
-    /// Filled where one organization is read (GetOrganization), not in lists.
-    pub availability: Option<Availability>,
+    pub availability: Availability,
 }
 
 impl OrganizationView {
@@ -127,7 +126,7 @@ pub fn is_unique_violation(e: &DbErr) -> bool {
     matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
-/// Loads owners and children for many organizations in two queries.
+/// Loads owners, children and availability for many organizations in three queries.
 pub async fn views(
     conn: &impl ConnectionTrait,
     models: Vec<organization::Model>,
@@ -150,7 +149,7 @@ pub async fn views(
     let parents: HashSet<i64> = organization::Entity::find()
         .select_only()
         .column(organization::Column::ParentId)
-        .filter(organization::Column::ParentId.is_in(ids))
+        .filter(organization::Column::ParentId.is_in(ids.clone()))
         .distinct()
         .into_tuple::<Option<i64>>()
         .all(conn)
@@ -158,12 +157,13 @@ pub async fn views(
         .into_iter()
         .flatten()
         .collect();
+    let mut availability = availability::counts(conn, &ids).await?;
     Ok(models
         .into_iter()
         .map(|model| OrganizationView {
             owner_ids: owners.remove(&model.id).unwrap_or_default(),
             has_children: parents.contains(&model.id),
-            availability: None,
+            availability: availability.remove(&model.id).unwrap_or_default(),
             model,
         })
         .collect())
@@ -240,9 +240,7 @@ pub async fn get(db: &Db, principal: &Principal, id: i64) -> DomainResult<Organi
     let conn = db.read();
     access::require(conn, principal, Some(id), Level::Read, Services::Allowed).await?;
     let model = find(conn, id).await?;
-    let mut view = view(conn, model).await?;
-    view.availability = Some(availability::counts(conn, id).await?);
-    Ok(view)
+    view(conn, model).await
 }
 
 /// Replaces the writable fields. `parent_id` absent keeps the parent; a new parent must be

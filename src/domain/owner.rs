@@ -155,16 +155,22 @@ pub async fn accept(
         }
         Err(_) => None,
     };
-    let Some(invitation) = invitation.filter(|i| i.user_id == user_id) else {
-        let manages = access::level(&txn, principal, organization_id)
-            .await?
-            .1
-            .is_some_and(|l| l >= Level::Own);
-        return Err(if manages {
-            DomainError::NotFound("no such invitation for you".into())
-        } else {
-            DomainError::PermissionDenied("only the invited user can accept".into())
-        });
+    let only_invitee = || DomainError::PermissionDenied("only the invited user can accept".into());
+    let invitation = match invitation {
+        Some(i) if i.user_id == user_id => i,
+        Some(_) => return Err(only_invitee()),
+        None => {
+            // Only those who manage the organization may learn that it does not exist.
+            let manages = access::level(&txn, principal, organization_id)
+                .await?
+                .1
+                .is_some_and(|l| l >= Level::Own);
+            return Err(if manages {
+                DomainError::NotFound("no such invitation".into())
+            } else {
+                only_invitee()
+            });
+        }
     };
     membership::lock_organization(&txn, organization_id).await?;
     membership::upsert(&txn, organization_id, user_id, Role::Owner).await?;
@@ -243,8 +249,8 @@ pub async fn remove(
     Ok(())
 }
 
-/// The topmost organization on the path from the root down to this one that the user owns,
-/// if the caller may read it.
+/// The topmost organization on the path from the root down to this one that the user owns
+/// and the caller may read.
 pub async fn topmost_owned(
     db: &Db,
     principal: &Principal,
@@ -262,6 +268,7 @@ pub async fn topmost_owned(
     .await?;
     let mut path = organization::ancestors_of(conn, organization_id).await?;
     path.reverse();
+    // Owned organizations the caller cannot read are passed over, not revealed.
     for id in path {
         if is_owner(conn, id, user_id).await? {
             let readable = matches!(principal, Principal::Service { .. })
@@ -269,7 +276,6 @@ pub async fn topmost_owned(
             if readable {
                 return organization::get(db, principal, id).await;
             }
-            break;
         }
     }
     Err(DomainError::NotFound(

@@ -4,6 +4,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 
 use super::access::{self, Level, Services};
 use super::error::DomainResult;
+use super::membership;
 use super::validate::{NAME_MAX_CHARS, Violations};
 use crate::auth::Principal;
 use crate::db::Db;
@@ -90,6 +91,9 @@ pub async fn replace(
     )
     .await?;
     v.into_result()?;
+    // Two replaces must not interleave their delete and insert (PostgreSQL runs them
+    // concurrently; SQLite has one writer anyway).
+    membership::lock_organization(&txn, organization_id).await?;
     quick_action::Entity::delete_many()
         .filter(quick_action::Column::OrganizationId.eq(organization_id))
         .exec(&txn)

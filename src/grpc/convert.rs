@@ -72,8 +72,8 @@ pub fn organization(view: &OrganizationView) -> pb::Organization {
             .avatar_version
             .map(|v| format!("/api/v1/organization/{}/avatar?v={v}", m.id)),
         location: Location::of(m).map(|l| location(&l)),
-        available_users: view.availability.map(|a| counts(a.in_root)),
-        available_users_total: view.availability.map(|a| counts(a.total)),
+        available_users: Some(counts(view.availability.in_root)),
+        available_users_total: Some(counts(view.availability.total)),
         creation_date: Some(timestamp(m.created_at)),
         trial_end_date: m.trial_end_date.map(timestamp),
     }

@@ -101,7 +101,7 @@ impl OrganizationService for Organizations {
     ) -> Result<Response<GetAvailableUsersResponse>, Status> {
         let principal = principal(&req)?;
         let view = organization::get(&self.db, &principal, req.get_ref().organization_id).await?;
-        let counts = view.availability.unwrap_or_default();
+        let counts = view.availability;
         Ok(Response::new(GetAvailableUsersResponse {
             count_in_root: Some(convert::counts(counts.in_root)),
             count_total: Some(convert::counts(counts.total)),
