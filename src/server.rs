@@ -19,16 +19,24 @@ use tower_http::trace::TraceLayer;
 use crate::config::Config;
 use crate::db::Db;
 use crate::grpc::{
-    availability::AvailabilityReports, billing::Billing, membership::Memberships,
+    availability::AvailabilityReports,
+    billing::Billing,
+    invitation::Invitations,
+    membership::Memberships,
     organization::Organizations,
     partner::{OAuth, Partners},
+    partnership::Partnerships,
+    presence::Presences,
 };
-use crate::proto::v1::o_auth_service_server::OAuthServiceServer;
-use crate::proto::v1::partner_service_server::PartnerServiceServer;
 use crate::proto::v1::availability_service_server::AvailabilityServiceServer;
 use crate::proto::v1::billing_service_server::BillingServiceServer;
 use crate::proto::v1::membership_service_server::MembershipServiceServer;
+use crate::proto::v1::o_auth_service_server::OAuthServiceServer;
+use crate::proto::v1::organization_partner_service_server::OrganizationPartnerServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
+use crate::proto::v1::partnership_invitation_service_server::PartnershipInvitationServiceServer;
+use crate::proto::v1::partnership_service_server::PartnershipServiceServer;
+use crate::proto::v1::presence_service_server::PresenceServiceServer;
 use crate::proto::{DESCRIPTOR_POOL, FILE_DESCRIPTOR_SET};
 use crate::rest::Transcoder;
 
@@ -71,6 +79,15 @@ pub async fn app(db: Db) -> Result<Router, BoxError> {
     health_reporter
         .set_serving::<AvailabilityServiceServer<AvailabilityReports>>()
         .await;
+    health_reporter
+        .set_serving::<PartnershipServiceServer<Partnerships>>()
+        .await;
+    health_reporter
+        .set_serving::<PartnershipInvitationServiceServer<Invitations>>()
+        .await;
+    health_reporter
+        .set_serving::<PresenceServiceServer<Presences>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -90,8 +107,23 @@ pub async fn app(db: Db) -> Result<Router, BoxError> {
         grpc,
         AvailabilityServiceServer::new(AvailabilityReports { db: db.clone() }),
     );
-    grpc = grpc_route(grpc, PartnerServiceServer::new(Partners { db: db.clone() }));
+    grpc = grpc_route(
+        grpc,
+        OrganizationPartnerServiceServer::new(Partners { db: db.clone() }),
+    );
     grpc = grpc_route(grpc, OAuthServiceServer::new(OAuth { db: db.clone() }));
+    grpc = grpc_route(
+        grpc,
+        PartnershipServiceServer::new(Partnerships { db: db.clone() }),
+    );
+    grpc = grpc_route(
+        grpc,
+        PartnershipInvitationServiceServer::new(Invitations { db: db.clone() }),
+    );
+    grpc = grpc_route(
+        grpc,
+        PresenceServiceServer::new(Presences { db: db.clone() }),
+    );
     grpc = grpc_route(grpc, health);
     grpc = grpc_route(grpc, reflection);
 

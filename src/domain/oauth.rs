@@ -53,9 +53,9 @@ pub async fn token(
         .await?;
     // Compared in constant time; an unknown client costs the same hash as a known one.
     let presented = secrets::hash(client_secret);
-    let valid = client.as_ref().is_some_and(|c| {
-        bool::from(c.secret_hash.as_bytes().ct_eq(presented.as_bytes()))
-    });
+    let valid = client
+        .as_ref()
+        .is_some_and(|c| bool::from(c.secret_hash.as_bytes().ct_eq(presented.as_bytes())));
     let Some(client) = client.filter(|_| valid) else {
         return Err(DomainError::Unauthenticated);
     };

@@ -108,17 +108,20 @@ pub struct OrganizationView {
 impl OrganizationView {
     /// An expired trial behaves as inactive.
     pub fn state(&self, now: DateTime<Utc>) -> State {
-        match State::parse(&self.model.state) {
-            Some(State::Trial) if self.model.trial_end_date.is_some_and(|end| end <= now) => {
-                State::Inactive
-            }
-            Some(state) => state,
-            None => State::Inactive,
-        }
+        effective_state(&self.model, now)
     }
 
     pub fn tags(&self) -> Vec<String> {
         serde_json::from_str(&self.model.tags).unwrap_or_default()
+    }
+}
+
+/// The state as billing set it, an expired trial counting as inactive.
+pub fn effective_state(model: &organization::Model, now: DateTime<Utc>) -> State {
+    match State::parse(&model.state) {
+        Some(State::Trial) if model.trial_end_date.is_some_and(|end| end <= now) => State::Inactive,
+        Some(state) => state,
+        None => State::Inactive,
     }
 }
 

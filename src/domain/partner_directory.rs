@@ -4,8 +4,8 @@
 
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -185,7 +185,9 @@ impl PartnerInput {
             None => {}
         }
         match &self.email {
-            Some(email) if !is_email(email.trim()) => v.add("email", "value is not a valid email address"),
+            Some(email) if !is_email(email.trim()) => {
+                v.add("email", "value is not a valid email address")
+            }
             None if creating => v.add("email", "field required"),
             _ => {}
         }
@@ -197,7 +199,10 @@ impl PartnerInput {
         }
         if let Some(code) = &self.country_code {
             if !is_country_code(code) {
-                v.add("country_code", "must be an ISO 3166-1 alpha-2 code such as 'DE'");
+                v.add(
+                    "country_code",
+                    "must be an ISO 3166-1 alpha-2 code such as 'DE'",
+                );
             }
         }
         text(&mut v, "frequency", &self.frequency, NAME_MAX_CHARS);
@@ -206,7 +211,12 @@ impl PartnerInput {
         text(&mut v, "city", &self.city, NAME_MAX_CHARS);
         text(&mut v, "state", &self.state, NAME_MAX_CHARS);
         text(&mut v, "postal_code", &self.postal_code, 32);
-        text(&mut v, "company_registration_number", &self.company_registration_number, 64);
+        text(
+            &mut v,
+            "company_registration_number",
+            &self.company_registration_number,
+            64,
+        );
         v.into_result()
     }
 
@@ -282,7 +292,10 @@ impl ListQuery {
         if let Some(text) = &self.search_text {
             let n = text.chars().count();
             if n == 0 || n > SEARCH_TEXT_MAX_CHARS {
-                v.add("search_text", format!("must be 1 to {SEARCH_TEXT_MAX_CHARS} characters"));
+                v.add(
+                    "search_text",
+                    format!("must be 1 to {SEARCH_TEXT_MAX_CHARS} characters"),
+                );
             }
         }
         match self.limit {
@@ -341,10 +354,7 @@ pub async fn list(
     };
     let mut filter = Condition::all()
         .add(partner::Column::OrganizationId.eq(target.id))
-        .add(
-            partner::Column::PartnerType
-                .is_in(query.partner_types.iter().map(|t| t.as_str())),
-        );
+        .add(partner::Column::PartnerType.is_in(query.partner_types.iter().map(|t| t.as_str())));
     if !ids.is_empty() {
         filter = filter.add(partner::Column::Uuid.is_in(ids));
     }
@@ -366,9 +376,16 @@ pub async fn list(
     }
     let base = partner::Entity::find().filter(filter);
     let total = base.clone().count(conn).await?;
-    let order = if query.descending { Order::Desc } else { Order::Asc };
+    let order = if query.descending {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
     let rows = base
-        .order_by(query.order_by.unwrap_or(OrderBy::CompanyName).column(), order.clone())
+        .order_by(
+            query.order_by.unwrap_or(OrderBy::CompanyName).column(),
+            order.clone(),
+        )
         .order_by(partner::Column::Id, order)
         .limit(limit)
         .offset(offset)
@@ -467,5 +484,63 @@ pub async fn delete(
     let found = find(&txn, target.id, partner_id).await?;
     partner::Entity::delete_by_id(found.id).exec(&txn).await?;
     txn.commit().await?;
+    Ok(())
+}
+
+/// Sends a partnership invitation from the target organization to the partner's email.
+/// An accepted partner is not invited again.
+pub async fn invite(
+    db: &Db,
+    principal: &Principal,
+    scope: &Scope,
+    partner_id: &str,
+) -> DomainResult<partner::Model> {
+    let txn = db.begin_write().await?;
+    let target = authorize(&txn, principal, scope, true).await?;
+    let found = find(&txn, target.id, partner_id).await?;
+    if found.invitation_status.as_deref() == Some(InvitationStatus::Accepted.as_str()) {
+        return Err(DomainError::Conflict {
+            reason: "ALREADY_ACCEPTED",
+            message: "the partner accepted an invitation already".into(),
+        });
+    }
+    let created_by = match principal {
+        Principal::User { user_id } => Some(*user_id),
+        _ => None,
+    };
+    let invitation = super::invitation::insert_pending(
+        &txn,
+        target.id,
+        created_by,
+        found.email.clone(),
+        String::new(),
+        Some(found.company_name.clone()),
+    )
+    .await?;
+    let mut model = found.into_active_model();
+    model.invitation_status = Set(Some(InvitationStatus::Invited.as_str().to_string()));
+    model.invitation_key = Set(Some(invitation.key));
+    model.updated_at = Set(super::now());
+    let stored = model.update(&txn).await?;
+    txn.commit().await?;
+    Ok(stored)
+}
+
+/// Marks the partner records that sent invitation `key` as accepted by `guest`.
+pub async fn invitation_accepted(
+    conn: &impl ConnectionTrait,
+    key: &str,
+    guest: Uuid,
+) -> DomainResult<()> {
+    partner::Entity::update_many()
+        .col_expr(
+            partner::Column::InvitationStatus,
+            Expr::value(InvitationStatus::Accepted.as_str()),
+        )
+        .col_expr(partner::Column::GuestOrganizationId, Expr::value(guest))
+        .col_expr(partner::Column::UpdatedAt, Expr::value(super::now()))
+        .filter(partner::Column::InvitationKey.eq(key))
+        .exec(conn)
+        .await?;
     Ok(())
 }

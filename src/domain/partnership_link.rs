@@ -4,7 +4,11 @@ use sea_orm::{ConnectionTrait, Statement};
 
 use super::error::DomainResult;
 
-pub async fn connected(conn: &impl ConnectionTrait, organization_id: i64, other_id: i64) -> DomainResult<bool> {
+pub async fn connected(
+    conn: &impl ConnectionTrait,
+    organization_id: i64,
+    other_id: i64,
+) -> DomainResult<bool> {
     let row = conn
         .query_one_raw(Statement::from_sql_and_values(
             conn.get_database_backend(),

@@ -26,6 +26,8 @@ pub struct Model {
     pub location_address: Option<String>,
     pub location_latitude: Option<f64>,
     pub location_longitude: Option<f64>,
+    /// Lowercase; partnership invitations sent to it reach the organization's members.
+    pub email: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -3,9 +3,12 @@
 pub mod availability;
 pub mod billing;
 pub mod convert;
+pub mod invitation;
 pub mod membership;
 pub mod organization;
 pub mod partner;
+pub mod partnership;
+pub mod presence;
 
 use tonic::{Request, Status};
 
@@ -18,6 +21,21 @@ pub fn principal<T>(req: &Request<T>) -> Result<Principal, Status> {
         Some(authn) => Ok(authn.principal()?.clone()),
         None => Err(DomainError::Unauthenticated.into()),
     }
+}
+
+/// The absolute URL of the REST request an RPC serves, as the transcoder forwards it
+/// (collections build their `next` / `previous` links from it).
+pub const REQUEST_URL_HEADER: &str = "x-orgd-request-url";
+
+/// Response metadata by which an RPC picks its REST success status at run time (a 2xx);
+/// the binding's `orgd.http_success_code` applies otherwise.
+pub const HTTP_STATUS_HEADER: &str = "x-orgd-http-status";
+
+pub fn request_url<T>(req: &Request<T>) -> Option<String> {
+    req.metadata()
+        .get(REQUEST_URL_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// Prefixes the field paths of violations with the request field that held them.

@@ -11,7 +11,7 @@ use crate::domain::partner_directory::{
 use crate::domain::{DomainError, oauth};
 use crate::entity::organization_partner;
 use crate::proto::v1::o_auth_service_server::OAuthService;
-use crate::proto::v1::partner_service_server::PartnerService;
+use crate::proto::v1::organization_partner_service_server::OrganizationPartnerService;
 use crate::proto::v1::*;
 
 pub struct Partners {
@@ -58,7 +58,11 @@ fn partner(m: &organization_partner::Model) -> OrganizationPartner {
         company_registration_number: m.company_registration_number.clone(),
         created_at: Some(convert::timestamp(m.created_at)),
         updated_at: Some(convert::timestamp(m.updated_at)),
-        invitation_status: match m.invitation_status.as_deref().and_then(DomainInvitation::parse) {
+        invitation_status: match m
+            .invitation_status
+            .as_deref()
+            .and_then(DomainInvitation::parse)
+        {
             Some(DomainInvitation::Invited) => InvitationStatus::Invited,
             Some(DomainInvitation::Accepted) => InvitationStatus::Accepted,
             None => InvitationStatus::Unspecified,
@@ -88,11 +92,11 @@ fn input(p: Option<PartnerInput>) -> directory::PartnerInput {
 }
 
 #[tonic::async_trait]
-impl PartnerService for Partners {
-    async fn list_partners(
+impl OrganizationPartnerService for Partners {
+    async fn list_organization_partners(
         &self,
-        req: Request<ListPartnersRequest>,
-    ) -> Result<Response<ListPartnersResponse>, Status> {
+        req: Request<ListOrganizationPartnersRequest>,
+    ) -> Result<Response<ListOrganizationPartnersResponse>, Status> {
         let principal = principal(&req)?;
         let r = req.get_ref();
         let query = ListQuery {
@@ -127,75 +131,81 @@ impl PartnerService for Partners {
         };
         let scope = scope(&r.requester_organization_id, &r.target_organization_id);
         let (rows, total) = directory::list(&self.db, &principal, &scope, query).await?;
-        Ok(Response::new(ListPartnersResponse {
+        Ok(Response::new(ListOrganizationPartnersResponse {
             items: rows.iter().map(partner).collect(),
             total_items: total as i64,
         }))
     }
 
-    async fn create_partner(
+    async fn create_organization_partner(
         &self,
-        req: Request<CreatePartnerRequest>,
-    ) -> Result<Response<CreatePartnerResponse>, Status> {
+        req: Request<CreateOrganizationPartnerRequest>,
+    ) -> Result<Response<CreateOrganizationPartnerResponse>, Status> {
         let principal = principal(&req)?;
         let r = req.into_inner();
         let scope = scope(&r.requester_organization_id, &r.target_organization_id);
         let stored = directory::create(&self.db, &principal, &scope, input(r.partner))
             .await
             .map_err(within_partner)?;
-        Ok(Response::new(CreatePartnerResponse {
+        Ok(Response::new(CreateOrganizationPartnerResponse {
             partner: Some(partner(&stored)),
         }))
     }
 
-    async fn get_partner(
+    async fn get_organization_partner(
         &self,
-        req: Request<GetPartnerRequest>,
-    ) -> Result<Response<GetPartnerResponse>, Status> {
+        req: Request<GetOrganizationPartnerRequest>,
+    ) -> Result<Response<GetOrganizationPartnerResponse>, Status> {
         let principal = principal(&req)?;
         let r = req.get_ref();
         let scope = scope(&r.requester_organization_id, &r.target_organization_id);
         let found = directory::get(&self.db, &principal, &scope, &r.partner_id).await?;
-        Ok(Response::new(GetPartnerResponse {
+        Ok(Response::new(GetOrganizationPartnerResponse {
             partner: Some(partner(&found)),
         }))
     }
 
-    async fn update_partner(
+    async fn update_organization_partner(
         &self,
-        req: Request<UpdatePartnerRequest>,
-    ) -> Result<Response<UpdatePartnerResponse>, Status> {
+        req: Request<UpdateOrganizationPartnerRequest>,
+    ) -> Result<Response<UpdateOrganizationPartnerResponse>, Status> {
         let principal = principal(&req)?;
         let r = req.into_inner();
         let scope = scope(&r.requester_organization_id, &r.target_organization_id);
-        let stored = directory::update(&self.db, &principal, &scope, &r.partner_id, input(r.partner))
-            .await
-            .map_err(within_partner)?;
-        Ok(Response::new(UpdatePartnerResponse {
+        let stored = directory::update(
+            &self.db,
+            &principal,
+            &scope,
+            &r.partner_id,
+            input(r.partner),
+        )
+        .await
+        .map_err(within_partner)?;
+        Ok(Response::new(UpdateOrganizationPartnerResponse {
             partner: Some(partner(&stored)),
         }))
     }
 
-    async fn delete_partner(
+    async fn delete_organization_partner(
         &self,
-        req: Request<DeletePartnerRequest>,
-    ) -> Result<Response<DeletePartnerResponse>, Status> {
+        req: Request<DeleteOrganizationPartnerRequest>,
+    ) -> Result<Response<DeleteOrganizationPartnerResponse>, Status> {
         let principal = principal(&req)?;
         let r = req.get_ref();
         let scope = scope(&r.requester_organization_id, &r.target_organization_id);
         directory::delete(&self.db, &principal, &scope, &r.partner_id).await?;
-        Ok(Response::new(DeletePartnerResponse {}))
+        Ok(Response::new(DeleteOrganizationPartnerResponse {}))
     }
 
-    async fn invite_partner(
+    async fn invite_organization_partner(
         &self,
-        req: Request<InvitePartnerRequest>,
-    ) -> Result<Response<InvitePartnerResponse>, Status> {
+        req: Request<InviteOrganizationPartnerRequest>,
+    ) -> Result<Response<InviteOrganizationPartnerResponse>, Status> {
         let principal = principal(&req)?;
         let r = req.get_ref();
         let scope = scope(&r.requester_organization_id, &r.target_organization_id);
         let stored = directory::invite(&self.db, &principal, &scope, &r.partner_id).await?;
-        Ok(Response::new(InvitePartnerResponse {
+        Ok(Response::new(InviteOrganizationPartnerResponse {
             partner: Some(partner(&stored)),
         }))
     }

@@ -53,7 +53,10 @@ impl Binding {
             .iter()
             .any(|path| path.first().is_some_and(|f| f.number() == field.number()))
             || matches!(&self.body, BodyTarget::Field(f) if f.number() == field.number())
-            || self.headers.iter().any(|(_, f)| f.number() == field.number())
+            || self
+                .headers
+                .iter()
+                .any(|(_, f)| f.number() == field.number())
     }
 
     /// The header a top-level field is read from, if any.
@@ -181,7 +184,10 @@ fn binding(
             if !options.has_extension(&header_ext) {
                 return None;
             }
-            let name = options.get_extension(&header_ext).as_str()?.to_ascii_lowercase();
+            let name = options
+                .get_extension(&header_ext)
+                .as_str()?
+                .to_ascii_lowercase();
             let header = http::HeaderName::from_bytes(name.as_bytes())
                 .unwrap_or_else(|_| panic!("{name}: orgd.header {name:?} is not a header name"));
             Some((header, field))

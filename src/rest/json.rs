@@ -443,7 +443,11 @@ impl Decoder {
 
     /// Repeated and map fields are replaced, not appended to: a REST body states the whole value.
     fn field(&mut self, msg: &mut DynamicMessage, field: &FieldDescriptor, json: &Json) {
-        if json.is_null() {
+        // A google.protobuf.Value holds JSON null itself (proto3 JSON), which lets an RPC tell
+        // an explicit null from an absent field; any other field is cleared by null.
+        let holds_null =
+            !field.is_list() && matches!(field.kind(), Kind::Message(m) if m.full_name() == VALUE);
+        if json.is_null() && !holds_null {
             return msg.clear_field(field);
         }
         let kind = field.kind();

@@ -159,6 +159,14 @@ impl Transcoder {
             }
         }
         let headers = inner.headers_mut();
+        // The absolute URL the client called, for links in the response (`next`); the
+        // client cannot plant its own.
+        headers.remove(crate::grpc::REQUEST_URL_HEADER);
+        if let Some(url) = request_url(&parts)
+            && let Ok(value) = HeaderValue::from_str(&url)
+        {
+            headers.insert(crate::grpc::REQUEST_URL_HEADER, value);
+        }
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/grpc"),
@@ -189,6 +197,14 @@ impl Transcoder {
         if status.code() != Code::Ok {
             return Err(status_error(binding, &status));
         }
+        // An RPC may choose its success status at run time (201 created vs 200 refreshed).
+        let success = head
+            .headers
+            .get(crate::grpc::HTTP_STATUS_HEADER)
+            .and_then(|v| v.to_str().ok()?.parse::<u16>().ok())
+            .and_then(|c| StatusCode::from_u16(c).ok())
+            .filter(StatusCode::is_success)
+            .unwrap_or(binding.success);
         let data = collected.to_bytes();
         let output = decode_frame(binding.method.output(), &data)?;
         if binding.raw_response {
@@ -202,9 +218,9 @@ impl Transcoder {
             None => json::encode_message(&output, naming, &mut out),
         }
         if out.is_empty() {
-            return Ok(binding.success.into_response());
+            return Ok(success.into_response());
         }
-        Ok(dialect::json_response(binding.success, out))
+        Ok(dialect::json_response(success, out))
     }
 }
 
@@ -239,6 +255,27 @@ fn raw_response(binding: &Binding, output: &DynamicMessage) -> Response {
         response.headers_mut().insert(header::CONTENT_TYPE, v);
     }
     response
+}
+
+/// `scheme://host/path?query` of a request: the scheme from `X-Forwarded-Proto` (a proxy in
+/// front) or the URI, the host from `Host` or the HTTP/2 authority.
+fn request_url(parts: &http::request::Parts) -> Option<String> {
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| parts.uri.authority().map(|a| a.to_string()))?;
+    let scheme = parts
+        .headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(',').next().unwrap_or("").trim().to_string())
+        .filter(|v| v == "http" || v == "https")
+        .or_else(|| parts.uri.scheme_str().map(str::to_string))
+        .unwrap_or_else(|| "http".to_string());
+    let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    Some(format!("{scheme}://{host}{path_and_query}"))
 }
 
 fn decode_frame(output: MessageDescriptor, data: &Bytes) -> Result<DynamicMessage, RestError> {

@@ -1,0 +1,492 @@
+//! Partnership invitations, the only way partnerships come to exist. An organization's
+//! admin sends one to an email; the members of every organization with that email, and the
+//! user with that email, see it as incoming and may (with settings permission in the
+//! organization that answers) accept it — creating the partnership on both sides in the
+//! same transaction — or reject it. The sender may cancel it while it is pending.
+
+use std::collections::{HashMap, HashSet};
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, Set,
+    Statement,
+};
+use uuid::Uuid;
+
+use super::access;
+use super::error::{DomainError, DomainResult};
+use super::giosg::{self, Need};
+use super::organization::{State, effective_state};
+use super::pagination::{self, Page, PageRequest};
+use super::partnership;
+use super::validate::{DESCRIPTION_MAX_CHARS, EMAIL_MAX_CHARS, Violations, is_email};
+use crate::auth::Principal;
+use crate::db::Db;
+use crate::entity::{organization, partnership_invitation as inv, user};
+
+pub const PENDING: i32 = 0;
+pub const ACCEPTED: i32 = 1;
+pub const REJECTED: i32 = 2;
+
+/// An invitation with the UUIDs its JSON names; `key` only for the invited side.
+#[derive(Clone, Debug)]
+pub struct InvitationView {
+    pub model: inv::Model,
+    pub incoming: bool,
+    pub created_by_organization: Uuid,
+    pub created_by_user: Option<Uuid>,
+    pub resolved_by_organization: Option<Uuid>,
+    pub resolved_by_user: Option<Uuid>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct InvitationInput {
+    pub email: String,
+    pub message: String,
+    pub partner_display_name: Option<String>,
+}
+
+async fn views(
+    conn: &impl ConnectionTrait,
+    models: Vec<inv::Model>,
+    incoming: bool,
+) -> DomainResult<Vec<InvitationView>> {
+    let org_ids: HashSet<i64> = models
+        .iter()
+        .flat_map(|m| [Some(m.organization_id), m.resolved_by_organization_id])
+        .flatten()
+        .collect();
+    let user_ids: HashSet<i64> = models
+        .iter()
+        .flat_map(|m| [m.created_by_user_id, m.resolved_by_user_id])
+        .flatten()
+        .collect();
+    let orgs: HashMap<i64, Uuid> = if org_ids.is_empty() {
+        HashMap::new()
+    } else {
+        organization::Entity::find()
+            .filter(organization::Column::Id.is_in(org_ids))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|o| (o.id, o.uuid))
+            .collect()
+    };
+    let users: HashMap<i64, Uuid> = if user_ids.is_empty() {
+        HashMap::new()
+    } else {
+        user::Entity::find()
+            .filter(user::Column::Id.is_in(user_ids))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u.uuid))
+            .collect()
+    };
+    Ok(models
+        .into_iter()
+        .map(|model| InvitationView {
+            incoming,
+            created_by_organization: orgs
+                .get(&model.organization_id)
+                .copied()
+                .unwrap_or_default(),
+            created_by_user: model
+                .created_by_user_id
+                .and_then(|id| users.get(&id).copied()),
+            resolved_by_organization: model
+                .resolved_by_organization_id
+                .and_then(|id| orgs.get(&id).copied()),
+            resolved_by_user: model
+                .resolved_by_user_id
+                .and_then(|id| users.get(&id).copied()),
+            model,
+        })
+        .collect())
+}
+
+async fn view(
+    conn: &impl ConnectionTrait,
+    model: inv::Model,
+    incoming: bool,
+) -> DomainResult<InvitationView> {
+    Ok(views(conn, vec![model], incoming).await?.remove(0))
+}
+
+/// The organization a user acts for: the one named, or their only one.
+async fn acting_organization(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    organization_id: Option<&str>,
+    candidates: Vec<i64>,
+    need: Need,
+) -> DomainResult<organization::Model> {
+    if let Some(named) = organization_id {
+        return giosg::authorize(conn, principal, named, need).await;
+    }
+    match candidates.as_slice() {
+        [] => Err(DomainError::PermissionDenied(
+            "You do not have access to this organization.".into(),
+        )),
+        [only] => giosg::authorize_id(conn, principal, Some(*only), need).await,
+        _ => Err(DomainError::invalid(
+            "organization_id",
+            "This field is required when you belong to several organizations.",
+        )),
+    }
+}
+
+pub async fn create(
+    db: &Db,
+    principal: &Principal,
+    organization_id: Option<&str>,
+    input: InvitationInput,
+) -> DomainResult<InvitationView> {
+    let user_id = access::require_user(principal)?;
+    let txn = db.begin_write().await?;
+    let candidates = giosg::member_organization_ids(&txn, principal).await?;
+    let sender =
+        acting_organization(&txn, principal, organization_id, candidates, Need::Settings).await?;
+    let email = input.email.trim().to_lowercase();
+    let mut v = Violations::default();
+    if !is_email(&email) {
+        v.add("email", "Enter a valid email address.");
+    }
+    v.max_chars("email", &email, EMAIL_MAX_CHARS);
+    v.max_chars("message", &input.message, DESCRIPTION_MAX_CHARS);
+    if sender.email.as_deref() == Some(email.as_str()) {
+        v.add("email", "An organization cannot invite itself.");
+    }
+    v.into_result()?;
+    let display_name = partnership::validate_display_name(
+        "partner_display_name",
+        input.partner_display_name.as_deref(),
+    )?;
+    let model = insert_pending(
+        &txn,
+        sender.id,
+        Some(user_id),
+        email,
+        input.message,
+        display_name,
+    )
+    .await?;
+    let view = view(&txn, model, false).await?;
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// Stores a new pending invitation from `sender_id`; the caller has checked the rules.
+pub(crate) async fn insert_pending(
+    conn: &impl ConnectionTrait,
+    sender_id: i64,
+    created_by_user_id: Option<i64>,
+    email: String,
+    message: String,
+    partner_display_name: Option<String>,
+) -> DomainResult<inv::Model> {
+    Ok(inv::ActiveModel {
+        uuid: Set(Uuid::new_v4()),
+        key: Set(Uuid::new_v4().simple().to_string()),
+        organization_id: Set(sender_id),
+        created_by_user_id: Set(created_by_user_id),
+        email: Set(email),
+        message: Set(message),
+        partner_display_name: Set(partner_display_name),
+        status: Set(PENDING),
+        created_at: Set(super::now()),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?)
+}
+
+/// Organizations among `ids` with an active subscription.
+async fn active_only(conn: &impl ConnectionTrait, ids: Vec<i64>) -> DomainResult<Vec<i64>> {
+    if ids.is_empty() {
+        return Ok(ids);
+    }
+    let now = super::now();
+    Ok(organization::Entity::find()
+        .filter(organization::Column::Id.is_in(ids))
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter(|o| effective_state(o, now) != State::Inactive)
+        .map(|o| o.id)
+        .collect())
+}
+
+/// The caller's organizations' invitations (or one organization's, when named).
+pub async fn list_outgoing(
+    db: &Db,
+    principal: &Principal,
+    organization_id: Option<&str>,
+    page: &PageRequest,
+) -> DomainResult<Page<InvitationView>> {
+    let conn = db.read();
+    let senders = match organization_id {
+        Some(named) => vec![
+            giosg::authorize(conn, principal, named, Need::Read)
+                .await?
+                .id,
+        ],
+        None => active_only(conn, giosg::member_organization_ids(conn, principal).await?).await?,
+    };
+    let found = pagination::fetch(
+        conn,
+        inv::Entity::find().filter(inv::Column::OrganizationId.is_in(senders)),
+        inv::Column::CreatedAt,
+        inv::Column::Id,
+        |m: &inv::Model| (m.created_at, m.id),
+        page,
+    )
+    .await?;
+    let items = views(conn, found.items, false).await?;
+    Ok(Page {
+        items,
+        next: found.next,
+        previous: found.previous,
+    })
+}
+
+/// An outgoing invitation of one of the caller's organizations; someone else's is as
+/// unknown as a missing one (404). Then the usual subscription and settings checks.
+async fn find_outgoing(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    id: &str,
+    need: Need,
+) -> DomainResult<inv::Model> {
+    let missing = || giosg::not_found("Invitation");
+    let uuid = giosg::parse_uuid(id, "Invitation")?;
+    let model = inv::Entity::find()
+        .filter(inv::Column::Uuid.eq(uuid))
+        .one(conn)
+        .await?
+        .ok_or_else(missing)?;
+    if access::level(conn, principal, model.organization_id)
+        .await?
+        .1
+        .is_none()
+    {
+        return Err(missing());
+    }
+    giosg::authorize_id(conn, principal, Some(model.organization_id), need).await?;
+    Ok(model)
+}
+
+pub async fn get_outgoing(
+    db: &Db,
+    principal: &Principal,
+    id: &str,
+) -> DomainResult<InvitationView> {
+    let conn = db.read();
+    let model = find_outgoing(conn, principal, id, Need::Read).await?;
+    view(conn, model, false).await
+}
+
+/// Pending only: a resolved invitation stays as the record of what happened (403).
+pub async fn cancel_outgoing(db: &Db, principal: &Principal, id: &str) -> DomainResult<()> {
+    let txn = db.begin_write().await?;
+    let model = find_outgoing(&txn, principal, id, Need::Settings).await?;
+    lock(&txn, model.id).await?;
+    let model = inv::Entity::find_by_id(model.id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| giosg::not_found("Invitation"))?;
+    if model.status != PENDING {
+        return Err(already_resolved());
+    }
+    inv::Entity::delete_by_id(model.id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+fn already_resolved() -> DomainError {
+    DomainError::PermissionDenied("The invitation has already been resolved.".into())
+}
+
+/// The emails an invitation may be addressed to for this caller: their own and their
+/// organizations'.
+async fn addressable(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+) -> DomainResult<(HashSet<String>, Vec<organization::Model>)> {
+    let mut emails = HashSet::new();
+    if let Principal::User { user_id } = principal
+        && let Some(u) = user::Entity::find_by_id(*user_id).one(conn).await?
+    {
+        emails.insert(u.email);
+    }
+    let ids = giosg::member_organization_ids(conn, principal).await?;
+    let orgs = if ids.is_empty() {
+        Vec::new()
+    } else {
+        organization::Entity::find()
+            .filter(organization::Column::Id.is_in(ids))
+            .all(conn)
+            .await?
+    };
+    emails.extend(orgs.iter().filter_map(|o| o.email.clone()));
+    Ok((emails, orgs))
+}
+
+pub async fn list_incoming(
+    db: &Db,
+    principal: &Principal,
+    page: &PageRequest,
+) -> DomainResult<Page<InvitationView>> {
+    let conn = db.read();
+    let (emails, _) = addressable(conn, principal).await?;
+    let found = pagination::fetch(
+        conn,
+        inv::Entity::find().filter(inv::Column::Email.is_in(emails)),
+        inv::Column::CreatedAt,
+        inv::Column::Id,
+        |m: &inv::Model| (m.created_at, m.id),
+        page,
+    )
+    .await?;
+    let items = views(conn, found.items, true).await?;
+    Ok(Page {
+        items,
+        next: found.next,
+        previous: found.previous,
+    })
+}
+
+/// An invitation addressed to the caller, and the organizations that may answer it.
+async fn find_incoming(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    key: &str,
+) -> DomainResult<(inv::Model, Vec<i64>)> {
+    let (emails, orgs) = addressable(conn, principal).await?;
+    let model = inv::Entity::find()
+        .filter(inv::Column::Key.eq(key.trim()))
+        .one(conn)
+        .await?
+        .filter(|m| emails.contains(&m.email))
+        .ok_or_else(|| giosg::not_found("Invitation"))?;
+    // Sent to an organization's email: that organization answers; sent to the caller's
+    // own email: any of the caller's organizations may.
+    let addressed: Vec<i64> = orgs
+        .iter()
+        .filter(|o| o.email.as_deref() == Some(model.email.as_str()))
+        .map(|o| o.id)
+        .collect();
+    let candidates = if addressed.is_empty() {
+        orgs.iter().map(|o| o.id).collect()
+    } else {
+        addressed
+    };
+    Ok((model, candidates))
+}
+
+pub async fn get_incoming(
+    db: &Db,
+    principal: &Principal,
+    key: &str,
+) -> DomainResult<InvitationView> {
+    let conn = db.read();
+    let (model, _) = find_incoming(conn, principal, key).await?;
+    view(conn, model, true).await
+}
+
+/// Serialises answers to one invitation: a row lock on PostgreSQL; SQLite runs one write
+/// transaction at a time already.
+async fn lock(conn: &impl ConnectionTrait, id: i64) -> DomainResult<()> {
+    if conn.get_database_backend() == DatabaseBackend::Postgres {
+        conn.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT id FROM partnership_invitations WHERE id = $1 FOR UPDATE",
+            [id.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// Accepts (`Some(display_name)`) or rejects (`None`) in one transaction.
+async fn answer(
+    db: &Db,
+    principal: &Principal,
+    key: &str,
+    organization_id: Option<&str>,
+    accept: Option<Option<String>>,
+) -> DomainResult<InvitationView> {
+    let user_id = access::require_user(principal)?;
+    let txn = db.begin_write().await?;
+    let (model, candidates) = find_incoming(&txn, principal, key).await?;
+    let org = acting_organization(
+        &txn,
+        principal,
+        organization_id,
+        candidates.clone(),
+        Need::Settings,
+    )
+    .await?;
+    if !candidates.contains(&org.id) {
+        return Err(giosg::not_found("Invitation"));
+    }
+    lock(&txn, model.id).await?;
+    // Read again under the lock: a concurrent answer may have resolved it meanwhile.
+    let model = inv::Entity::find_by_id(model.id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| giosg::not_found("Invitation"))?;
+    if model.status != PENDING {
+        return Err(already_resolved());
+    }
+    let mut active: inv::ActiveModel = model.clone().into();
+    active.resolved_at = Set(Some(super::now()));
+    active.resolved_by_organization_id = Set(Some(org.id));
+    active.resolved_by_user_id = Set(Some(user_id));
+    match accept {
+        Some(display_name) => {
+            if org.id == model.organization_id {
+                return Err(DomainError::invalid(
+                    "non_field_errors",
+                    "An organization cannot partner with itself.",
+                ));
+            }
+            let display_name =
+                partnership::validate_display_name("display_name", display_name.as_deref())?;
+            let (pair, created) = partnership::ensure(
+                &txn,
+                (model.organization_id, model.partner_display_name.clone()),
+                (org.id, display_name),
+            )
+            .await?;
+            // A MyCreditApp partner record that sent this invitation learns who accepted.
+            super::partner_directory::invitation_accepted(&txn, &model.key, org.uuid).await?;
+            active.status = Set(ACCEPTED);
+            active.partnership_uuid = Set(Some(pair));
+            active.created_new_partnership = Set(Some(created));
+        }
+        None => active.status = Set(REJECTED),
+    }
+    let model = active.update(&txn).await?;
+    let view = view(&txn, model, true).await?;
+    txn.commit().await?;
+    Ok(view)
+}
+
+pub async fn accept(
+    db: &Db,
+    principal: &Principal,
+    key: &str,
+    organization_id: Option<&str>,
+    display_name: Option<String>,
+) -> DomainResult<InvitationView> {
+    answer(db, principal, key, organization_id, Some(display_name)).await
+}
+
+pub async fn reject(
+    db: &Db,
+    principal: &Principal,
+    key: &str,
+    organization_id: Option<&str>,
+) -> DomainResult<InvitationView> {
+    answer(db, principal, key, organization_id, None).await
+}

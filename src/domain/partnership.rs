@@ -1,0 +1,405 @@
+//! giosg's organization-centred views and partnerships: your organization and its users,
+//! your partnerships (one stored row per side, each with its own display name), and
+//! read-only views of your partners and their users. Partnerships are created only by
+//! accepting an invitation (see `invitation`); removing one removes both sides.
+
+use sea_orm::sea_query::Query;
+use std::collections::HashMap;
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, Statement,
+};
+
+use super::error::{DomainError, DomainResult};
+use super::giosg::{self, Need};
+use super::pagination::{self, Page, PageRequest};
+use super::presence::{self, OrganizationView, UserView};
+use super::validate::{NAME_MAX_CHARS, Violations};
+use crate::auth::Principal;
+use crate::db::Db;
+use crate::entity::{membership, organization, partnership, user};
+
+/// One side of a partnership with both organizations embedded.
+#[derive(Clone, Debug)]
+pub struct PartnershipView {
+    pub row: partnership::Model,
+    pub organization: OrganizationView,
+    pub partner: OrganizationView,
+}
+
+/// A JSON value that may be absent, explicitly null, or given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Patch<T> {
+    Absent,
+    Null,
+    Value(T),
+}
+
+/// Whether the caller replaces the resource (PUT: every editable field is required) or
+/// patches it (PATCH: absent fields keep their value).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpdateMode {
+    Replace,
+    Patch,
+}
+
+pub async fn get_own_organization(
+    db: &Db,
+    principal: &Principal,
+    organization_id: &str,
+) -> DomainResult<OrganizationView> {
+    let conn = db.read();
+    let org = giosg::authorize(conn, principal, organization_id, Need::Read).await?;
+    presence::organization(conn, org).await
+}
+
+/// Users who are members of the organization, by their own `created_at`.
+fn members_of(organization_id: i64) -> sea_orm::Select<user::Entity> {
+    user::Entity::find().filter(
+        user::Column::Id.in_subquery(
+            Query::select()
+                .column(membership::Column::UserId)
+                .from(membership::Entity)
+                .and_where(membership::Column::OrganizationId.eq(organization_id))
+                .to_owned(),
+        ),
+    )
+}
+
+async fn user_page(
+    conn: &impl ConnectionTrait,
+    organization_id: i64,
+    page: &PageRequest,
+) -> DomainResult<Page<UserView>> {
+    let found = pagination::fetch(
+        conn,
+        members_of(organization_id),
+        user::Column::CreatedAt,
+        user::Column::Id,
+        |u: &user::Model| (u.created_at, u.id),
+        page,
+    )
+    .await?;
+    let views = presence::users(conn, found.items.clone()).await?;
+    Ok(Page {
+        items: views,
+        next: found.next,
+        previous: found.previous,
+    })
+}
+
+pub async fn list_users(
+    db: &Db,
+    principal: &Principal,
+    organization_id: &str,
+    page: &PageRequest,
+) -> DomainResult<Page<UserView>> {
+    let conn = db.read();
+    let org = giosg::authorize(conn, principal, organization_id, Need::Read).await?;
+    user_page(conn, org.id, page).await
+}
+
+pub async fn get_user(
+    db: &Db,
+    principal: &Principal,
+    organization_id: &str,
+    user_id: &str,
+) -> DomainResult<UserView> {
+    let conn = db.read();
+    let org = giosg::authorize(conn, principal, organization_id, Need::Read).await?;
+    let found = presence::find_member(conn, org.id, user_id).await?;
+    presence::user(conn, found).await
+}
+
+/// The partner organization and this side's row, or 404.
+async fn find_partnership(
+    conn: &impl ConnectionTrait,
+    organization_id: i64,
+    partner_uuid: &str,
+) -> DomainResult<(partnership::Model, organization::Model)> {
+    let uuid = giosg::parse_uuid(partner_uuid, "Partner organization")?;
+    let missing = || giosg::not_found("Partner organization");
+    let partner = organization::Entity::find()
+        .filter(organization::Column::Uuid.eq(uuid))
+        .one(conn)
+        .await?
+        .ok_or_else(missing)?;
+    let row = partnership::Entity::find()
+        .filter(partnership::Column::OrganizationId.eq(organization_id))
+        .filter(partnership::Column::PartnerOrganizationId.eq(partner.id))
+        .one(conn)
+        .await?
+        .ok_or_else(missing)?;
+    Ok((row, partner))
+}
+
+/// Embeds both organizations (with presence) into each row, in two queries.
+async fn partnership_views(
+    conn: &impl ConnectionTrait,
+    own: &organization::Model,
+    rows: Vec<partnership::Model>,
+) -> DomainResult<Vec<PartnershipView>> {
+    let partner_ids: Vec<i64> = rows.iter().map(|r| r.partner_organization_id).collect();
+    let partners = if partner_ids.is_empty() {
+        Vec::new()
+    } else {
+        organization::Entity::find()
+            .filter(organization::Column::Id.is_in(partner_ids))
+            .all(conn)
+            .await?
+    };
+    let partners: HashMap<i64, OrganizationView> = presence::organizations(conn, partners)
+        .await?
+        .into_iter()
+        .map(|o| (o.model.id, o))
+        .collect();
+    let own = presence::organization(conn, own.clone()).await?;
+    let out = rows
+        .into_iter()
+        // A partner removed meanwhile takes its rows with it (cascade): skip it.
+        .filter_map(|row| {
+            let partner = partners.get(&row.partner_organization_id)?.clone();
+            Some(PartnershipView {
+                row,
+                organization: own.clone(),
+                partner,
+            })
+        })
+        .collect();
+    Ok(out)
+}
+
+pub async fn list_partnerships(
+    db: &Db,
+    principal: &Principal,
+    organization_id: &str,
+    page: &PageRequest,
+) -> DomainResult<Page<PartnershipView>> {
+    let conn = db.read();
+    let org = giosg::authorize(conn, principal, organization_id, Need::Read).await?;
+    let found = pagination::fetch(
+        conn,
+        partnership::Entity::find().filter(partnership::Column::OrganizationId.eq(org.id)),
+        partnership::Column::CreatedAt,
+        partnership::Column::Id,
+        |p: &partnership::Model| (p.created_at, p.id),
+        page,
+    )
+    .await?;
+    let views = partnership_views(conn, &org, found.items).await?;
+    Ok(Page {
+        items: views,
+        next: found.next,
+        previous: found.previous,
+    })
+}
+
+pub async fn get_partnership(
+    db: &Db,
+    principal: &Principal,
+    organization_id: &str,
+    partner_id: &str,
+) -> DomainResult<PartnershipView> {
+    let conn = db.read();
+    let org = giosg::authorize(conn, principal, organization_id, Need::Read).await?;
+    let (row, _) = find_partnership(conn, org.id, partner_id).await?;
+    partnership_views(conn, &org, vec![row])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| giosg::not_found("Partner organization"))
+}
+
+/// A display name as stored: trimmed, 1..=255 characters; None shows the partner's name.
+pub fn validate_display_name(field: &str, value: Option<&str>) -> DomainResult<Option<String>> {
+    let Some(value) = value else { return Ok(None) };
+    let mut v = Violations::default();
+    if value.trim().is_empty() {
+        v.add(field, "This field may not be blank.");
+    }
+    v.max_chars(field, value, NAME_MAX_CHARS);
+    v.into_result()?;
+    Ok(Some(value.trim().to_string()))
+}
+
+/// Changes this side's display name (the partner's side keeps its own).
+pub async fn update_partnership(
+    db: &Db,
+    principal: &Principal,
+    organization_id: &str,
+    partner_id: &str,
+    mode: UpdateMode,
+    display_name: Patch<String>,
+) -> DomainResult<PartnershipView> {
+    let txn = db.begin_write().await?;
+    let org = giosg::authorize(&txn, principal, organization_id, Need::Settings).await?;
+    let (row, _) = find_partnership(&txn, org.id, partner_id).await?;
+    let new_name = match display_name {
+        Patch::Absent if mode == UpdateMode::Replace => {
+            return Err(DomainError::invalid(
+                "display_name",
+                "This field is required.",
+            ));
+        }
+        Patch::Absent => None,
+        Patch::Null => Some(None),
+        Patch::Value(s) => Some(validate_display_name("display_name", Some(&s))?),
+    };
+    let row = match new_name {
+        None => row,
+        Some(name) => {
+            let mut active: partnership::ActiveModel = row.into();
+            active.display_name = Set(name);
+            active.update(&txn).await?
+        }
+    };
+    let view = partnership_views(&txn, &org, vec![row])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| giosg::not_found("Partner organization"))?;
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// Removes the partnership for both organizations.
+pub async fn delete_partnership(
+    db: &Db,
+    principal: &Principal,
+    organization_id: &str,
+    partner_id: &str,
+) -> DomainResult<()> {
+    let txn = db.begin_write().await?;
+    let org = giosg::authorize(&txn, principal, organization_id, Need::Settings).await?;
+    let (_, partner) = find_partnership(&txn, org.id, partner_id).await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        txn.get_database_backend(),
+        "DELETE FROM partnerships WHERE (organization_id = $1 AND partner_organization_id = $2) \
+         OR (organization_id = $2 AND partner_organization_id = $1)",
+        [org.id.into(), partner.id.into()],
+    ))
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Partner organizations of `organization_id`, by their own `created_at`.
+fn partners_of(organization_id: i64) -> sea_orm::Select<organization::Entity> {
+    organization::Entity::find().filter(
+        organization::Column::Id.in_subquery(
+            Query::select()
+                .column(partnership::Column::PartnerOrganizationId)
+                .from(partnership::Entity)
+                .and_where(partnership::Column::OrganizationId.eq(organization_id))
+                .to_owned(),
+        ),
+    )
+}
+
+pub async fn list_partners(
+    db: &Db,
+    principal: &Principal,
+    organization_id: &str,
+    page: &PageRequest,
+) -> DomainResult<Page<OrganizationView>> {
+    let conn = db.read();
+    let org = giosg::authorize(conn, principal, organization_id, Need::Read).await?;
+    let found = pagination::fetch(
+        conn,
+        partners_of(org.id),
+        organization::Column::CreatedAt,
+        organization::Column::Id,
+        |o: &organization::Model| (o.created_at, o.id),
+        page,
+    )
+    .await?;
+    let views = presence::organizations(conn, found.items).await?;
+    Ok(Page {
+        items: views,
+        next: found.next,
+        previous: found.previous,
+    })
+}
+
+pub async fn get_partner(
+    db: &Db,
+    principal: &Principal,
+    organization_id: &str,
+    partner_id: &str,
+) -> DomainResult<OrganizationView> {
+    let conn = db.read();
+    let org = giosg::authorize(conn, principal, organization_id, Need::Read).await?;
+    let (_, partner) = find_partnership(conn, org.id, partner_id).await?;
+    presence::organization(conn, partner).await
+}
+
+pub async fn list_partner_users(
+    db: &Db,
+    principal: &Principal,
+    organization_id: &str,
+    partner_id: &str,
+    page: &PageRequest,
+) -> DomainResult<Page<UserView>> {
+    let conn = db.read();
+    let org = giosg::authorize(conn, principal, organization_id, Need::Read).await?;
+    let (_, partner) = find_partnership(conn, org.id, partner_id).await?;
+    user_page(conn, partner.id, page).await
+}
+
+pub async fn get_partner_user(
+    db: &Db,
+    principal: &Principal,
+    organization_id: &str,
+    partner_id: &str,
+    user_id: &str,
+) -> DomainResult<UserView> {
+    let conn = db.read();
+    let org = giosg::authorize(conn, principal, organization_id, Need::Read).await?;
+    let (_, partner) = find_partnership(conn, org.id, partner_id).await?;
+    let found = presence::find_member(conn, partner.id, user_id).await?;
+    presence::user(conn, found).await
+}
+
+/// Creates both sides of the partnership between `a` and `b` unless it exists, inside the
+/// caller's transaction. Rows are inserted in a fixed order (lower organization id first)
+/// with ON CONFLICT DO NOTHING, so concurrent creators on PostgreSQL wait on the unique
+/// index instead of deadlocking, and exactly one pair survives. Returns the partnership's
+/// id and whether this call created it.
+pub async fn ensure(
+    conn: &impl ConnectionTrait,
+    a: (i64, Option<String>),
+    b: (i64, Option<String>),
+) -> DomainResult<(uuid::Uuid, bool)> {
+    let backend = conn.get_database_backend();
+    let pair = uuid::Uuid::new_v4();
+    let now = super::now();
+    let (a_id, b_id) = (a.0, b.0);
+    let (first, second) = if a.0 <= b.0 { (a, b) } else { (b, a) };
+    let mut created = false;
+    for (own, partner) in [(&first, &second), (&second, &first)] {
+        let result = conn
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                "INSERT INTO partnerships \
+                   (uuid, organization_id, partner_organization_id, display_name, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (organization_id, partner_organization_id) DO NOTHING",
+                [
+                    pair.into(),
+                    own.0.into(),
+                    partner.0.into(),
+                    own.1.clone().into(),
+                    now.into(),
+                ],
+            ))
+            .await?;
+        created |= result.rows_affected() > 0;
+    }
+    let row = partnership::Entity::find()
+        .filter(partnership::Column::OrganizationId.eq(a_id))
+        .filter(partnership::Column::PartnerOrganizationId.eq(b_id))
+        .one(conn)
+        .await?
+        .ok_or_else(|| DomainError::NotFound("partnership vanished".into()))?;
+    Ok((row.uuid, created))
+}

@@ -1,0 +1,335 @@
+//! Presence: users' live clients. A user is present while one of their clients is unexpired
+//! and online while present with the online switch on; an organization is present / online
+//! when any of its members is. Expiry needs no sweeper: every read compares `expires_at`
+//! with the time of the read, and writes drop a user's expired clients as they go.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+
+use super::error::{DomainError, DomainResult};
+use super::giosg::{self, Need};
+use super::keys::UserKey;
+use super::validate::Violations;
+use crate::auth::Principal;
+use crate::db::Db;
+use crate::entity::{membership, organization, user, user_client};
+
+pub const MAX_EXPIRES_IN: i64 = 86_400;
+pub const CLIENT_ID_MAX_CHARS: usize = 255;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Presence {
+    pub present: bool,
+    pub online: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct UserView {
+    pub model: user::Model,
+    pub presence: Presence,
+}
+
+#[derive(Clone, Debug)]
+pub struct OrganizationView {
+    pub model: organization::Model,
+    pub presence: Presence,
+}
+
+#[derive(Clone, Debug)]
+pub struct ClientView {
+    pub model: user_client::Model,
+    pub user_uuid: uuid::Uuid,
+    pub expires_in: i64,
+}
+
+/// Which of `user_ids` have an unexpired client at `now`.
+async fn present_user_ids(
+    conn: &impl ConnectionTrait,
+    user_ids: Vec<i64>,
+    now: DateTime<Utc>,
+) -> DomainResult<HashSet<i64>> {
+    if user_ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    use sea_orm::QuerySelect;
+    Ok(user_client::Entity::find()
+        .select_only()
+        .column(user_client::Column::UserId)
+        .filter(user_client::Column::UserId.is_in(user_ids))
+        .filter(user_client::Column::ExpiresAt.gt(now))
+        .distinct()
+        .into_tuple::<i64>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect())
+}
+
+pub async fn users(
+    conn: &impl ConnectionTrait,
+    models: Vec<user::Model>,
+) -> DomainResult<Vec<UserView>> {
+    let present =
+        present_user_ids(conn, models.iter().map(|u| u.id).collect(), super::now()).await?;
+    Ok(models
+        .into_iter()
+        .map(|model| {
+            let is_present = present.contains(&model.id);
+            UserView {
+                presence: Presence {
+                    present: is_present,
+                    online: is_present && model.online_enabled,
+                },
+                model,
+            }
+        })
+        .collect())
+}
+
+pub async fn user(conn: &impl ConnectionTrait, model: user::Model) -> DomainResult<UserView> {
+    Ok(users(conn, vec![model]).await?.remove(0))
+}
+
+pub async fn organizations(
+    conn: &impl ConnectionTrait,
+    models: Vec<organization::Model>,
+) -> DomainResult<Vec<OrganizationView>> {
+    let ids: Vec<i64> = models.iter().map(|o| o.id).collect();
+    let members = if ids.is_empty() {
+        Vec::new()
+    } else {
+        membership::Entity::find()
+            .filter(membership::Column::OrganizationId.is_in(ids))
+            .all(conn)
+            .await?
+    };
+    let user_ids: Vec<i64> = members.iter().map(|m| m.user_id).collect();
+    let present = present_user_ids(conn, user_ids.clone(), super::now()).await?;
+    let online_enabled: HashSet<i64> = if present.is_empty() {
+        HashSet::new()
+    } else {
+        user::Entity::find()
+            .filter(user::Column::Id.is_in(present.iter().copied().collect::<Vec<_>>()))
+            .filter(user::Column::OnlineEnabled.eq(true))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|u| u.id)
+            .collect()
+    };
+    let mut by_org: HashMap<i64, Presence> = HashMap::new();
+    for m in members {
+        let entry = by_org.entry(m.organization_id).or_default();
+        if present.contains(&m.user_id) {
+            entry.present = true;
+            entry.online |= online_enabled.contains(&m.user_id);
+        }
+    }
+    Ok(models
+        .into_iter()
+        .map(|model| OrganizationView {
+            presence: by_org.get(&model.id).copied().unwrap_or_default(),
+            model,
+        })
+        .collect())
+}
+
+pub async fn organization(
+    conn: &impl ConnectionTrait,
+    model: organization::Model,
+) -> DomainResult<OrganizationView> {
+    Ok(organizations(conn, vec![model]).await?.remove(0))
+}
+
+/// A member of the organization by UUID (404 for anyone else).
+pub async fn find_member(
+    conn: &impl ConnectionTrait,
+    organization_id: i64,
+    user_uuid: &str,
+) -> DomainResult<user::Model> {
+    let uuid = giosg::parse_uuid(user_uuid, "User")?;
+    let found = user::Entity::find()
+        .filter(user::Column::Uuid.eq(uuid))
+        .one(conn)
+        .await?
+        .ok_or_else(|| giosg::not_found("User"))?;
+    membership::Entity::find()
+        .filter(membership::Column::OrganizationId.eq(organization_id))
+        .filter(membership::Column::UserId.eq(found.id))
+        .one(conn)
+        .await?
+        .ok_or_else(|| giosg::not_found("User"))?;
+    Ok(found)
+}
+
+/// The organization and member a client call acts on: any member for themself, settings
+/// permission for anyone else (asked before whether that user exists), services for all.
+async fn authorize_client(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    organization_id: &str,
+    user_uuid: &str,
+) -> DomainResult<user::Model> {
+    let org = giosg::authorize(conn, principal, organization_id, Need::Read).await?;
+    let own = match principal {
+        Principal::User { user_id } => user::Entity::find_by_id(*user_id)
+            .one(conn)
+            .await?
+            .map(|u| u.uuid.to_string()),
+        _ => None,
+    };
+    let is_self = own.is_some_and(|own| own.eq_ignore_ascii_case(user_uuid.trim()));
+    if !is_self {
+        giosg::authorize_id(conn, principal, Some(org.id), Need::Settings).await?;
+    }
+    find_member(conn, org.id, user_uuid).await
+}
+
+/// Registers or refreshes a client; `true` when it is new (or had expired).
+pub async fn register(
+    db: &Db,
+    principal: &Principal,
+    organization_id: &str,
+    user_uuid: &str,
+    client_id: &str,
+    expires_in: i64,
+) -> DomainResult<(ClientView, bool)> {
+    let txn = db.begin_write().await?;
+    let target = authorize_client(&txn, principal, organization_id, user_uuid).await?;
+    let mut v = Violations::default();
+    v.required_text("client_id", client_id, CLIENT_ID_MAX_CHARS);
+    if !(1..=MAX_EXPIRES_IN).contains(&expires_in) {
+        v.add(
+            "expires_in",
+            format!("must be between 1 and {MAX_EXPIRES_IN} seconds"),
+        );
+    }
+    v.into_result()?;
+    let now = super::now();
+    user_client::Entity::delete_many()
+        .filter(user_client::Column::UserId.eq(target.id))
+        .filter(user_client::Column::ExpiresAt.lte(now))
+        .exec(&txn)
+        .await?;
+    let existing = user_client::Entity::find()
+        .filter(user_client::Column::UserId.eq(target.id))
+        .filter(user_client::Column::ClientId.eq(client_id))
+        .one(&txn)
+        .await?;
+    let expires_at = now + Duration::seconds(expires_in);
+    // An upsert, so two registrations of a new client at once leave one row.
+    user_client::Entity::insert(user_client::ActiveModel {
+        user_id: Set(target.id),
+        client_id: Set(client_id.to_string()),
+        expires_at: Set(expires_at),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::columns([user_client::Column::UserId, user_client::Column::ClientId])
+            .update_column(user_client::Column::ExpiresAt)
+            .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
+    let model = user_client::Entity::find()
+        .filter(user_client::Column::UserId.eq(target.id))
+        .filter(user_client::Column::ClientId.eq(client_id))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| giosg::not_found("Client"))?;
+    txn.commit().await?;
+    Ok((
+        ClientView {
+            model,
+            user_uuid: target.uuid,
+            expires_in,
+        },
+        existing.is_none(),
+    ))
+}
+
+/// Expires a client now; 404 when it is unknown or expired already.
+pub async fn remove(
+    db: &Db,
+    principal: &Principal,
+    organization_id: &str,
+    user_uuid: &str,
+    client_id: &str,
+) -> DomainResult<()> {
+    let txn = db.begin_write().await?;
+    let target = authorize_client(&txn, principal, organization_id, user_uuid).await?;
+    let deleted = user_client::Entity::delete_many()
+        .filter(user_client::Column::UserId.eq(target.id))
+        .filter(user_client::Column::ClientId.eq(client_id))
+        .filter(user_client::Column::ExpiresAt.gt(super::now()))
+        .exec(&txn)
+        .await?;
+    if deleted.rows_affected == 0 {
+        return Err(giosg::not_found("Client"));
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// What other systems own about a user. None leaves a value as it is.
+#[derive(Clone, Debug, Default)]
+pub struct StatusInput {
+    pub current_chat_count: Option<i64>,
+    pub online_enabled: Option<bool>,
+    /// Some(""): remove the avatar.
+    pub avatar_url: Option<String>,
+}
+
+/// Internal services only.
+pub async fn set_status(
+    db: &Db,
+    principal: &Principal,
+    user_key: &str,
+    input: StatusInput,
+) -> DomainResult<UserView> {
+    if !matches!(principal, Principal::Service { .. }) {
+        return Err(DomainError::PermissionDenied(
+            "only internal services set a user's status".into(),
+        ));
+    }
+    let mut v = Violations::default();
+    if input.current_chat_count.is_some_and(|n| n < 0) {
+        v.add("current_chat_count", "must be 0 or more");
+    }
+    if let Some(url) = &input.avatar_url {
+        v.max_chars("avatar_url", url, 2048);
+    }
+    v.into_result()?;
+    let key = UserKey::parse(user_key)
+        .ok_or_else(|| DomainError::invalid("user", "must be an email, user id or UUID"))?;
+    let txn = db.begin_write().await?;
+    let found = key
+        .find(&txn)
+        .await?
+        .ok_or_else(|| DomainError::NotFound("user not found".into()))?;
+    let mut active: user::ActiveModel = found.into();
+    if let Some(n) = input.current_chat_count {
+        active.current_chat_count = Set(n);
+    }
+    if let Some(on) = input.online_enabled {
+        active.online_enabled = Set(on);
+    }
+    match input.avatar_url.as_deref().map(str::trim) {
+        None => {}
+        Some("") => {
+            active.avatar_id = Set(None);
+            active.avatar_url = Set(None);
+        }
+        Some(url) => {
+            active.avatar_id = Set(Some(uuid::Uuid::new_v4()));
+            active.avatar_url = Set(Some(url.to_string()));
+        }
+    }
+    let model = active.update(&txn).await?;
+    txn.commit().await?;
+    user(db.read(), model).await
+}
