@@ -197,13 +197,15 @@ impl PartnerInput {
         if self.sales_amount.is_some_and(|a| a < 0) {
             v.add("sales_amount", "must be greater than or equal to 0");
         }
-        if let Some(code) = &self.country_code {
-            if !is_country_code(code) {
-                v.add(
-                    "country_code",
-                    "must be an ISO 3166-1 alpha-2 code such as 'DE'",
-                );
-            }
+        if self
+            .country_code
+            .as_deref()
+            .is_some_and(|c| !is_country_code(c))
+        {
+            v.add(
+                "country_code",
+                "must be an ISO 3166-1 alpha-2 code such as 'DE'",
+            );
         }
         text(&mut v, "frequency", &self.frequency, NAME_MAX_CHARS);
         text(&mut v, "payment_terms", &self.payment_terms, NAME_MAX_CHARS);
