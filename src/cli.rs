@@ -12,7 +12,7 @@ use crate::db::Db;
 use crate::domain::keys::{OrganizationKey, UserKey};
 use crate::domain::membership::{self, Role};
 use crate::domain::organization::{self, State};
-use crate::domain::{DomainError, token, user};
+use crate::domain::{DomainError, oauth, token, user};
 use crate::grpc::convert;
 use crate::proto::DESCRIPTOR_POOL;
 use crate::rest::json::{FieldNaming, encode_message};
@@ -49,6 +49,19 @@ pub enum Command {
     Member(MemberCommand),
     #[command(subcommand)]
     Organization(OrganizationCommand),
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClientCommand {
+    /// Create an OAuth2 client (MyCreditApp `POST /v1/oauth2/token`) acting for an
+    /// organization; prints its id and secret once.
+    Create {
+        /// The organization's int64 id or UUID.
+        #[arg(long)]
+        organization: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -172,6 +185,14 @@ pub async fn run(cli: Cli) -> Result<(), BoxError> {
             })
             .to_string()
         }
+        Command::Client(ClientCommand::Create { organization }) => {
+            let id = organization_id(&db, &organization).await?;
+            let txn = db.begin_write().await?;
+            let (client_id, client_secret) = oauth::create_client(&txn, id).await?;
+            txn.commit().await?;
+            serde_json::json!({ "client_id": client_id, "client_secret": client_secret })
+                .to_string()
+        }
         Command::Token(TokenCommand::Create(target)) => {
             let principal = if let Some(email) = target.email {
                 let found = UserKey::Email(email.trim().to_lowercase())
@@ -180,13 +201,8 @@ pub async fn run(cli: Cli) -> Result<(), BoxError> {
                     .ok_or_else(|| DomainError::NotFound(format!("no user with email {email}")))?;
                 Principal::User { user_id: found.id }
             } else if let Some(org) = target.organization {
-                let id = match OrganizationKey::parse(&org) {
-                    Some(key) => key.resolve(db.read()).await?,
-                    None => None,
-                }
-                .ok_or_else(|| DomainError::NotFound(format!("no organization {org}")))?;
                 Principal::Organization {
-                    organization_id: id,
+                    organization_id: organization_id(&db, &org).await?,
                 }
             } else {
                 let name = target.service.unwrap_or_default();
@@ -253,6 +269,15 @@ pub async fn run(cli: Cli) -> Result<(), BoxError> {
     };
     println!("{out}");
     Ok(())
+}
+
+/// An organization named by its int64 id or UUID.
+async fn organization_id(db: &Db, named: &str) -> Result<i64, DomainError> {
+    match OrganizationKey::parse(named) {
+        Some(key) => key.resolve(db.read()).await?,
+        None => None,
+    }
+    .ok_or_else(|| DomainError::NotFound(format!("no organization {named}")))
 }
 
 /// The database URL without its password, for logs.

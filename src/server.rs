@@ -19,13 +19,20 @@ use tower_http::trace::TraceLayer;
 use crate::config::Config;
 use crate::db::Db;
 use crate::grpc::{
-    availability::AvailabilityReports, billing::Billing, invitation::Invitations,
-    membership::Memberships, organization::Organizations, partnership::Partnerships,
+    availability::AvailabilityReports,
+    billing::Billing,
+    invitation::Invitations,
+    membership::Memberships,
+    organization::Organizations,
+    partner::{OAuth, Partners},
+    partnership::Partnerships,
     presence::Presences,
 };
 use crate::proto::v1::availability_service_server::AvailabilityServiceServer;
 use crate::proto::v1::billing_service_server::BillingServiceServer;
 use crate::proto::v1::membership_service_server::MembershipServiceServer;
+use crate::proto::v1::o_auth_service_server::OAuthServiceServer;
+use crate::proto::v1::organization_partner_service_server::OrganizationPartnerServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
 use crate::proto::v1::partnership_invitation_service_server::PartnershipInvitationServiceServer;
 use crate::proto::v1::partnership_service_server::PartnershipServiceServer;
@@ -81,6 +88,12 @@ pub async fn app(db: Db) -> Result<Router, BoxError> {
     health_reporter
         .set_serving::<PresenceServiceServer<Presences>>()
         .await;
+    health_reporter
+        .set_serving::<OrganizationPartnerServiceServer<Partners>>()
+        .await;
+    health_reporter
+        .set_serving::<OAuthServiceServer<OAuth>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -100,6 +113,11 @@ pub async fn app(db: Db) -> Result<Router, BoxError> {
         grpc,
         AvailabilityServiceServer::new(AvailabilityReports { db: db.clone() }),
     );
+    grpc = grpc_route(
+        grpc,
+        OrganizationPartnerServiceServer::new(Partners { db: db.clone() }),
+    );
+    grpc = grpc_route(grpc, OAuthServiceServer::new(OAuth { db: db.clone() }));
     grpc = grpc_route(
         grpc,
         PartnershipServiceServer::new(Partnerships { db: db.clone() }),

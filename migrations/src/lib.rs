@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m0001_initial;
 mod m0002_groupalarm;
 mod m0003_giosg;
+mod m0004_partner_directory;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_initial::Migration),
             Box::new(m0002_groupalarm::Migration),
             Box::new(m0003_giosg::Migration),
+            Box::new(m0004_partner_directory::Migration),
         ]
     }
 }

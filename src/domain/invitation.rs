@@ -162,23 +162,43 @@ pub async fn create(
         "partner_display_name",
         input.partner_display_name.as_deref(),
     )?;
-    let model = inv::ActiveModel {
-        uuid: Set(Uuid::new_v4()),
-        key: Set(Uuid::new_v4().simple().to_string()),
-        organization_id: Set(sender.id),
-        created_by_user_id: Set(Some(user_id)),
-        email: Set(email),
-        message: Set(input.message),
-        partner_display_name: Set(display_name),
-        status: Set(PENDING),
-        created_at: Set(super::now()),
-        ..Default::default()
-    }
-    .insert(&txn)
+    let model = insert_pending(
+        &txn,
+        sender.id,
+        Some(user_id),
+        email,
+        input.message,
+        display_name,
+    )
     .await?;
     let view = view(&txn, model, false).await?;
     txn.commit().await?;
     Ok(view)
+}
+
+/// Stores a new pending invitation from `sender_id`; the caller has checked the rules.
+pub(crate) async fn insert_pending(
+    conn: &impl ConnectionTrait,
+    sender_id: i64,
+    created_by_user_id: Option<i64>,
+    email: String,
+    message: String,
+    partner_display_name: Option<String>,
+) -> DomainResult<inv::Model> {
+    Ok(inv::ActiveModel {
+        uuid: Set(Uuid::new_v4()),
+        key: Set(Uuid::new_v4().simple().to_string()),
+        organization_id: Set(sender_id),
+        created_by_user_id: Set(created_by_user_id),
+        email: Set(email),
+        message: Set(message),
+        partner_display_name: Set(partner_display_name),
+        status: Set(PENDING),
+        created_at: Set(super::now()),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?)
 }
 
 /// Organizations among `ids` with an active subscription.
@@ -463,6 +483,8 @@ async fn answer(
                 (org.id, display_name),
             )
             .await?;
+            // A MyCreditApp partner record that sent this invitation learns who accepted.
+            super::partner_directory::invitation_accepted(&txn, &model.key, org.uuid).await?;
             active.status = Set(ACCEPTED);
             active.partnership_uuid = Set(Some(pair));
             active.created_new_partnership = Set(Some(created));

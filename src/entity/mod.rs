@@ -3,8 +3,10 @@
 pub mod api_token;
 pub mod availability_sample;
 pub mod membership;
+pub mod oauth_client;
 pub mod organization;
 pub mod organization_avatar;
+pub mod organization_partner;
 pub mod owner_invitation;
 pub mod partnership;
 pub mod partnership_invitation;

@@ -6,6 +6,7 @@ pub mod convert;
 pub mod invitation;
 pub mod membership;
 pub mod organization;
+pub mod partner;
 pub mod partnership;
 pub mod presence;
 

@@ -30,6 +30,8 @@ pub struct Binding {
     /// Field path (top-level first) of each template variable, by index.
     pub variables: Vec<Vec<FieldDescriptor>>,
     pub body: BodyTarget,
+    /// Top-level fields read from HTTP headers (`orgd.header`).
+    pub headers: Vec<(http::HeaderName, FieldDescriptor)>,
     pub response_body: Option<FieldDescriptor>,
     /// The response (or its response_body) is a `google.api.HttpBody`: raw bytes, not JSON.
     pub raw_response: bool,
@@ -51,6 +53,18 @@ impl Binding {
             .iter()
             .any(|path| path.first().is_some_and(|f| f.number() == field.number()))
             || matches!(&self.body, BodyTarget::Field(f) if f.number() == field.number())
+            || self
+                .headers
+                .iter()
+                .any(|(_, f)| f.number() == field.number())
+    }
+
+    /// The header a top-level field is read from, if any.
+    pub fn header_of(&self, field: &FieldDescriptor) -> Option<&http::HeaderName> {
+        self.headers
+            .iter()
+            .find(|(_, f)| f.number() == field.number())
+            .map(|(h, _)| h)
     }
 }
 
@@ -159,6 +173,26 @@ fn binding(
                 .unwrap_or_else(|| panic!("{name}: response_body {field:?} not in the response")),
         ),
     };
+    let header_ext = method
+        .parent_pool()
+        .get_extension_by_name("orgd.header")
+        .expect("orgd/options.proto is compiled in");
+    let headers = input
+        .fields()
+        .filter_map(|field| {
+            let options = field.options();
+            if !options.has_extension(&header_ext) {
+                return None;
+            }
+            let name = options
+                .get_extension(&header_ext)
+                .as_str()?
+                .to_ascii_lowercase();
+            let header = http::HeaderName::from_bytes(name.as_bytes())
+                .unwrap_or_else(|_| panic!("{name}: orgd.header {name:?} is not a header name"));
+            Some((header, field))
+        })
+        .collect();
     let raw_response = match &response_body {
         Some(field) => field
             .kind()
@@ -171,6 +205,7 @@ fn binding(
         route,
         variables,
         body,
+        headers,
         response_body,
         raw_response,
         success,

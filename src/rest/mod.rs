@@ -130,7 +130,7 @@ impl Transcoder {
                 e.status = Some(StatusCode::PAYLOAD_TOO_LARGE);
                 e
             })?;
-        let message = request_message(binding, &vars, parts.uri.query(), &bytes)?;
+        let message = request_message(binding, &vars, &parts.uri, &parts.headers, &bytes)?;
 
         let mut frame = Vec::with_capacity(5 + message.encoded_len());
         frame.put_u8(0);
@@ -295,16 +295,30 @@ fn decode_frame(output: MessageDescriptor, data: &Bytes) -> Result<DynamicMessag
 fn request_message(
     binding: &Binding,
     vars: &[(usize, String)],
-    query: Option<&str>,
+    uri: &http::Uri,
+    headers: &http::HeaderMap,
     body: &[u8],
 ) -> Result<DynamicMessage, RestError> {
+    let query = uri.query();
     let input = binding.input();
     let naming = binding.dialect.naming();
     let mut message = DynamicMessage::new(input.clone());
     let mut issues = Vec::new();
 
     let has_body = !body.iter().all(u8::is_ascii_whitespace);
-    if has_body && !matches!(binding.body, BodyTarget::None) {
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if has_body && form && matches!(binding.body, BodyTarget::Whole) {
+        // OAuth2 clients send form bodies: read as a query string would be.
+        let text = String::from_utf8_lossy(body);
+        let tree = scalar_tree(binding, &input, &text, Location::Body, &mut issues, false);
+        if !tree.is_empty() {
+            let result = json::decode_into(&mut message, &Value::Object(tree));
+            collect(&mut issues, Location::Body, &[], result);
+        }
+    } else if has_body && !matches!(binding.body, BodyTarget::None) {
         match serde_json::from_slice::<Value>(body) {
             Err(e) => issues.push(Issue {
                 location: Location::Body,
@@ -323,28 +337,48 @@ fn request_message(
     }
 
     if !matches!(binding.body, BodyTarget::Whole) {
-        let mut tree = Map::new();
-        for (key, value) in query_pairs(query.unwrap_or("")) {
-            let Some(fields) = resolve_query_key(&input, &key) else {
-                continue; // unknown parameters are ignored, as the published APIs do
-            };
-            if binding.binds_top_level(&fields[0]) {
-                continue;
-            }
-            let last = fields.last().expect("non-empty path");
-            match json::scalar_from_str(last, &value) {
-                Ok(v) => insert_path(&mut tree, &key, last.is_list(), v),
-                Err(message) => issues.push(Issue {
-                    location: Location::Query,
-                    path: key.split('.').map(str::to_string).collect(),
-                    message,
-                    kind: "invalid_format".into(),
-                }),
-            }
-        }
+        let tree = scalar_tree(
+            binding,
+            &input,
+            query.unwrap_or(""),
+            Location::Query,
+            &mut issues,
+            true,
+        );
         if !tree.is_empty() {
             let result = json::decode_into(&mut message, &Value::Object(tree));
             collect(&mut issues, Location::Query, &[], result);
+        }
+    }
+
+    for (name, field) in &binding.headers {
+        let Some(value) = headers.get(name) else {
+            continue; // absent: the RPC reports the field as required
+        };
+        let path = vec![name.as_str().to_string()];
+        let converted = value
+            .to_str()
+            .map_err(|_| "must be visible ASCII".to_string())
+            .and_then(|v| json::scalar_from_str(field, v));
+        match converted {
+            Ok(v) => {
+                let mut tree = Map::new();
+                tree.insert(field.name().to_string(), v);
+                if let Err(errors) = json::decode_into(&mut message, &Value::Object(tree)) {
+                    issues.extend(errors.into_iter().map(|e| Issue {
+                        location: Location::Header,
+                        path: path.clone(),
+                        message: e.message,
+                        kind: e.code.to_string(),
+                    }));
+                }
+            }
+            Err(message) => issues.push(Issue {
+                location: Location::Header,
+                path,
+                message,
+                kind: "invalid_format".into(),
+            }),
         }
     }
 
@@ -381,6 +415,39 @@ fn request_message(
         e.status = Some(binding.dialect.bad_path_status());
     }
     Err(e)
+}
+
+/// `a=1&b.c=2&a=3` as a JSON tree of converted scalars, keyed as the client wrote them.
+/// Unknown keys are ignored, as the published APIs do; with `skip_bound`, fields already
+/// taken from the path, body or headers are too.
+fn scalar_tree(
+    binding: &Binding,
+    input: &MessageDescriptor,
+    text: &str,
+    location: Location,
+    issues: &mut Vec<Issue>,
+    skip_bound: bool,
+) -> Map<String, Value> {
+    let mut tree = Map::new();
+    for (key, value) in query_pairs(text) {
+        let Some(fields) = resolve_query_key(input, &key) else {
+            continue;
+        };
+        if skip_bound && binding.binds_top_level(&fields[0]) {
+            continue;
+        }
+        let last = fields.last().expect("non-empty path");
+        match json::scalar_from_str(last, &value) {
+            Ok(v) => insert_path(&mut tree, &key, last.is_list(), v),
+            Err(message) => issues.push(Issue {
+                location,
+                path: key.split('.').map(str::to_string).collect(),
+                message,
+                kind: "invalid_format".into(),
+            }),
+        }
+    }
+    tree
 }
 
 fn client_names(fields: &[prost_reflect::FieldDescriptor], naming: FieldNaming) -> Vec<String> {
@@ -548,6 +615,11 @@ fn locate(binding: &Binding, field_path: &str) -> (Location, Vec<String>) {
     });
     if is_var {
         return (Location::Path, names);
+    }
+    if let Some(header) = first.and_then(|f| binding.header_of(f)) {
+        let mut path = vec![header.as_str().to_string()];
+        path.extend(names.into_iter().skip(1));
+        return (Location::Header, path);
     }
     match &binding.body {
         BodyTarget::Field(b) if first.is_some_and(|f| f.number() == b.number()) => {

@@ -1,0 +1,548 @@
+//! MyCreditApp's partner directory: customer and supplier records of an organization, read
+//! and written by its members or, read-only unless they manage the requester, by members of
+//! an organization connected to it by a partnership.
+
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use uuid::Uuid;
+
+use super::access::{self, Level};
+use super::error::{DomainError, DomainResult, Violation};
+use super::validate::{NAME_MAX_CHARS, Violations, is_country_code, is_email};
+use crate::auth::Principal;
+use crate::db::Db;
+use crate::entity::{organization, organization_partner as partner};
+
+pub const SEARCH_TEXT_MAX_CHARS: usize = 255;
+pub const MAX_LIMIT: i32 = 100;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartnerType {
+    Customer,
+    Supplier,
+}
+
+impl PartnerType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartnerType::Customer => "customer",
+            PartnerType::Supplier => "supplier",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PartnerType> {
+        match s {
+            "customer" => Some(PartnerType::Customer),
+            "supplier" => Some(PartnerType::Supplier),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InvitationStatus {
+    Invited,
+    Accepted,
+}
+
+impl InvitationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvitationStatus::Invited => "invited",
+            InvitationStatus::Accepted => "accepted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<InvitationStatus> {
+        match s {
+            "invited" => Some(InvitationStatus::Invited),
+            "accepted" => Some(InvitationStatus::Accepted),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SearchField {
+    CompanyName,
+    Email,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderBy {
+    CompanyName,
+    SalesAmount,
+    PartnerType,
+    Email,
+    Frequency,
+    PaymentTerms,
+}
+
+impl OrderBy {
+    fn column(self) -> partner::Column {
+        match self {
+            OrderBy::CompanyName => partner::Column::CompanyName,
+            OrderBy::SalesAmount => partner::Column::SalesAmount,
+            OrderBy::PartnerType => partner::Column::PartnerType,
+            OrderBy::Email => partner::Column::Email,
+            OrderBy::Frequency => partner::Column::Frequency,
+            OrderBy::PaymentTerms => partner::Column::PaymentTerms,
+        }
+    }
+}
+
+/// The two MyCreditApp headers as the client sent them (empty when absent).
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    pub requester: String,
+    pub target: String,
+}
+
+/// Resolves the scope and checks it: the caller belongs to the requester; the target is the
+/// requester or connected to it; writing a connected target needs admin on the requester.
+/// Header problems come first (422), then permission (403).
+async fn authorize(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    scope: &Scope,
+    write: bool,
+) -> DomainResult<organization::Model> {
+    let mut bad = Vec::new();
+    let mut parse = |field: &str, value: &str| -> Option<Uuid> {
+        let parsed = Uuid::parse_str(value.trim()).ok();
+        if parsed.is_none() {
+            bad.push(Violation::new(
+                field,
+                if value.trim().is_empty() {
+                    "field required"
+                } else {
+                    "must be a UUID"
+                },
+            ));
+        }
+        parsed
+    };
+    let requester = parse("requester_organization_id", &scope.requester);
+    let target = parse("target_organization_id", &scope.target);
+    let (Some(requester), Some(target)) = (requester, target) else {
+        return Err(DomainError::Invalid(bad));
+    };
+    let denied = || DomainError::PermissionDenied("you may not act on this organization".into());
+    let find = |id: Uuid| {
+        organization::Entity::find()
+            .filter(organization::Column::Uuid.eq(id))
+            .one(conn)
+    };
+    let requester_org = find(requester).await?.ok_or_else(denied)?;
+    let (_, level) = access::level(conn, principal, requester_org.id).await?;
+    let level = level.ok_or_else(denied)?;
+    if requester == target {
+        return Ok(requester_org);
+    }
+    let target_org = find(target).await?.ok_or_else(denied)?;
+    if !super::partnership_link::connected(conn, requester_org.id, target_org.id).await? {
+        return Err(denied());
+    }
+    if write && level < Level::Admin {
+        return Err(DomainError::PermissionDenied(
+            "writing a partner organization's directory needs admin on the requester".into(),
+        ));
+    }
+    Ok(target_org)
+}
+
+/// The writable fields; on update only the present ones change.
+#[derive(Clone, Debug, Default)]
+pub struct PartnerInput {
+    pub company_name: Option<String>,
+    pub sales_amount: Option<i64>,
+    pub partner_type: Option<PartnerType>,
+    pub email: Option<String>,
+    pub frequency: Option<String>,
+    pub payment_terms: Option<String>,
+    pub address: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    pub country_code: Option<String>,
+    pub company_registration_number: Option<String>,
+}
+
+impl PartnerInput {
+    fn validate(&self, creating: bool) -> DomainResult<()> {
+        let mut v = Violations::default();
+        let text = |v: &mut Violations, field: &str, value: &Option<String>, max: usize| {
+            if let Some(value) = value {
+                v.max_chars(field, value, max);
+            }
+        };
+        match &self.company_name {
+            Some(name) => v.required_text("company_name", name, NAME_MAX_CHARS),
+            None if creating => v.add("company_name", "field required"),
+            None => {}
+        }
+        match &self.email {
+            Some(email) if !is_email(email.trim()) => {
+                v.add("email", "value is not a valid email address")
+            }
+            None if creating => v.add("email", "field required"),
+            _ => {}
+        }
+        if creating && self.partner_type.is_none() {
+            v.add("partner_type", "field required");
+        }
+        if self.sales_amount.is_some_and(|a| a < 0) {
+            v.add("sales_amount", "must be greater than or equal to 0");
+        }
+        if self
+            .country_code
+            .as_deref()
+            .is_some_and(|c| !is_country_code(c))
+        {
+            v.add(
+                "country_code",
+                "must be an ISO 3166-1 alpha-2 code such as 'DE'",
+            );
+        }
+        text(&mut v, "frequency", &self.frequency, NAME_MAX_CHARS);
+        text(&mut v, "payment_terms", &self.payment_terms, NAME_MAX_CHARS);
+        text(&mut v, "address", &self.address, NAME_MAX_CHARS);
+        text(&mut v, "city", &self.city, NAME_MAX_CHARS);
+        text(&mut v, "state", &self.state, NAME_MAX_CHARS);
+        text(&mut v, "postal_code", &self.postal_code, 32);
+        text(
+            &mut v,
+            "company_registration_number",
+            &self.company_registration_number,
+            64,
+        );
+        v.into_result()
+    }
+
+    fn apply(self, m: &mut partner::ActiveModel) {
+        if let Some(x) = self.company_name {
+            m.company_name = Set(x.trim().to_string());
+        }
+        if let Some(x) = self.sales_amount {
+            m.sales_amount = Set(x);
+        }
+        if let Some(x) = self.partner_type {
+            m.partner_type = Set(x.as_str().to_string());
+        }
+        if let Some(x) = self.email {
+            m.email = Set(x.trim().to_lowercase());
+        }
+        if let Some(x) = self.frequency {
+            m.frequency = Set(x);
+        }
+        if let Some(x) = self.payment_terms {
+            m.payment_terms = Set(x);
+        }
+        // An empty string clears an optional field.
+        let nullable = |x: String| (!x.is_empty()).then_some(x);
+        if let Some(x) = self.address {
+            m.address = Set(nullable(x));
+        }
+        if let Some(x) = self.city {
+            m.city = Set(nullable(x));
+        }
+        if let Some(x) = self.state {
+            m.state = Set(nullable(x));
+        }
+        if let Some(x) = self.postal_code {
+            m.postal_code = Set(nullable(x));
+        }
+        if let Some(x) = self.country_code {
+            m.country_code = Set(nullable(x));
+        }
+        if let Some(x) = self.company_registration_number {
+            m.company_registration_number = Set(nullable(x));
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ListQuery {
+    pub partner_types: Vec<PartnerType>,
+    pub partner_ids: Vec<String>,
+    pub search_field: Option<SearchField>,
+    pub search_text: Option<String>,
+    pub invitation_statuses: Vec<InvitationStatus>,
+    pub order_by: Option<OrderBy>,
+    pub descending: bool,
+    pub limit: Option<i32>,
+    pub offset: Option<i32>,
+}
+
+impl ListQuery {
+    /// Every rule of the published query at once.
+    fn check(&self) -> DomainResult<(Vec<Uuid>, u64, u64)> {
+        let mut v = Violations::default();
+        if self.partner_types.is_empty() {
+            v.add("partner_types", "field required");
+        }
+        let mut ids = Vec::with_capacity(self.partner_ids.len());
+        for (i, id) in self.partner_ids.iter().enumerate() {
+            match Uuid::parse_str(id.trim()) {
+                Ok(u) => ids.push(u),
+                Err(_) => v.add(&format!("partner_ids.{i}"), "must be a UUID"),
+            }
+        }
+        if let Some(text) = &self.search_text {
+            let n = text.chars().count();
+            if n == 0 || n > SEARCH_TEXT_MAX_CHARS {
+                v.add(
+                    "search_text",
+                    format!("must be 1 to {SEARCH_TEXT_MAX_CHARS} characters"),
+                );
+            }
+        }
+        match self.limit {
+            None => v.add("limit", "field required"),
+            Some(l) if !(1..=MAX_LIMIT).contains(&l) => {
+                v.add("limit", format!("must be between 1 and {MAX_LIMIT}"))
+            }
+            _ => {}
+        }
+        match self.offset {
+            None => v.add("offset", "field required"),
+            Some(o) if o < 0 => v.add("offset", "must be greater than or equal to 0"),
+            _ => {}
+        }
+        v.into_result()?;
+        Ok((
+            ids,
+            self.limit.unwrap_or(1) as u64,
+            self.offset.unwrap_or(0) as u64,
+        ))
+    }
+}
+
+/// `%`, `_` and `\` match themselves in the search text.
+fn like_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// A page of the target's directory and the number of all matches.
+pub async fn list(
+    db: &Db,
+    principal: &Principal,
+    scope: &Scope,
+    query: ListQuery,
+) -> DomainResult<(Vec<partner::Model>, u64)> {
+    let conn = db.read();
+    // 422 for headers and query together, before permission is looked at.
+    let checked = query.check();
+    let scope_checked = authorize(conn, principal, scope, false).await;
+    let (target, (ids, limit, offset)) = match (scope_checked, checked) {
+        (Ok(t), Ok(c)) => (t, c),
+        (Err(DomainError::Invalid(mut a)), Err(DomainError::Invalid(b))) => {
+            a.extend(b);
+            return Err(DomainError::Invalid(a));
+        }
+        (Err(e @ DomainError::Invalid(_)), _) | (_, Err(e)) | (Err(e), _) => return Err(e),
+    };
+    let mut filter = Condition::all()
+        .add(partner::Column::OrganizationId.eq(target.id))
+        .add(partner::Column::PartnerType.is_in(query.partner_types.iter().map(|t| t.as_str())));
+    if !ids.is_empty() {
+        filter = filter.add(partner::Column::Uuid.is_in(ids));
+    }
+    if !query.invitation_statuses.is_empty() {
+        filter = filter.add(
+            partner::Column::InvitationStatus
+                .is_in(query.invitation_statuses.iter().map(|s| s.as_str())),
+        );
+    }
+    if let Some(text) = &query.search_text {
+        let column = match query.search_field.unwrap_or(SearchField::CompanyName) {
+            SearchField::CompanyName => partner::Column::CompanyName,
+            SearchField::Email => partner::Column::Email,
+        };
+        filter = filter.add(
+            Expr::expr(Func::lower(Expr::col(column)))
+                .like(LikeExpr::new(like_pattern(text)).escape('\\')),
+        );
+    }
+    let base = partner::Entity::find().filter(filter);
+    let total = base.clone().count(conn).await?;
+    let order = if query.descending {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
+    let rows = base
+        .order_by(
+            query.order_by.unwrap_or(OrderBy::CompanyName).column(),
+            order.clone(),
+        )
+        .order_by(partner::Column::Id, order)
+        .limit(limit)
+        .offset(offset)
+        .all(conn)
+        .await?;
+    Ok((rows, total))
+}
+
+async fn find(
+    conn: &impl ConnectionTrait,
+    organization_id: i64,
+    partner_id: &str,
+) -> DomainResult<partner::Model> {
+    let not_found = || DomainError::NotFound("partner not found".into());
+    let id = Uuid::parse_str(partner_id.trim()).map_err(|_| not_found())?;
+    partner::Entity::find()
+        .filter(partner::Column::OrganizationId.eq(organization_id))
+        .filter(partner::Column::Uuid.eq(id))
+        .one(conn)
+        .await?
+        .ok_or_else(not_found)
+}
+
+pub async fn create(
+    db: &Db,
+    principal: &Principal,
+    scope: &Scope,
+    input: PartnerInput,
+) -> DomainResult<partner::Model> {
+    let txn = db.begin_write().await?;
+    let target = authorize(&txn, principal, scope, true).await?;
+    input.validate(true)?;
+    let now = super::now();
+    let mut model = partner::ActiveModel {
+        uuid: Set(Uuid::new_v4()),
+        organization_id: Set(target.id),
+        sales_amount: Set(0),
+        frequency: Set(String::new()),
+        payment_terms: Set(String::new()),
+        address: Set(None),
+        city: Set(None),
+        state: Set(None),
+        postal_code: Set(None),
+        country_code: Set(None),
+        company_registration_number: Set(None),
+        invitation_status: Set(None),
+        invitation_key: Set(None),
+        guest_organization_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    input.apply(&mut model);
+    let stored = model.insert(&txn).await?;
+    txn.commit().await?;
+    Ok(stored)
+}
+
+pub async fn get(
+    db: &Db,
+    principal: &Principal,
+    scope: &Scope,
+    partner_id: &str,
+) -> DomainResult<partner::Model> {
+    let conn = db.read();
+    let target = authorize(conn, principal, scope, false).await?;
+    find(conn, target.id, partner_id).await
+}
+
+pub async fn update(
+    db: &Db,
+    principal: &Principal,
+    scope: &Scope,
+    partner_id: &str,
+    input: PartnerInput,
+) -> DomainResult<partner::Model> {
+    let txn = db.begin_write().await?;
+    let target = authorize(&txn, principal, scope, true).await?;
+    input.validate(false)?;
+    let mut model = find(&txn, target.id, partner_id).await?.into_active_model();
+    input.apply(&mut model);
+    model.updated_at = Set(super::now());
+    let stored = model.update(&txn).await?;
+    txn.commit().await?;
+    Ok(stored)
+}
+
+pub async fn delete(
+    db: &Db,
+    principal: &Principal,
+    scope: &Scope,
+    partner_id: &str,
+) -> DomainResult<()> {
+    let txn = db.begin_write().await?;
+    let target = authorize(&txn, principal, scope, true).await?;
+    let found = find(&txn, target.id, partner_id).await?;
+    partner::Entity::delete_by_id(found.id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Sends a partnership invitation from the target organization to the partner's email.
+/// An accepted partner is not invited again.
+pub async fn invite(
+    db: &Db,
+    principal: &Principal,
+    scope: &Scope,
+    partner_id: &str,
+) -> DomainResult<partner::Model> {
+    let txn = db.begin_write().await?;
+    let target = authorize(&txn, principal, scope, true).await?;
+    let found = find(&txn, target.id, partner_id).await?;
+    if found.invitation_status.as_deref() == Some(InvitationStatus::Accepted.as_str()) {
+        return Err(DomainError::Conflict {
+            reason: "ALREADY_ACCEPTED",
+            message: "the partner accepted an invitation already".into(),
+        });
+    }
+    let created_by = match principal {
+        Principal::User { user_id } => Some(*user_id),
+        _ => None,
+    };
+    let invitation = super::invitation::insert_pending(
+        &txn,
+        target.id,
+        created_by,
+        found.email.clone(),
+        String::new(),
+        Some(found.company_name.clone()),
+    )
+    .await?;
+    let mut model = found.into_active_model();
+    model.invitation_status = Set(Some(InvitationStatus::Invited.as_str().to_string()));
+    model.invitation_key = Set(Some(invitation.key));
+    model.updated_at = Set(super::now());
+    let stored = model.update(&txn).await?;
+    txn.commit().await?;
+    Ok(stored)
+}
+
+/// Marks the partner records that sent invitation `key` as accepted by `guest`.
+pub async fn invitation_accepted(
+    conn: &impl ConnectionTrait,
+    key: &str,
+    guest: Uuid,
+) -> DomainResult<()> {
+    partner::Entity::update_many()
+        .col_expr(
+            partner::Column::InvitationStatus,
+            Expr::value(InvitationStatus::Accepted.as_str()),
+        )
+        .col_expr(partner::Column::GuestOrganizationId, Expr::value(guest))
+        .col_expr(partner::Column::UpdatedAt, Expr::value(super::now()))
+        .filter(partner::Column::InvitationKey.eq(key))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
