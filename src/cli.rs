@@ -38,6 +38,9 @@ pub enum Command {
     Serve {
         #[arg(long, env = "ORGD_LISTEN", default_value = DEFAULT_LISTEN)]
         listen: SocketAddr,
+        /// Requests in progress at once; more are refused with 503 and retry-after.
+        #[arg(long, env = "ORGD_MAX_IN_FLIGHT", default_value_t = crate::limits::DEFAULT_MAX_IN_FLIGHT)]
+        max_in_flight: usize,
     },
     /// Apply all migrations and exit.
     Migrate,
@@ -151,8 +154,14 @@ fn proto_json<M: Message>(message: &M, full_name: &str, naming: FieldNaming) -> 
 }
 
 pub async fn run(cli: Cli) -> Result<(), BoxError> {
-    if let Command::Serve { listen } = cli.command {
-        let server = Server::start(Config::new(listen, cli.database_url.clone())).await?;
+    if let Command::Serve {
+        listen,
+        max_in_flight,
+    } = cli.command
+    {
+        let mut config = Config::new(listen, cli.database_url.clone());
+        config.max_in_flight = max_in_flight.max(1);
+        let server = Server::start(config).await?;
         tracing::info!(
             "orgd ready on http://{} (gRPC, grpc-web, REST; database {})",
             server.local_addr(),

@@ -10,6 +10,8 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://orgd.db?mode=rwc";
 pub struct Config {
     pub listen: SocketAddr,
     pub database_url: String,
+    /// Requests in progress at once before the excess is refused with 503.
+    pub max_in_flight: usize,
 }
 
 impl Config {
@@ -17,6 +19,7 @@ impl Config {
         Config {
             listen,
             database_url,
+            max_in_flight: crate::limits::DEFAULT_MAX_IN_FLIGHT,
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod db;
 pub mod domain;
 pub mod entity;
 pub mod grpc;
+pub mod limits;
 pub mod proto;
 pub mod rest;
 pub mod server;

@@ -3,12 +3,17 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::Request;
 use http::HeaderName;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
 use tonic::server::NamedService;
 use tonic_web::GrpcWebLayer;
@@ -28,6 +33,7 @@ use crate::grpc::{
     partnership::Partnerships,
     presence::Presences,
 };
+use crate::limits;
 use crate::proto::v1::availability_service_server::AvailabilityServiceServer;
 use crate::proto::v1::billing_service_server::BillingServiceServer;
 use crate::proto::v1::membership_service_server::MembershipServiceServer;
@@ -41,6 +47,9 @@ use crate::proto::{DESCRIPTOR_POOL, FILE_DESCRIPTOR_SET};
 use crate::rest::Transcoder;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A gRPC request message: an avatar's 1 MiB of image plus the rest of its message.
+const GRPC_MAX_MESSAGE_BYTES: usize = limits::MAX_BODY_BYTES + 64 * 1024;
 
 /// Mounts a tonic service at `/<package.Service>/*`, speaking gRPC and grpc-web. The
 /// grpc-web layer sits on gRPC routes only: elsewhere it would refuse plain HTTP/1.1.
@@ -66,6 +75,11 @@ where
 
 /// The whole application, for a database that is already migrated.
 pub async fn app(db: Db) -> Result<Router, BoxError> {
+    app_with_limit(db, limits::DEFAULT_MAX_IN_FLIGHT).await
+}
+
+/// The application refusing work beyond `max_in_flight` concurrent requests.
+pub async fn app_with_limit(db: Db, max_in_flight: usize) -> Result<Router, BoxError> {
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<OrganizationServiceServer<Organizations>>()
@@ -102,33 +116,48 @@ pub async fn app(db: Db) -> Result<Router, BoxError> {
     let mut grpc = Router::new();
     grpc = grpc_route(
         grpc,
-        OrganizationServiceServer::new(Organizations { db: db.clone() }),
+        OrganizationServiceServer::new(Organizations { db: db.clone() })
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
     );
     grpc = grpc_route(
         grpc,
-        MembershipServiceServer::new(Memberships { db: db.clone() }),
-    );
-    grpc = grpc_route(grpc, BillingServiceServer::new(Billing { db: db.clone() }));
-    grpc = grpc_route(
-        grpc,
-        AvailabilityServiceServer::new(AvailabilityReports { db: db.clone() }),
+        MembershipServiceServer::new(Memberships { db: db.clone() })
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
     );
     grpc = grpc_route(
         grpc,
-        OrganizationPartnerServiceServer::new(Partners { db: db.clone() }),
-    );
-    grpc = grpc_route(grpc, OAuthServiceServer::new(OAuth { db: db.clone() }));
-    grpc = grpc_route(
-        grpc,
-        PartnershipServiceServer::new(Partnerships { db: db.clone() }),
+        BillingServiceServer::new(Billing { db: db.clone() })
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
     );
     grpc = grpc_route(
         grpc,
-        PartnershipInvitationServiceServer::new(Invitations { db: db.clone() }),
+        AvailabilityServiceServer::new(AvailabilityReports { db: db.clone() })
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
     );
     grpc = grpc_route(
         grpc,
-        PresenceServiceServer::new(Presences { db: db.clone() }),
+        OrganizationPartnerServiceServer::new(Partners { db: db.clone() })
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+    );
+    grpc = grpc_route(
+        grpc,
+        OAuthServiceServer::new(OAuth { db: db.clone() })
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+    );
+    grpc = grpc_route(
+        grpc,
+        PartnershipServiceServer::new(Partnerships { db: db.clone() })
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+    );
+    grpc = grpc_route(
+        grpc,
+        PartnershipInvitationServiceServer::new(Invitations { db: db.clone() })
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+    );
+    grpc = grpc_route(
+        grpc,
+        PresenceServiceServer::new(Presences { db: db.clone() })
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
     );
     grpc = grpc_route(grpc, health);
     grpc = grpc_route(grpc, reflection);
@@ -151,6 +180,15 @@ pub async fn app(db: Db) -> Result<Router, BoxError> {
             crate::auth::layer::authenticate,
         ))
         .layer(cors)
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            http::StatusCode::REQUEST_TIMEOUT,
+            limits::REQUEST_TIMEOUT,
+        ))
+        .layer(axum::middleware::from_fn(limits::bound_uri))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(Semaphore::new(max_in_flight)),
+            limits::shed_load,
+        ))
         .layer(TraceLayer::new_for_http()))
 }
 
@@ -165,17 +203,11 @@ impl Server {
     /// Connects to (creating and migrating) the database, binds, and serves in the background.
     pub async fn start(config: Config) -> Result<Server, BoxError> {
         let db = Db::connect_and_migrate(&config.database_url).await?;
-        let app = app(db).await?;
+        let app = app_with_limit(db, config.max_in_flight).await?;
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let task = tokio::spawn(serve(listener, app, stopped));
         Ok(Server {
             addr,
             stop: Some(stop),
@@ -203,6 +235,56 @@ impl Server {
         tracing::info!("shutting down: finishing in-flight requests");
         self.shutdown().await;
     }
+}
+
+/// Accepts HTTP/1.1 and h2c connections with the bounds of `limits` until `stopped`
+/// fires, then lets every open connection finish its requests.
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    mut stopped: oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits::HEADER_READ_TIMEOUT)
+        .max_buf_size(limits::MAX_HEADER_BYTES);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(limits::MAX_HEADER_BYTES as u32);
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            _ = &mut stopped => break,
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(conn) => conn,
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let service = TowerToHyperService::new(app.clone());
+                let conn = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+        }
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 async fn shutdown_signal() {

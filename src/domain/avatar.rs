@@ -36,7 +36,9 @@ pub async fn set(
     let content_type = if data.is_empty() {
         None
     } else if data.len() > MAX_BYTES {
-        return Err(DomainError::invalid("avatar", "must be at most 1 MiB"));
+        return Err(DomainError::TooLarge(
+            "the avatar must be at most 1 MiB".into(),
+        ));
     } else {
         Some(sniff(&data).ok_or_else(|| {
             DomainError::invalid("avatar", "must be a PNG, JPEG, GIF or WebP image")

@@ -42,6 +42,9 @@ pub enum DomainError {
         reason: &'static str,
         message: String,
     },
+    /// An upload over its size limit (REST 413).
+    #[error("{0}")]
+    TooLarge(String),
     /// What the request would create exists already (409).
     #[error("{message}")]
     AlreadyExists {
@@ -78,6 +81,7 @@ impl DomainError {
             DomainError::PermissionDenied(_) => "PERMISSION_DENIED",
             DomainError::NotFound(_) => "NOT_FOUND",
             DomainError::Invalid(_) => "INVALID_ARGUMENT",
+            DomainError::TooLarge(_) => "PAYLOAD_TOO_LARGE",
             DomainError::Conflict { reason, .. } | DomainError::AlreadyExists { reason, .. } => {
                 reason
             }
@@ -91,7 +95,7 @@ impl DomainError {
             DomainError::Unauthenticated => Code::Unauthenticated,
             DomainError::PermissionDenied(_) => Code::PermissionDenied,
             DomainError::NotFound(_) => Code::NotFound,
-            DomainError::Invalid(_) => Code::InvalidArgument,
+            DomainError::Invalid(_) | DomainError::TooLarge(_) => Code::InvalidArgument,
             DomainError::Conflict { .. } => Code::FailedPrecondition,
             DomainError::AlreadyExists { .. } => Code::AlreadyExists,
             DomainError::Database(e) if is_busy(e) => Code::Unavailable,

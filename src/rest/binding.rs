@@ -30,6 +30,9 @@ pub struct Binding {
     /// Field path (top-level first) of each template variable, by index.
     pub variables: Vec<Vec<FieldDescriptor>>,
     pub body: BodyTarget,
+    /// Largest body accepted: larger when the body is a raw upload (a `bytes` field) that
+    /// arrives base64-encoded.
+    pub max_body_bytes: usize,
     /// Top-level fields read from HTTP headers (`orgd.header`).
     pub headers: Vec<(http::HeaderName, FieldDescriptor)>,
     pub response_body: Option<FieldDescriptor>,
@@ -200,11 +203,18 @@ fn binding(
             .is_some_and(|m| m.full_name() == HTTP_BODY),
         None => method.output().full_name() == HTTP_BODY,
     };
+    let max_body_bytes = match &body {
+        BodyTarget::Field(f) if matches!(f.kind(), prost_reflect::Kind::Bytes) => {
+            crate::limits::MAX_AVATAR_BODY_BYTES
+        }
+        _ => crate::limits::MAX_BODY_BYTES,
+    };
     Binding {
         http_method,
         route,
         variables,
         body,
+        max_body_bytes,
         headers,
         response_body,
         raw_response,

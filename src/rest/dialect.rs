@@ -7,6 +7,10 @@ use tonic::Code;
 
 use super::json::FieldNaming;
 
+/// The reason of every error about a request too large, whoever found it (the transcoder
+/// reading the body, or the domain checking an upload); REST answers it with 413.
+pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
     GroupAlarm,
@@ -129,7 +133,13 @@ impl Dialect {
     }
 
     pub fn render(self, err: &RestError) -> Response {
-        let status = err.status.unwrap_or_else(|| self.http_status(err.code));
+        let status = err.status.unwrap_or_else(|| {
+            if err.reason == PAYLOAD_TOO_LARGE {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                self.http_status(err.code)
+            }
+        });
         let body = match self {
             Dialect::GroupAlarm => json!({"message": err.message, "error": err.reason}),
             Dialect::Giosg if !err.issues.is_empty() && status == StatusCode::BAD_REQUEST => {

@@ -24,11 +24,8 @@ use tonic_types::StatusExt;
 use tower::ServiceExt;
 
 use binding::{Binding, BodyTarget};
-use dialect::{Issue, Location, RestError};
+use dialect::{Issue, Location, PAYLOAD_TOO_LARGE, RestError};
 use json::{FieldNaming, PathSegment};
-
-/// Largest REST request body read (an avatar of 1 MiB is about 1.4 MiB as base64 JSON).
-pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 #[derive(Clone)]
 pub struct Transcoder {
@@ -119,17 +116,14 @@ impl Transcoder {
         req: Request,
     ) -> Result<Response, RestError> {
         let (parts, body) = req.into_parts();
-        let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
-            .await
-            .map_err(|_| {
-                let mut e = RestError::new(
-                    Code::InvalidArgument,
-                    "PAYLOAD_TOO_LARGE",
-                    format!("the request body exceeds {MAX_BODY_BYTES} bytes"),
-                );
-                e.status = Some(StatusCode::PAYLOAD_TOO_LARGE);
-                e
-            })?;
+        let limit = binding.max_body_bytes;
+        let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+            RestError::new(
+                Code::InvalidArgument,
+                PAYLOAD_TOO_LARGE,
+                format!("the request body exceeds {limit} bytes"),
+            )
+        })?;
         let message = request_message(binding, &vars, &parts.uri, &parts.headers, &bytes)?;
 
         let mut frame = Vec::with_capacity(5 + message.encoded_len());

@@ -1,0 +1,84 @@
+//! Every bound the server puts on a client, in one place: sizes, times, and how much work it
+//! takes on at once (OWASP API4, unrestricted resource consumption).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use tokio::sync::Semaphore;
+
+/// Largest request body in general (REST and gRPC messages).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The avatar carries up to 1 MiB of image as base64 in a JSON string.
+pub const MAX_AVATAR_BODY_BYTES: usize = MAX_BODY_BYTES * 4 / 3 + 1024;
+/// Request line plus headers, on HTTP/1.1 (hyper's read buffer) and HTTP/2 (header list).
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// A client that has not sent its request headers by then is dropped.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request whose body stalls, or whose handling takes longer, is cut off.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Requests in progress at once; more are refused at once instead of queueing.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
+/// How long refused clients are asked to wait.
+const RETRY_AFTER_SECS: &str = "1";
+
+/// Admits a request only while fewer than the limit are in progress; the excess gets 503
+/// (REST) or RESOURCE_EXHAUSTED (gRPC) with `retry-after`, so overload never grows a queue.
+pub async fn shed_load(
+    State(permits): State<Arc<Semaphore>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let Ok(_permit) = permits.try_acquire() else {
+        return overloaded(&req);
+    };
+    next.run(req).await
+}
+
+fn is_grpc(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"))
+}
+
+fn overloaded(req: &Request) -> Response {
+    let mut response = if is_grpc(req) {
+        let mut r = StatusCode::OK.into_response();
+        let h = r.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        h.insert("grpc-status", HeaderValue::from_static("8"));
+        h.insert(
+            "grpc-message",
+            HeaderValue::from_static("server%20overloaded,%20retry%20later"),
+        );
+        r
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "application/json")],
+            r#"{"message":"server overloaded, retry later","error":"UNAVAILABLE","detail":"server overloaded, retry later"}"#,
+        )
+            .into_response()
+    };
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(RETRY_AFTER_SECS),
+    );
+    response
+}
+
+/// 414 for a URI longer than [`MAX_URI_BYTES`].
+pub async fn bound_uri(req: Request, next: Next) -> Response {
+    if req.uri().to_string().len() > MAX_URI_BYTES {
+        return (StatusCode::URI_TOO_LONG, "URI too long\n").into_response();
+    }
+    next.run(req).await
+}

@@ -1,0 +1,205 @@
+//! The bounds a client cannot exceed: body sizes (413), URI and header sizes (414, 431),
+//! and work in progress at once (503 / RESOURCE_EXHAUSTED with retry-after, no queue).
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+
+const MIB: usize = 1024 * 1024;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_over_a_mebibyte_are_413_on_every_surface() {
+    for_each_backend(|app| async move {
+        let owner = app.user("big").await;
+        let oversized = format!(r#"{{"name": "{}"}}"#, "x".repeat(MIB));
+        let r = app
+            .rest_raw(
+                Method::POST,
+                "/api/v1/organization",
+                Auth::Bearer(&owner.token),
+                &oversized,
+            )
+            .await;
+        r.assert_error(413, "PAYLOAD_TOO_LARGE");
+        // Nothing was created.
+        let listed = app
+            .rest(
+                Method::GET,
+                "/api/v1/organizations",
+                Auth::Bearer(&owner.token),
+                None,
+            )
+            .await;
+        listed.assert_status(200);
+        assert_eq!(listed.json, json!([]));
+        // The other surfaces answer in their dialects, with the same status.
+        let r = app
+            .rest_raw(
+                Method::POST,
+                "/api/v5/outgoing_invitations",
+                Auth::Token(&owner.token),
+                &oversized,
+            )
+            .await;
+        assert_eq!(r.status, 413, "{:?}", r.json);
+        let r = app
+            .rest_raw(
+                Method::POST,
+                "/v1/partners",
+                Auth::Bearer(&owner.token),
+                &oversized,
+            )
+            .await;
+        assert_eq!(r.status, 413, "{:?}", r.json);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_avatar_may_hold_one_mebibyte_of_image_and_no_more() {
+    use base64::Engine;
+    for_each_backend(|app| async move {
+        let owner = app.user("avatar").await;
+        let id = app.org(&owner.token, "Pictured").await["id"]
+            .as_i64()
+            .unwrap();
+        let image = |len: usize| {
+            let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+            png.resize(len, 0);
+            format!(
+                "\"{}\"",
+                base64::engine::general_purpose::STANDARD.encode(png)
+            )
+        };
+        let path = format!("/api/v1/organization/{id}/avatar");
+        let r = app
+            .rest_raw(Method::PUT, &path, Auth::Bearer(&owner.token), &image(MIB))
+            .await;
+        r.assert_status(200);
+        let r = app
+            .rest_raw(
+                Method::PUT,
+                &path,
+                Auth::Bearer(&owner.token),
+                &image(MIB + 1),
+            )
+            .await;
+        r.assert_error(413, "PAYLOAD_TOO_LARGE");
+        // The accepted one is still there.
+        let got = app
+            .http
+            .get(app.url(&format!("{path}?v=1")))
+            .bearer_auth(&owner.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.status(), 200);
+        assert_eq!(got.bytes().await.unwrap().len(), MIB);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_uris_and_huge_headers_are_refused() {
+    for_each_backend(|app| async move {
+        let owner = app.user("long").await;
+        let long = format!("/api/v1/organizations?pad={}", "a".repeat(9 * 1024));
+        let r = app
+            .http
+            .get(app.url(&long))
+            .bearer_auth(&owner.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 414);
+        let r = app
+            .http
+            .get(app.url("/api/v1/organizations"))
+            .bearer_auth(&owner.token)
+            .header("x-padding", "b".repeat(20 * 1024))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 431);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn excess_load_is_shed_with_retry_after_not_queued() {
+    let dir = TempDir::new();
+    let url = format!("sqlite://{}/orgd.db?mode=rwc", dir.path().display());
+    let user = run_cli(
+        &url,
+        &[
+            "user",
+            "create",
+            "--email",
+            "shed@example.com",
+            "--name",
+            "S",
+        ],
+    )
+    .await
+    .json();
+    let token = user["token"].as_str().unwrap().to_string();
+    let mut config = orgd::config::Config::new("127.0.0.1:0".parse().unwrap(), url);
+    config.max_in_flight = 1;
+    let server = orgd::server::Server::start(config).await.unwrap();
+    let addr = server.local_addr();
+
+    // One request in flight: headers sent, body still coming.
+    let mut held = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let body = br#"{"name": "Held"}"#;
+    let head = format!(
+        "POST /api/v1/organization HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    held.write_all(head.as_bytes()).await.unwrap();
+    held.write_all(&body[..4]).await.unwrap();
+    held.flush().await.unwrap();
+
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let url = format!("http://{addr}/api/v1/organizations");
+    // The held request takes the only slot once the server has read its headers.
+    let mut refused = None;
+    for _ in 0..100 {
+        let r = client.get(&url).bearer_auth(&token).send().await.unwrap();
+        if r.status() == 503 {
+            refused = Some(r);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let refused = refused.expect("a second request is refused while the first holds the slot");
+    assert_eq!(refused.headers()["retry-after"], "1");
+
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .expect_err("shed over gRPC too");
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+
+    // Once the held request finishes, the slot is free again.
+    held.write_all(&body[4..]).await.unwrap();
+    let mut response = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut held, &mut response)
+        .await
+        .unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    let r = client.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    server.shutdown().await;
+}
