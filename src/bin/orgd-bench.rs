@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tonic::metadata::MetadataValue;
 
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(name = "orgd-bench", about = "Load-tests orgd and prints figures")]
 struct Args {
     /// Database to seed and serve; default: a new SQLite file in a temporary directory.
@@ -46,6 +46,143 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 struct Seeded {
     token: String,
     organization_id: i64,
+    /// UUIDs of the organizations with 1,000 and with `rows` partnerships and directory
+    /// records.
+    small: String,
+    large: String,
+}
+
+/// Rows per bulk INSERT: under SQLite's bound-parameter limit for the widest table.
+const CHUNK: usize = 500;
+
+/// `count` partner organizations, bulk-inserted; their ids.
+async fn partner_organizations(db: &Db, count: usize) -> Result<Vec<i64>, BoxError> {
+    use orgd::entity::organization as org;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+    let before: Option<i64> = org::Entity::find()
+        .select_only()
+        .column_as(org::Column::Id.max(), "max")
+        .into_tuple::<Option<i64>>()
+        .one(db.read())
+        .await?
+        .flatten();
+    let now = orgd::domain::now();
+    for start in (0..count).step_by(CHUNK) {
+        let txn = db.begin_write().await?;
+        org::Entity::insert_many(
+            (start..(start + CHUNK).min(count)).map(|i| org::ActiveModel {
+                uuid: Set(uuid::Uuid::new_v4()),
+                parent_id: Set(None),
+                name: Set(format!("Partner organization {i}")),
+                description: Set(String::new()),
+                language: Set("en".into()),
+                timezone: Set("UTC".into()),
+                enforces_two_factor_auth: Set(false),
+                data_retention_period: Set(0),
+                tags: Set("[]".into()),
+                state: Set("active".into()),
+                trial_end_date: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+                avatar_version: Set(None),
+                location_address: Set(None),
+                location_latitude: Set(None),
+                location_longitude: Set(None),
+                email: Set(None),
+                ..Default::default()
+            }),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+        txn.commit().await?;
+    }
+    Ok(org::Entity::find()
+        .select_only()
+        .column(org::Column::Id)
+        .filter(org::Column::Id.gt(before.unwrap_or(0)))
+        .order_by_asc(org::Column::Id)
+        .limit(count as u64)
+        .into_tuple::<i64>()
+        .all(db.read())
+        .await?)
+}
+
+/// Partnerships of `organization` with each of `partners` (a row per side, as accepting an
+/// invitation makes them), and as many customer/supplier records in its directory.
+async fn partnerships_and_directory(
+    db: &Db,
+    organization: i64,
+    partners: &[i64],
+) -> Result<(), BoxError> {
+    use orgd::entity::{organization_partner as dir, partnership};
+    use sea_orm::{EntityTrait, Set};
+    const WORDS: [&str; 8] = [
+        "Alpha",
+        "Nordic",
+        "Trading",
+        "Logistics",
+        "Foods",
+        "Metal",
+        "Textiles",
+        "Digital",
+    ];
+    let started = orgd::domain::now();
+    for (chunk_no, chunk) in partners.chunks(CHUNK / 2).enumerate() {
+        let txn = db.begin_write().await?;
+        let mut rows = Vec::with_capacity(chunk.len() * 2);
+        for (j, partner) in chunk.iter().enumerate() {
+            let pair = uuid::Uuid::new_v4();
+            // Distinct creation times, as real partnerships have.
+            let at = started + chrono::Duration::microseconds(((chunk_no * CHUNK) + j) as i64);
+            for (a, b) in [(organization, *partner), (*partner, organization)] {
+                rows.push(partnership::ActiveModel {
+                    uuid: Set(pair),
+                    organization_id: Set(a),
+                    partner_organization_id: Set(b),
+                    display_name: Set(None),
+                    created_at: Set(at),
+                    ..Default::default()
+                });
+            }
+        }
+        partnership::Entity::insert_many(rows)
+            .exec_without_returning(&txn)
+            .await?;
+        dir::Entity::insert_many(chunk.iter().enumerate().map(|(j, _)| {
+            let i = chunk_no * (CHUNK / 2) + j;
+            dir::ActiveModel {
+                uuid: Set(uuid::Uuid::new_v4()),
+                organization_id: Set(organization),
+                company_name: Set(format!("{} {} {i}", WORDS[i % 8], WORDS[(i / 8) % 8])),
+                sales_amount: Set(((i * 7919) % 1_000_000) as i64),
+                partner_type: Set(if i.is_multiple_of(3) {
+                    "supplier"
+                } else {
+                    "customer"
+                }
+                .into()),
+                email: Set(format!("buyer{i}@partner{i}.example")),
+                frequency: Set(["weekly", "monthly", "yearly"][i % 3].into()),
+                payment_terms: Set(["net30", "net60", "prepaid"][i % 3].into()),
+                address: Set(None),
+                city: Set(None),
+                state: Set(None),
+                postal_code: Set(None),
+                country_code: Set(Some("DE".into())),
+                company_registration_number: Set(None),
+                invitation_status: Set(None),
+                invitation_key: Set(None),
+                guest_organization_id: Set(None),
+                created_at: Set(started),
+                updated_at: Set(started),
+                ..Default::default()
+            }
+        }))
+        .exec_without_returning(&txn)
+        .await?;
+        txn.commit().await?;
+    }
+    Ok(())
 }
 
 /// Users, a token and `rows` organizations (roots with up to 9 children each), made by the
@@ -61,7 +198,7 @@ async fn seed(url: &str, rows: usize) -> Result<Seeded, BoxError> {
     let mut root = None;
     let mut first = None;
     for i in 0..rows.max(1) {
-        let parent = if i % 10 == 0 { None } else { root };
+        let parent = if i.is_multiple_of(10) { None } else { root };
         let view = organization::create(
             &db,
             &principal,
@@ -74,14 +211,34 @@ async fn seed(url: &str, rows: usize) -> Result<Seeded, BoxError> {
             },
         )
         .await?;
-        if i % 10 == 0 {
+        if i.is_multiple_of(10) {
             root = Some(view.model.id);
         }
         first.get_or_insert(view.model.id);
     }
+    let mut lists = Vec::new();
+    for (name, size) in [
+        ("Small directory", 1000),
+        ("Large directory", rows.max(1000)),
+    ] {
+        let view = organization::create(
+            &db,
+            &principal,
+            organization::OrganizationInput {
+                name: name.into(),
+                ..Default::default()
+            },
+        )
+        .await?;
+        let partners = partner_organizations(&db, size).await?;
+        partnerships_and_directory(&db, view.model.id, &partners).await?;
+        lists.push(view.model.uuid.to_string());
+    }
     Ok(Seeded {
         token,
         organization_id: first.expect("at least one organization"),
+        large: lists.pop().expect("two lists"),
+        small: lists.pop().expect("two lists"),
     })
 }
 
@@ -287,6 +444,26 @@ async fn rest_case(
     .await)
 }
 
+/// The `next` link of a giosg page, as a path.
+async fn giosg_next_page(addr: SocketAddr, first: &str, token: &str) -> Result<String, BoxError> {
+    let mut conn = HttpConn::open(addr, false).await?;
+    let req = http::Request::get(first)
+        .header("host", "localhost")
+        .header("authorization", format!("Token {token}"))
+        .body(Full::new(Bytes::new()))?;
+    let response = match &mut conn {
+        HttpConn::H1(s) => s.send_request(req).await?,
+        HttpConn::H2(s) => s.send_request(req).await?,
+    };
+    let body = response.into_body().collect().await?.to_bytes();
+    let page: Value = serde_json::from_slice(&body)?;
+    let next = page["next"]
+        .as_str()
+        .ok_or("the first page has a next link")?;
+    let at = next.find("/api/").ok_or("next is an API URL")?;
+    Ok(next[at..].to_string())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let args = Args::parse();
@@ -429,6 +606,67 @@ async fn main() -> Result<(), BoxError> {
         .await?,
     );
 
+    // List pages, measured for latency at low concurrency: the first page and the page after
+    // it (keyset), and a search with an order field and the total count.
+    let latency_args = Args {
+        connections: 4,
+        ..args.clone()
+    };
+    for (key, name, uuid) in [
+        (
+            "giosg_page_small",
+            "giosg partnership page (1k)",
+            &seeded.small,
+        ),
+        (
+            "giosg_page_large",
+            "giosg partnership page (rows)",
+            &seeded.large,
+        ),
+    ] {
+        let first = format!("/api/v5/orgs/{uuid}/partnerships?ordering=-created_at&page_size=25");
+        let next = giosg_next_page(addr, &first, &seeded.token).await?;
+        let token = format!("Token {}", seeded.token);
+        let pages = [first, next];
+        let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let request = Arc::new(move || {
+            let i = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            http::Request::get(pages[i % 2].as_str())
+                .header("host", "localhost")
+                .header("authorization", token.as_str())
+                .body(Full::new(Bytes::new()))
+                .expect("valid request")
+        });
+        outcomes.push(rest_case(key, name, &latency_args, addr, false, request, 200).await?);
+    }
+    for (key, name, uuid) in [
+        (
+            "partners_search_small",
+            "partners search (1k)",
+            &seeded.small,
+        ),
+        (
+            "partners_search_large",
+            "partners search (rows)",
+            &seeded.large,
+        ),
+    ] {
+        let path = "/v1/partners?partner_types=customer&partner_types=supplier&search_text=dig\
+                    &order_by=sales_amount&order_dir=desc&limit=25&offset=0"
+            .to_string();
+        let (bearer, uuid) = (bearer.clone(), uuid.clone());
+        let request = Arc::new(move || {
+            http::Request::get(path.as_str())
+                .header("host", "localhost")
+                .header("authorization", bearer.as_str())
+                .header("requester-organization-id", uuid.as_str())
+                .header("target-organization-id", uuid.as_str())
+                .body(Full::new(Bytes::new()))
+                .expect("valid request")
+        });
+        outcomes.push(rest_case(key, name, &latency_args, addr, false, request, 200).await?);
+    }
+
     let rss = peak_rss_mib(pid);
     let _ = server.child.kill().await;
     if args.database_url.is_none() {
@@ -446,6 +684,7 @@ async fn main() -> Result<(), BoxError> {
         );
     }
     let rps = |key: &str| outcomes.iter().find(|o| o.key == key).map(|o| o.rps);
+    let p50 = |key: &str| outcomes.iter().find(|o| o.key == key).map(|o| o.p50_ms);
     let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
         (Some(a), Some(b)) if b > 0.0 => Some(a / b),
         _ => None,
@@ -464,11 +703,10 @@ async fn main() -> Result<(), BoxError> {
         "rest_get_org_h2c_rps": rps("rest_get_org_h2c"),
         "rest_over_grpc": ratio(rps("rest_get_org"), rps("grpc_get_org")),
         "get_org_over_floor": ratio(rps("grpc_get_org"), rps("grpc_floor")),
-        // Measured once the giosg and MyCreditApp surfaces are in (see issue 6).
-        "giosg_page_p50_ms_small": null,
-        "giosg_page_p50_ms_large": null,
-        "partners_search_p50_ms_small": null,
-        "partners_search_p50_ms_large": null,
+        "giosg_page_p50_ms_small": p50("giosg_page_small"),
+        "giosg_page_p50_ms_large": p50("giosg_page_large"),
+        "partners_search_p50_ms_small": p50("partners_search_small"),
+        "partners_search_p50_ms_large": p50("partners_search_large"),
         "write_rps": rps("write"),
         "p99_ms": p99,
         "server_peak_rss_mib": rss,
