@@ -23,9 +23,11 @@ enum OrganizationPartners {
     Uuid,
     OrganizationId,
     CompanyName,
+    CompanyNameFolded,
     SalesAmount,
     PartnerType,
     Email,
+    EmailFolded,
     Frequency,
     PaymentTerms,
     Address,
@@ -35,7 +37,6 @@ enum OrganizationPartners {
     CountryCode,
     CompanyRegistrationNumber,
     InvitationStatus,
-    InvitationKey,
     GuestOrganizationId,
     CreatedAt,
     UpdatedAt,
@@ -63,9 +64,13 @@ impl MigrationTrait for Migration {
                     .col(uuid_uniq(P::Uuid))
                     .col(big_integer(P::OrganizationId))
                     .col(string_len(P::CompanyName, 255))
+                    // Lowercased in Rust (full Unicode; SQLite's lower() is ASCII only), for
+                    // case-insensitive search on both backends.
+                    .col(string_len(P::CompanyNameFolded, 255))
                     .col(big_integer(P::SalesAmount))
                     .col(string_len(P::PartnerType, 16))
                     .col(string_len(P::Email, 320))
+                    .col(string_len(P::EmailFolded, 320))
                     .col(string_len(P::Frequency, 255))
                     .col(string_len(P::PaymentTerms, 255))
                     .col(string_len_null(P::Address, 255))
@@ -75,8 +80,6 @@ impl MigrationTrait for Migration {
                     .col(string_len_null(P::CountryCode, 2))
                     .col(string_len_null(P::CompanyRegistrationNumber, 64))
                     .col(string_len_null(P::InvitationStatus, 16))
-                    // The partnership invitation sent for this partner, to mark it accepted.
-                    .col(string_len_null(P::InvitationKey, 64))
                     .col(uuid_null(P::GuestOrganizationId))
                     .col(timestamp_with_time_zone(P::CreatedAt))
                     .col(timestamp_with_time_zone(P::UpdatedAt))
@@ -114,9 +117,10 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
-                    .name("organization_partners_invitation_key")
+                    .name("organization_partners_invitation")
                     .table(P::Table)
-                    .col(P::InvitationKey)
+                    .col(P::OrganizationId)
+                    .col(P::Email)
                     .to_owned(),
             )
             .await?;

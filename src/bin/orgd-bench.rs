@@ -154,6 +154,9 @@ async fn partnerships_and_directory(
                 uuid: Set(uuid::Uuid::new_v4()),
                 organization_id: Set(organization),
                 company_name: Set(format!("{} {} {i}", WORDS[i % 8], WORDS[(i / 8) % 8])),
+                company_name_folded: Set(
+                    format!("{} {} {i}", WORDS[i % 8], WORDS[(i / 8) % 8]).to_lowercase()
+                ),
                 sales_amount: Set(((i * 7919) % 1_000_000) as i64),
                 partner_type: Set(if i.is_multiple_of(3) {
                     "supplier"
@@ -162,6 +165,7 @@ async fn partnerships_and_directory(
                 }
                 .into()),
                 email: Set(format!("buyer{i}@partner{i}.example")),
+                email_folded: Set(format!("buyer{i}@partner{i}.example")),
                 frequency: Set(["weekly", "monthly", "yearly"][i % 3].into()),
                 payment_terms: Set(["net30", "net60", "prepaid"][i % 3].into()),
                 address: Set(None),
@@ -171,7 +175,6 @@ async fn partnerships_and_directory(
                 country_code: Set(Some("DE".into())),
                 company_registration_number: Set(None),
                 invitation_status: Set(None),
-                invitation_key: Set(None),
                 guest_organization_id: Set(None),
                 created_at: Set(started),
                 updated_at: Set(started),

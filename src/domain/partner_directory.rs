@@ -2,7 +2,7 @@
 //! and written by its members or, read-only unless they manage the requester, by members of
 //! an organization connected to it by a partnership.
 
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, Order,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -224,7 +224,9 @@ impl PartnerInput {
 
     fn apply(self, m: &mut partner::ActiveModel) {
         if let Some(x) = self.company_name {
-            m.company_name = Set(x.trim().to_string());
+            let name = x.trim().to_string();
+            m.company_name_folded = Set(name.to_lowercase());
+            m.company_name = Set(name);
         }
         if let Some(x) = self.sales_amount {
             m.sales_amount = Set(x);
@@ -233,7 +235,9 @@ impl PartnerInput {
             m.partner_type = Set(x.as_str().to_string());
         }
         if let Some(x) = self.email {
-            m.email = Set(x.trim().to_lowercase());
+            let email = x.trim().to_lowercase();
+            m.email_folded = Set(email.clone());
+            m.email = Set(email);
         }
         if let Some(x) = self.frequency {
             m.frequency = Set(x);
@@ -274,7 +278,7 @@ pub struct ListQuery {
     pub order_by: Option<OrderBy>,
     pub descending: bool,
     pub limit: Option<i32>,
-    pub offset: Option<i32>,
+    pub offset: Option<i64>,
 }
 
 impl ListQuery {
@@ -321,6 +325,20 @@ impl ListQuery {
     }
 }
 
+/// Both results, or every violation of both at once (MyCreditApp lists every bad field,
+/// headers and values alike, before it looks at permission), or else the first error.
+fn together<A, B>(a: DomainResult<A>, b: DomainResult<B>) -> DomainResult<(A, B)> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(DomainError::Invalid(mut x)), Err(DomainError::Invalid(y))) => {
+            x.extend(y);
+            Err(DomainError::Invalid(x))
+        }
+        (Err(e @ DomainError::Invalid(_)), _) | (_, Err(e @ DomainError::Invalid(_))) => Err(e),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}
+
 /// `%`, `_` and `\` match themselves in the search text.
 fn like_pattern(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
@@ -343,17 +361,9 @@ pub async fn list(
     query: ListQuery,
 ) -> DomainResult<(Vec<partner::Model>, u64)> {
     let conn = db.read();
-    // 422 for headers and query together, before permission is looked at.
     let checked = query.check();
-    let scope_checked = authorize(conn, principal, scope, false).await;
-    let (target, (ids, limit, offset)) = match (scope_checked, checked) {
-        (Ok(t), Ok(c)) => (t, c),
-        (Err(DomainError::Invalid(mut a)), Err(DomainError::Invalid(b))) => {
-            a.extend(b);
-            return Err(DomainError::Invalid(a));
-        }
-        (Err(e @ DomainError::Invalid(_)), _) | (_, Err(e)) | (Err(e), _) => return Err(e),
-    };
+    let (target, (ids, limit, offset)) =
+        together(authorize(conn, principal, scope, false).await, checked)?;
     let mut filter = Condition::all()
         .add(partner::Column::OrganizationId.eq(target.id))
         .add(partner::Column::PartnerType.is_in(query.partner_types.iter().map(|t| t.as_str())));
@@ -368,13 +378,10 @@ pub async fn list(
     }
     if let Some(text) = &query.search_text {
         let column = match query.search_field.unwrap_or(SearchField::CompanyName) {
-            SearchField::CompanyName => partner::Column::CompanyName,
-            SearchField::Email => partner::Column::Email,
+            SearchField::CompanyName => partner::Column::CompanyNameFolded,
+            SearchField::Email => partner::Column::EmailFolded,
         };
-        filter = filter.add(
-            Expr::expr(Func::lower(Expr::col(column)))
-                .like(LikeExpr::new(like_pattern(text)).escape('\\')),
-        );
+        filter = filter.add(Expr::col(column).like(LikeExpr::new(like_pattern(text)).escape('\\')));
     }
     let base = partner::Entity::find().filter(filter);
     let total = base.clone().count(conn).await?;
@@ -418,8 +425,10 @@ pub async fn create(
     input: PartnerInput,
 ) -> DomainResult<partner::Model> {
     let txn = db.begin_write().await?;
-    let target = authorize(&txn, principal, scope, true).await?;
-    input.validate(true)?;
+    let (target, ()) = together(
+        authorize(&txn, principal, scope, true).await,
+        input.validate(true),
+    )?;
     let now = super::now();
     let mut model = partner::ActiveModel {
         uuid: Set(Uuid::new_v4()),
@@ -434,7 +443,6 @@ pub async fn create(
         country_code: Set(None),
         company_registration_number: Set(None),
         invitation_status: Set(None),
-        invitation_key: Set(None),
         guest_organization_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
@@ -465,8 +473,10 @@ pub async fn update(
     input: PartnerInput,
 ) -> DomainResult<partner::Model> {
     let txn = db.begin_write().await?;
-    let target = authorize(&txn, principal, scope, true).await?;
-    input.validate(false)?;
+    let (target, ()) = together(
+        authorize(&txn, principal, scope, true).await,
+        input.validate(false),
+    )?;
     let mut model = find(&txn, target.id, partner_id).await?.into_active_model();
     input.apply(&mut model);
     model.updated_at = Set(super::now());
@@ -510,7 +520,7 @@ pub async fn invite(
         Principal::User { user_id } => Some(*user_id),
         _ => None,
     };
-    let invitation = super::invitation::insert_pending(
+    super::invitation::insert_pending(
         &txn,
         target.id,
         created_by,
@@ -521,17 +531,18 @@ pub async fn invite(
     .await?;
     let mut model = found.into_active_model();
     model.invitation_status = Set(Some(InvitationStatus::Invited.as_str().to_string()));
-    model.invitation_key = Set(Some(invitation.key));
     model.updated_at = Set(super::now());
     let stored = model.update(&txn).await?;
     txn.commit().await?;
     Ok(stored)
 }
 
-/// Marks the partner records that sent invitation `key` as accepted by `guest`.
+/// Marks as accepted by `guest` the invited records of `sender`'s directory whose email the
+/// accepted invitation went to: any of the invitations sent for a partner counts.
 pub async fn invitation_accepted(
     conn: &impl ConnectionTrait,
-    key: &str,
+    sender: i64,
+    email: &str,
     guest: Uuid,
 ) -> DomainResult<()> {
     partner::Entity::update_many()
@@ -541,7 +552,9 @@ pub async fn invitation_accepted(
         )
         .col_expr(partner::Column::GuestOrganizationId, Expr::value(guest))
         .col_expr(partner::Column::UpdatedAt, Expr::value(super::now()))
-        .filter(partner::Column::InvitationKey.eq(key))
+        .filter(partner::Column::OrganizationId.eq(sender))
+        .filter(partner::Column::Email.eq(email.trim().to_lowercase()))
+        .filter(partner::Column::InvitationStatus.eq(InvitationStatus::Invited.as_str()))
         .exec(conn)
         .await?;
     Ok(())

@@ -10,10 +10,14 @@ pub struct Model {
     /// The organization whose directory holds this record.
     pub organization_id: i64,
     pub company_name: String,
+    /// `company_name` lowercased, for search.
+    pub company_name_folded: String,
     pub sales_amount: i64,
     /// `customer` or `supplier`.
     pub partner_type: String,
     pub email: String,
+    /// `email` lowercased, for search.
+    pub email_folded: String,
     pub frequency: String,
     pub payment_terms: String,
     pub address: Option<String>,
@@ -24,7 +28,6 @@ pub struct Model {
     pub company_registration_number: Option<String>,
     /// Null, `invited` or `accepted`.
     pub invitation_status: Option<String>,
-    pub invitation_key: Option<String>,
     pub guest_organization_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -39,6 +39,8 @@ pub struct Binding {
     /// The response (or its response_body) is a `google.api.HttpBody`: raw bytes, not JSON.
     pub raw_response: bool,
     pub success: StatusCode,
+    /// Callable without a token (`orgd.public`).
+    pub public: bool,
     pub dialect: Dialect,
     pub method: MethodDescriptor,
     /// `/package.Service/Method`, the gRPC path the call is sent to.
@@ -78,6 +80,7 @@ pub fn bindings(pool: &DescriptorPool) -> Vec<Binding> {
         .get_extension_by_name("google.api.http")
         .expect("google/api/annotations.proto is compiled in");
     let code_ext = pool.get_extension_by_name("orgd.http_success_code");
+    let public_ext = pool.get_extension_by_name("orgd.public");
     let dialect_ext = pool.get_extension_by_name("orgd.rest_dialect");
     let mut out = Vec::new();
     for service in pool.services() {
@@ -99,6 +102,11 @@ pub fn bindings(pool: &DescriptorPool) -> Vec<Binding> {
                 .and_then(|ext| options.get_extension(ext).as_u32())
                 .map(|c| StatusCode::from_u16(c as u16).expect("valid orgd.http_success_code"))
                 .unwrap_or(StatusCode::OK);
+            let public = public_ext
+                .as_ref()
+                .filter(|ext| options.has_extension(ext))
+                .and_then(|ext| options.get_extension(ext).as_bool())
+                .unwrap_or(false);
             let Value::Message(rule) = options.get_extension(&http_ext).into_owned() else {
                 continue;
             };
@@ -113,7 +121,9 @@ pub fn bindings(pool: &DescriptorPool) -> Vec<Binding> {
                 }));
             }
             for rule in rules {
-                out.push(binding(&method, &rule, success, dialect));
+                let mut b = binding(&method, &rule, success, dialect);
+                b.public = public;
+                out.push(b);
             }
         }
     }
@@ -219,6 +229,7 @@ fn binding(
         response_body,
         raw_response,
         success,
+        public: false,
         dialect,
         grpc_path: format!("/{}/{}", method.parent_service().full_name(), method.name()),
         method: method.clone(),

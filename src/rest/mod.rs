@@ -23,6 +23,9 @@ use tonic::Code;
 use tonic_types::StatusExt;
 use tower::ServiceExt;
 
+use crate::auth::Authn;
+use crate::domain::DomainError;
+
 use binding::{Binding, BodyTarget};
 use dialect::{Issue, Location, PAYLOAD_TOO_LARGE, RestError};
 use json::{FieldNaming, PathSegment};
@@ -124,7 +127,18 @@ impl Transcoder {
                 format!("the request body exceeds {limit} bytes"),
             )
         })?;
-        let message = request_message(binding, &vars, &parts.uri, &parts.headers, &bytes)?;
+        let message = match request_message(binding, &vars, &parts.uri, &parts.headers, &bytes) {
+            Ok(m) => m,
+            // Who is calling is checked before what they sent (401 before 400/422).
+            Err(_) if !binding.public && !authenticated(&parts.extensions) => {
+                return Err(RestError::new(
+                    Code::Unauthenticated,
+                    "UNAUTHENTICATED",
+                    DomainError::Unauthenticated.to_string(),
+                ));
+            }
+            Err(e) => return Err(e),
+        };
 
         let mut frame = Vec::with_capacity(5 + message.encoded_len());
         frame.put_u8(0);
@@ -272,6 +286,13 @@ fn request_url(parts: &http::request::Parts) -> Option<String> {
     Some(format!("{scheme}://{host}{path_and_query}"))
 }
 
+fn authenticated(extensions: &http::Extensions) -> bool {
+    !matches!(
+        extensions.get::<Authn>(),
+        None | Some(Authn::Anonymous) | Some(Authn::Rejected)
+    )
+}
+
 fn decode_frame(output: MessageDescriptor, data: &Bytes) -> Result<DynamicMessage, RestError> {
     let internal = |m: &str| RestError::new(Code::Internal, "INTERNAL", m.to_string());
     if data.len() < 5 || data[0] != 0 {
@@ -345,9 +366,18 @@ fn request_message(
         }
     }
 
+    let mut missing_headers = Vec::new();
     for (name, field) in &binding.headers {
         let Some(value) = headers.get(name) else {
-            continue; // absent: the RPC reports the field as required
+            // The RPC reports it as required; listed here only beside other bad values,
+            // so that a client learns every problem at once.
+            missing_headers.push(Issue {
+                location: Location::Header,
+                path: vec![name.as_str().to_string()],
+                message: "field required".into(),
+                kind: "missing".into(),
+            });
+            continue;
         };
         let path = vec![name.as_str().to_string()];
         let converted = value
@@ -404,6 +434,7 @@ fn request_message(
     if issues.is_empty() {
         return Ok(message);
     }
+    issues.extend(missing_headers);
     let mut e = RestError::invalid(issues);
     if bad_path {
         e.status = Some(binding.dialect.bad_path_status());
