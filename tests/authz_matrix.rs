@@ -20,6 +20,11 @@
 //! UUID, or T's int64 id under an organization-id key. A marker the request itself carried is
 //! reported as an echo, not a leak (the caller learns nothing it did not send).
 //!
+//! Permission before existence: every call that names T is sent again naming an
+//! organization that does not exist, by every authenticated caller. Without access the answer
+//! must stay 403, a role in T gives none elsewhere (403), and only services, which act for
+//! any organization, may learn that it is missing (404).
+//!
 //! Destructive RPCs act on throwaway copies or have their precondition restored before each
 //! cell, so the order of cells does not matter.
 
@@ -1295,6 +1300,68 @@ fn inspect(fx: &Fx, response: &str, request: &str) -> (Vec<String>, Vec<String>)
     (leaks, echoes)
 }
 
+/// The request aimed at an organization that does not exist instead of T (None when the
+/// request does not name T: lists of one's own, invitations by id, user status...). Only
+/// organization-valued fields are rewritten, so a user id equal to T's id stays.
+fn retarget(fx: &Fx, r: &Req) -> Option<Req> {
+    const KEYS: &[&str] = &[
+        "organization_id",
+        "organization",
+        "target_organization_id",
+        "parentID",
+        "id",
+    ];
+    let ghost_id = 9_000_000_000_i64 + fx.t.id;
+    let ghost_uuid = uuid::Uuid::new_v4().to_string();
+    fn walk(v: &mut Value, t: &Org, id: i64, uuid: &str, changed: &mut bool) {
+        match v {
+            Value::Object(map) => {
+                for (k, child) in map.iter_mut() {
+                    let hit = KEYS.contains(&k.as_str())
+                        && match child {
+                            Value::Number(n) => n.as_i64() == Some(t.id),
+                            Value::String(s) if k != "id" => {
+                                *s == t.id.to_string() || s.eq_ignore_ascii_case(&t.uuid)
+                            }
+                            _ => false,
+                        };
+                    if hit {
+                        *child = match child {
+                            Value::Number(_) => json!(id),
+                            Value::String(s) if s.eq_ignore_ascii_case(&t.uuid) => json!(uuid),
+                            _ => json!(id.to_string()),
+                        };
+                        *changed = true;
+                    } else {
+                        walk(child, t, id, uuid, changed);
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    walk(item, t, id, uuid, changed);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut changed = false;
+    let mut grpc = r.grpc.clone();
+    walk(&mut grpc, &fx.t, ghost_id, &ghost_uuid, &mut changed);
+    if !changed {
+        return None;
+    }
+    let mut body = r.body.clone();
+    if let Some(b) = body.as_mut() {
+        walk(b, &fx.t, ghost_id, &ghost_uuid, &mut false);
+    }
+    Some(Req {
+        grpc,
+        query: r.query.replace(&fx.t.uuid, &ghost_uuid),
+        body,
+    })
+}
+
 struct Finding {
     rpc: String,
     transport: Transport,
@@ -1334,7 +1401,7 @@ async fn authorization_matrix() {
         let mut leaks: Vec<Finding> = Vec::new();
         let mut echoes: Vec<Finding> = Vec::new();
         let mut started_trial: HashSet<Caller> = HashSet::new();
-        let (mut cells, mut rest_rpcs) = (0usize, 0usize);
+        let (mut cells, mut rest_rpcs, mut missing_cells) = (0usize, 0usize, 0usize);
         for method in &methods {
             let rpc = method.full_name();
             let Some(row) = table.get(rpc) else {
@@ -1414,13 +1481,49 @@ async fn authorization_matrix() {
                             });
                         }
                     }
+                    // Permission before existence: the same call aimed at an organization
+                    // that does not exist. Without access, the answer must not change (403);
+                    // a role in T gives none in another organization (403); only services,
+                    // which act for any organization, may learn that it is missing (404).
+                    if matches!(caller, Caller::None | Caller::Unknown) {
+                        continue;
+                    }
+                    let Some(ghost) = retarget(&fx, &r) else {
+                        continue;
+                    };
+                    let expected = match (caller, expected) {
+                        (Caller::Service, Exp::Ok) => Exp::Status(404),
+                        (Caller::Service, other) => other,
+                        (_, Exp::Ok | Exp::Status(403)) => Exp::Status(403),
+                        (_, other) => other,
+                    };
+                    let (got, _, _) = match transport {
+                        Transport::Grpc => run_grpc(&fx, method, &ghost, caller).await,
+                        Transport::Rest => run_rest(&fx, binding.unwrap(), &ghost, caller).await,
+                    };
+                    cells += 1;
+                    missing_cells += 1;
+                    let matches = match (expected, &got) {
+                        (Exp::Ok, Got::Ok) => true,
+                        (Exp::Status(e), Got::Status(s, _)) => e == *s,
+                        _ => false,
+                    };
+                    if !matches {
+                        mismatches.push(Finding {
+                            rpc: rpc.to_string(),
+                            transport,
+                            caller,
+                            text: format!("missing organization: expected {expected}, got {got}"),
+                        });
+                    }
                 }
             }
         }
 
         println!(
             "[{backend}] authorization matrix: {} RPCs ({rest_rpcs} also over REST), {} callers, \
-             {cells} cells; fixture {:.1?}, total {:.1?}",
+             {cells} cells ({missing_cells} of them aimed at a missing organization); \
+             fixture {:.1?}, total {:.1?}",
             methods.len(),
             CALLERS.len(),
             setup,
