@@ -20,6 +20,8 @@
 //! UUID, or T's int64 id under an organization-id key. A marker the request itself carried is
 //! reported as an echo, not a leak (the caller learns nothing it did not send).
 //!
+//! MyCreditApp calls are also sent by callers outside T claiming T as the requester (403).
+//!
 //! Permission before existence: every call that names T is sent again naming an
 //! organization that does not exist, by every authenticated caller. Without access the answer
 //! must stay 403, a role in T gives none elsewhere (403), and only services, which act for
@@ -1401,7 +1403,8 @@ async fn authorization_matrix() {
         let mut leaks: Vec<Finding> = Vec::new();
         let mut echoes: Vec<Finding> = Vec::new();
         let mut started_trial: HashSet<Caller> = HashSet::new();
-        let (mut cells, mut rest_rpcs, mut missing_cells) = (0usize, 0usize, 0usize);
+        let (mut cells, mut rest_rpcs) = (0usize, 0usize);
+        let (mut missing_cells, mut spoofed_cells) = (0usize, 0usize);
         for method in &methods {
             let rpc = method.full_name();
             let Some(row) = table.get(rpc) else {
@@ -1481,6 +1484,45 @@ async fn authorization_matrix() {
                             });
                         }
                     }
+                    // MyCreditApp: claiming T as the requester without belonging to it
+                    // gives nothing (403), whatever the caller could do as itself.
+                    if r.grpc.get("requester_organization_id").is_some()
+                        && matches!(
+                            caller,
+                            Caller::Stranger | Caller::Foreign | Caller::Partner | Caller::Service
+                        )
+                    {
+                        let mut spoofed = Req {
+                            grpc: r.grpc.clone(),
+                            query: r.query.clone(),
+                            body: r.body.clone(),
+                        };
+                        spoofed.grpc["requester_organization_id"] = json!(fx.t.uuid);
+                        let (got, response, request_text) = match transport {
+                            Transport::Grpc => run_grpc(&fx, method, &spoofed, caller).await,
+                            Transport::Rest => {
+                                run_rest(&fx, binding.unwrap(), &spoofed, caller).await
+                            }
+                        };
+                        cells += 1;
+                        spoofed_cells += 1;
+                        if !matches!(got, Got::Status(403, _)) {
+                            mismatches.push(Finding {
+                                rpc: rpc.to_string(),
+                                transport,
+                                caller,
+                                text: format!("requester T claimed: expected 403, got {got}"),
+                            });
+                        }
+                        for what in inspect(&fx, &response, &request_text).0 {
+                            leaks.push(Finding {
+                                rpc: rpc.to_string(),
+                                transport,
+                                caller,
+                                text: format!("requester T claimed: {what}: {}", clip(&response)),
+                            });
+                        }
+                    }
                     // Permission before existence: the same call aimed at an organization
                     // that does not exist. Without access, the answer must not change (403);
                     // a role in T gives none in another organization (403); only services,
@@ -1522,7 +1564,8 @@ async fn authorization_matrix() {
 
         println!(
             "[{backend}] authorization matrix: {} RPCs ({rest_rpcs} also over REST), {} callers, \
-             {cells} cells ({missing_cells} of them aimed at a missing organization); \
+             {cells} cells ({missing_cells} of them aimed at a missing organization, \
+             {spoofed_cells} claiming T as MyCreditApp requester); \
              fixture {:.1?}, total {:.1?}",
             methods.len(),
             CALLERS.len(),
