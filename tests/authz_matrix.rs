@@ -7,7 +7,8 @@
 //! none (no token), unknown (a token the server never issued), stranger (a user of an
 //! unrelated organization U), member, admin and owner of T, foreign (an organization API
 //! token of U), partner (a member of P, which has an accepted giosg partnership with T) and
-//! service (an internal service token, an extra column).
+//! service (an internal service token, an extra column) and t-token (an organization API
+//! token of T itself, also extra: Own within T's subtree, but no user).
 //!
 //! Requests are generic: each row's request is written as proto3 JSON, turned into a
 //! `DynamicMessage` of the method's input and sent as a unary gRPC call through a raw bytes
@@ -65,9 +66,10 @@ enum Caller {
     Foreign,
     Partner,
     Service,
+    TargetToken,
 }
 
-const CALLERS: [Caller; 9] = [
+const CALLERS: [Caller; 10] = [
     Caller::None,
     Caller::Unknown,
     Caller::Stranger,
@@ -77,6 +79,7 @@ const CALLERS: [Caller; 9] = [
     Caller::Foreign,
     Caller::Partner,
     Caller::Service,
+    Caller::TargetToken,
 ];
 
 impl Caller {
@@ -91,6 +94,7 @@ impl Caller {
             Caller::Foreign => "foreign",
             Caller::Partner => "partner",
             Caller::Service => "service",
+            Caller::TargetToken => "t-token",
         }
     }
 
@@ -124,7 +128,7 @@ impl fmt::Display for Exp {
     }
 }
 
-fn parse_row(rpc: &str, row: &str) -> [Exp; 9] {
+fn parse_row(rpc: &str, row: &str) -> [Exp; 10] {
     let cells: Vec<Exp> = row
         .split_whitespace()
         .map(|c| match c {
@@ -138,88 +142,90 @@ fn parse_row(rpc: &str, row: &str) -> [Exp; 9] {
         .collect();
     cells
         .try_into()
-        .unwrap_or_else(|_| panic!("{rpc}: the row must have 9 cells: {row:?}"))
+        .unwrap_or_else(|_| panic!("{rpc}: the row must have 10 cells: {row:?}"))
 }
 
 /// Every RPC and what each caller gets. Columns:
-/// none unknown stranger member admin owner foreign partner service.
+/// none unknown stranger member admin owner foreign partner service t-token.
 #[rustfmt::skip]
 const TABLE: &[(&str, &str)] = &[
     // GroupAlarm: reads need a role in T (or ownership above it), services may read;
     // writes need Own (owner, or an API token of T's subtree), services may not.
-    ("orgd.v1.OrganizationService.CreateOrganization", "401 401 403 403 403 ok 403 403 403"),
-    ("orgd.v1.OrganizationService.UpdateOrganization", "401 401 403 403 403 ok 403 403 403"),
-    ("orgd.v1.OrganizationService.GetOrganization", "401 401 403 ok ok ok 403 403 ok"),
-    ("orgd.v1.OrganizationService.DeleteOrganization", "401 401 403 403 403 ok 403 403 403"),
-    ("orgd.v1.OrganizationService.GetOrganizations", "401 401 ok ok ok ok ok ok 403"),
-    ("orgd.v1.OrganizationService.GetChildOrganizations", "401 401 403 ok ok ok 403 403 ok"),
-    ("orgd.v1.OrganizationService.GetAvailableUsers", "401 401 403 ok ok ok 403 403 ok"),
-    ("orgd.v1.OrganizationService.SetAvatar", "401 401 403 403 403 ok 403 403 403"),
-    ("orgd.v1.OrganizationService.GetAvatar", "401 401 403 ok ok ok 403 403 ok"),
-    ("orgd.v1.OrganizationService.GetAvailabilityHistory", "401 401 403 ok ok ok 403 403 ok"),
-    ("orgd.v1.OrganizationService.UpsertOrganizationLocation", "401 401 403 403 403 ok 403 403 403"),
-    ("orgd.v1.OrganizationService.DeleteOrganizationLocation", "401 401 403 403 403 ok 403 403 403"),
-    ("orgd.v1.OrganizationService.ListOwnerInvitations", "401 401 403 403 403 ok 403 403 403"),
-    ("orgd.v1.OrganizationService.InviteOwner", "401 401 403 403 403 ok 403 403 403"),
+    ("orgd.v1.OrganizationService.CreateOrganization", "401 401 403 403 403 ok 403 403 403 403"),
+    ("orgd.v1.OrganizationService.UpdateOrganization", "401 401 403 403 403 ok 403 403 403 ok"),
+    ("orgd.v1.OrganizationService.GetOrganization", "401 401 403 ok ok ok 403 403 ok ok"),
+    // Deletes a throwaway root organization with T's owner, admin and member (outside
+    // T's subtree, so T's API token has no say in it).
+    ("orgd.v1.OrganizationService.DeleteOrganization", "401 401 403 403 403 ok 403 403 403 403"),
+    ("orgd.v1.OrganizationService.GetOrganizations", "401 401 ok ok ok ok ok ok 403 ok"),
+    ("orgd.v1.OrganizationService.GetChildOrganizations", "401 401 403 ok ok ok 403 403 ok ok"),
+    ("orgd.v1.OrganizationService.GetAvailableUsers", "401 401 403 ok ok ok 403 403 ok ok"),
+    ("orgd.v1.OrganizationService.SetAvatar", "401 401 403 403 403 ok 403 403 403 ok"),
+    ("orgd.v1.OrganizationService.GetAvatar", "401 401 403 ok ok ok 403 403 ok ok"),
+    ("orgd.v1.OrganizationService.GetAvailabilityHistory", "401 401 403 ok ok ok 403 403 ok ok"),
+    ("orgd.v1.OrganizationService.UpsertOrganizationLocation", "401 401 403 403 403 ok 403 403 403 ok"),
+    ("orgd.v1.OrganizationService.DeleteOrganizationLocation", "401 401 403 403 403 ok 403 403 403 ok"),
+    ("orgd.v1.OrganizationService.ListOwnerInvitations", "401 401 403 403 403 ok 403 403 403 ok"),
+    ("orgd.v1.OrganizationService.InviteOwner", "401 401 403 403 403 ok 403 403 403 ok"),
     // Only the invited user (none of the callers) may accept; the owner included.
-    ("orgd.v1.OrganizationService.AcceptOwnerInvitation", "401 401 403 403 403 403 403 403 403"),
-    ("orgd.v1.OrganizationService.RemoveOwnerInvitation", "401 401 403 403 403 ok 403 403 403"),
-    ("orgd.v1.OrganizationService.AddOwner", "401 401 403 403 403 ok 403 403 403"),
-    ("orgd.v1.OrganizationService.GetOwnerInParentOrganization", "401 401 403 ok ok ok 403 403 ok"),
-    ("orgd.v1.OrganizationService.RemoveOwner", "401 401 403 403 403 ok 403 403 403"),
-    ("orgd.v1.OrganizationService.GetOrganizationQuickActions", "401 401 403 ok ok ok 403 403 ok"),
-    ("orgd.v1.OrganizationService.SetOrganizationQuickActions", "401 401 403 403 403 ok 403 403 403"),
+    ("orgd.v1.OrganizationService.AcceptOwnerInvitation", "401 401 403 403 403 403 403 403 403 403"),
+    ("orgd.v1.OrganizationService.RemoveOwnerInvitation", "401 401 403 403 403 ok 403 403 403 ok"),
+    ("orgd.v1.OrganizationService.AddOwner", "401 401 403 403 403 ok 403 403 403 ok"),
+    ("orgd.v1.OrganizationService.GetOwnerInParentOrganization", "401 401 403 ok ok ok 403 403 ok ok"),
+    ("orgd.v1.OrganizationService.RemoveOwner", "401 401 403 403 403 ok 403 403 403 ok"),
+    ("orgd.v1.OrganizationService.GetOrganizationQuickActions", "401 401 403 ok ok ok 403 403 ok ok"),
+    ("orgd.v1.OrganizationService.SetOrganizationQuickActions", "401 401 403 403 403 ok 403 403 403 ok"),
     // The caller's own organizations (leak-checked: U's callers must not see T).
-    ("orgd.v1.OrganizationService.GetPaginatedOrganizations", "401 401 ok ok ok ok ok ok 403"),
+    ("orgd.v1.OrganizationService.GetPaginatedOrganizations", "401 401 ok ok ok ok ok ok 403 ok"),
     // The caller's own trial: people only.
-    ("orgd.v1.OrganizationService.GetTrialStatus", "401 401 ok ok ok ok 403 ok 403"),
-    ("orgd.v1.OrganizationService.StartTrial", "401 401 once once once once 403 once 403"),
+    ("orgd.v1.OrganizationService.GetTrialStatus", "401 401 ok ok ok ok 403 ok 403 403"),
+    ("orgd.v1.OrganizationService.StartTrial", "401 401 once once once once 403 once 403 403"),
     // Internal RPCs (gRPC only).
-    ("orgd.v1.MembershipService.SetMembership", "401 401 403 403 ok ok 403 403 ok"),
-    ("orgd.v1.MembershipService.RemoveMembership", "401 401 403 403 ok ok 403 403 ok"),
-    ("orgd.v1.MembershipService.ListMemberships", "401 401 403 403 ok ok 403 403 ok"),
-    ("orgd.v1.BillingService.SetOrganizationState", "401 401 403 403 403 403 403 403 ok"),
-    ("orgd.v1.AvailabilityService.SetUserAvailability", "401 401 403 403 403 403 403 403 ok"),
+    ("orgd.v1.MembershipService.SetMembership", "401 401 403 403 ok ok 403 403 ok ok"),
+    ("orgd.v1.MembershipService.RemoveMembership", "401 401 403 403 ok ok 403 403 ok ok"),
+    ("orgd.v1.MembershipService.ListMemberships", "401 401 403 403 ok ok 403 403 ok ok"),
+    ("orgd.v1.BillingService.SetOrganizationState", "401 401 403 403 403 403 403 403 ok 403"),
+    ("orgd.v1.AvailabilityService.SetUserAvailability", "401 401 403 403 403 403 403 403 ok 403"),
     // MyCreditApp: Requester = the caller's own organization, Target = T. Members of T act
     // on their own directory; a member of the connected P reads it but may not write it
     // (writing a connected target needs admin on the requester).
-    ("orgd.v1.OrganizationPartnerService.ListOrganizationPartners", "401 401 403 ok ok ok 403 ok 403"),
-    ("orgd.v1.OrganizationPartnerService.CreateOrganizationPartner", "401 401 403 ok ok ok 403 403 403"),
-    ("orgd.v1.OrganizationPartnerService.GetOrganizationPartner", "401 401 403 ok ok ok 403 ok 403"),
-    ("orgd.v1.OrganizationPartnerService.UpdateOrganizationPartner", "401 401 403 ok ok ok 403 403 403"),
-    ("orgd.v1.OrganizationPartnerService.DeleteOrganizationPartner", "401 401 403 ok ok ok 403 403 403"),
-    ("orgd.v1.OrganizationPartnerService.InviteOrganizationPartner", "401 401 403 ok ok ok 403 403 403"),
+    ("orgd.v1.OrganizationPartnerService.ListOrganizationPartners", "401 401 403 ok ok ok 403 ok 403 ok"),
+    ("orgd.v1.OrganizationPartnerService.CreateOrganizationPartner", "401 401 403 ok ok ok 403 403 403 ok"),
+    ("orgd.v1.OrganizationPartnerService.GetOrganizationPartner", "401 401 403 ok ok ok 403 ok 403 ok"),
+    ("orgd.v1.OrganizationPartnerService.UpdateOrganizationPartner", "401 401 403 ok ok ok 403 403 403 ok"),
+    ("orgd.v1.OrganizationPartnerService.DeleteOrganizationPartner", "401 401 403 ok ok ok 403 403 403 ok"),
+    ("orgd.v1.OrganizationPartnerService.InviteOrganizationPartner", "401 401 403 ok ok ok 403 403 403 ok"),
     // Authenticated by T's client credentials in the body, whatever token comes along.
-    ("orgd.v1.OAuthService.CreateToken", "ok ok ok ok ok ok ok ok ok"),
+    ("orgd.v1.OAuthService.CreateToken", "ok ok ok ok ok ok ok ok ok ok"),
     // giosg: 401, 403 not a member, (403 no subscription), 403 no settings permission, 404;
     // services act for any organization.
-    ("orgd.v1.PartnershipService.GetOwnOrganization", "401 401 403 ok ok ok 403 403 ok"),
-    ("orgd.v1.PartnershipService.ListOrganizationUsers", "401 401 403 ok ok ok 403 403 ok"),
-    ("orgd.v1.PartnershipService.GetOrganizationUser", "401 401 403 ok ok ok 403 403 ok"),
-    ("orgd.v1.PartnershipService.ListPartnerships", "401 401 403 ok ok ok 403 403 ok"),
-    ("orgd.v1.PartnershipService.GetPartnership", "401 401 403 ok ok ok 403 403 ok"),
-    ("orgd.v1.PartnershipService.UpdatePartnership", "401 401 403 403 ok ok 403 403 ok"),
-    ("orgd.v1.PartnershipService.PatchPartnership", "401 401 403 403 ok ok 403 403 ok"),
-    ("orgd.v1.PartnershipService.DeletePartnership", "401 401 403 403 ok ok 403 403 ok"),
-    ("orgd.v1.PartnershipService.ListPartners", "401 401 403 ok ok ok 403 403 ok"),
-    ("orgd.v1.PartnershipService.GetPartner", "401 401 403 ok ok ok 403 403 ok"),
-    ("orgd.v1.PartnershipService.ListPartnerUsers", "401 401 403 ok ok ok 403 403 ok"),
-    ("orgd.v1.PartnershipService.GetPartnerUser", "401 401 403 ok ok ok 403 403 ok"),
+    ("orgd.v1.PartnershipService.GetOwnOrganization", "401 401 403 ok ok ok 403 403 ok ok"),
+    ("orgd.v1.PartnershipService.ListOrganizationUsers", "401 401 403 ok ok ok 403 403 ok ok"),
+    ("orgd.v1.PartnershipService.GetOrganizationUser", "401 401 403 ok ok ok 403 403 ok ok"),
+    ("orgd.v1.PartnershipService.ListPartnerships", "401 401 403 ok ok ok 403 403 ok ok"),
+    ("orgd.v1.PartnershipService.GetPartnership", "401 401 403 ok ok ok 403 403 ok ok"),
+    ("orgd.v1.PartnershipService.UpdatePartnership", "401 401 403 403 ok ok 403 403 ok ok"),
+    ("orgd.v1.PartnershipService.PatchPartnership", "401 401 403 403 ok ok 403 403 ok ok"),
+    ("orgd.v1.PartnershipService.DeletePartnership", "401 401 403 403 ok ok 403 403 ok ok"),
+    ("orgd.v1.PartnershipService.ListPartners", "401 401 403 ok ok ok 403 403 ok ok"),
+    ("orgd.v1.PartnershipService.GetPartner", "401 401 403 ok ok ok 403 403 ok ok"),
+    ("orgd.v1.PartnershipService.ListPartnerUsers", "401 401 403 ok ok ok 403 403 ok ok"),
+    ("orgd.v1.PartnershipService.GetPartnerUser", "401 401 403 ok ok ok 403 403 ok ok"),
     // Invitations are addressed by their own id or key: someone else's is as unknown as a
     // missing one (404, as giosg documents), never 403-then-404 about T.
-    ("orgd.v1.PartnershipInvitationService.CreateOutgoingInvitation", "401 401 403 403 ok ok 403 403 403"),
-    ("orgd.v1.PartnershipInvitationService.ListOutgoingInvitations", "401 401 403 ok ok ok 403 403 ok"),
-    ("orgd.v1.PartnershipInvitationService.GetOutgoingInvitation", "401 401 404 ok ok ok 404 404 404"),
-    ("orgd.v1.PartnershipInvitationService.CancelOutgoingInvitation", "401 401 404 403 ok ok 404 404 404"),
-    ("orgd.v1.PartnershipInvitationService.ListIncomingInvitations", "401 401 ok ok ok ok ok ok ok"),
-    ("orgd.v1.PartnershipInvitationService.GetIncomingInvitation", "401 401 404 ok ok ok 404 404 404"),
-    ("orgd.v1.PartnershipInvitationService.AcceptIncomingInvitation", "401 401 404 403 ok ok 403 404 403"),
-    ("orgd.v1.PartnershipInvitationService.RejectIncomingInvitation", "401 401 404 403 ok ok 403 404 403"),
+    ("orgd.v1.PartnershipInvitationService.CreateOutgoingInvitation", "401 401 403 403 ok ok 403 403 403 403"),
+    ("orgd.v1.PartnershipInvitationService.ListOutgoingInvitations", "401 401 403 ok ok ok 403 403 ok ok"),
+    ("orgd.v1.PartnershipInvitationService.GetOutgoingInvitation", "401 401 404 ok ok ok 404 404 404 ok"),
+    ("orgd.v1.PartnershipInvitationService.CancelOutgoingInvitation", "401 401 404 403 ok ok 404 404 404 ok"),
+    ("orgd.v1.PartnershipInvitationService.ListIncomingInvitations", "401 401 ok ok ok ok ok ok ok ok"),
+    ("orgd.v1.PartnershipInvitationService.GetIncomingInvitation", "401 401 404 ok ok ok 404 404 404 ok"),
+    ("orgd.v1.PartnershipInvitationService.AcceptIncomingInvitation", "401 401 404 403 ok ok 403 404 403 403"),
+    ("orgd.v1.PartnershipInvitationService.RejectIncomingInvitation", "401 401 404 403 ok ok 403 404 403 403"),
     // Presence: a member for themself (the target user is T's member), settings permission
     // for anyone else, services for all; the user status is internal.
-    ("orgd.v1.PresenceService.RegisterUserClient", "401 401 403 ok ok ok 403 403 ok"),
-    ("orgd.v1.PresenceService.RemoveUserClient", "401 401 403 ok ok ok 403 403 ok"),
-    ("orgd.v1.PresenceService.SetUserStatus", "401 401 403 403 403 403 403 403 ok"),
+    ("orgd.v1.PresenceService.RegisterUserClient", "401 401 403 ok ok ok 403 403 ok ok"),
+    ("orgd.v1.PresenceService.RemoveUserClient", "401 401 403 ok ok ok 403 403 ok ok"),
+    ("orgd.v1.PresenceService.SetUserStatus", "401 401 403 403 403 403 403 403 ok 403"),
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -350,6 +356,8 @@ struct Fx {
     q_owner: User,
     foreign_token: String,
     service_token: String,
+    /// An organization API token of T itself: Own within T's subtree, no user.
+    target_token: String,
     record: String,
     outgoing: String,
     incoming_key: String,
@@ -386,6 +394,7 @@ impl Fx {
             Caller::Foreign => Some(self.foreign_token.clone()),
             Caller::Partner => Some(self.partner.token.clone()),
             Caller::Service => Some(self.service_token.clone()),
+            Caller::TargetToken => Some(self.target_token.clone()),
         }
     }
 
@@ -639,6 +648,7 @@ async fn fixture(app: App) -> Fx {
     app.member_add(p.id, &partner.email, "member").await;
     let foreign_token = app.organization_token(u.id).await;
     let service_token = app.service_token("authz-matrix").await;
+    let target_token = app.organization_token(t.id).await;
     let client = app
         .cli(&["client", "create", "--organization", &t.id.to_string()])
         .await
@@ -675,6 +685,7 @@ async fn fixture(app: App) -> Fx {
         q_owner,
         foreign_token,
         service_token,
+        target_token,
         record: String::new(),
         outgoing: String::new(),
         incoming_key: String::new(),
@@ -1379,7 +1390,7 @@ async fn authorization_matrix() {
         let fx = fixture(app).await;
         let setup = started.elapsed();
 
-        let table: BTreeMap<&str, [Exp; 9]> = TABLE
+        let table: BTreeMap<&str, [Exp; 10]> = TABLE
             .iter()
             .map(|(rpc, row)| (*rpc, parse_row(rpc, row)))
             .collect();
