@@ -544,7 +544,7 @@ impl Fx {
         req["partner"] = json!({
             "company_name": format!("Throwaway {n}"),
             "partner_type": "PARTNER_TYPE_SUPPLIER",
-            "email": format!("throwaway-{n}-{}@partners.example", self.secret_free_suffix()),
+            "email": format!("throwaway-{n}-{}@partners.example", self.short_id()),
         });
         let created = self
             .grpc_ok(
@@ -559,7 +559,7 @@ impl Fx {
             .to_string()
     }
 
-    fn secret_free_suffix(&self) -> String {
+    fn short_id(&self) -> String {
         uuid::Uuid::new_v4().simple().to_string()[..8].to_string()
     }
 
