@@ -34,6 +34,18 @@ fn no_access() -> DomainError {
     DomainError::PermissionDenied("You do not have access to this organization.".into())
 }
 
+/// The organization a giosg UUID names; a malformed UUID names none (404).
+pub async fn find_organization(
+    conn: &impl ConnectionTrait,
+    organization_id: &str,
+) -> DomainResult<Option<organization::Model>> {
+    let uuid = parse_uuid(organization_id, "Organization")?;
+    Ok(organization::Entity::find()
+        .filter(organization::Column::Uuid.eq(uuid))
+        .one(conn)
+        .await?)
+}
+
 /// The organization named by a giosg UUID, once the caller passed every check. A malformed
 /// UUID cannot name an organization: 404.
 pub async fn authorize(
@@ -42,17 +54,15 @@ pub async fn authorize(
     organization_id: &str,
     need: Need,
 ) -> DomainResult<organization::Model> {
-    let uuid = parse_uuid(organization_id, "Organization")?;
-    let id = organization::Entity::find()
-        .filter(organization::Column::Uuid.eq(uuid))
-        .one(conn)
+    let id = find_organization(conn, organization_id)
         .await?
         .map(|o| o.id);
     authorize_id(conn, principal, id, need).await
 }
 
-/// As [`authorize`], for an organization row id (None: it does not exist). Internal services
-/// act for any organization, without subscription or settings checks.
+/// As [`authorize`], for an organization row id (None: it does not exist). The published
+/// giosg operations are for people and organization tokens: internal services call the
+/// internal RPCs (presence), which resolve the organization themselves.
 pub async fn authorize_id(
     conn: &impl ConnectionTrait,
     principal: &Principal,
@@ -63,8 +73,12 @@ pub async fn authorize_id(
         Some(id) => access::level(conn, principal, id).await?,
         None => (false, None),
     };
-    let service = matches!(principal, Principal::Service { .. });
-    if !service && level.is_none() {
+    if matches!(principal, Principal::Service { .. }) {
+        return Err(DomainError::PermissionDenied(
+            "internal services call only the internal RPCs".into(),
+        ));
+    }
+    if level.is_none() {
         return Err(no_access());
     }
     let model = match id.filter(|_| exists) {
@@ -72,9 +86,6 @@ pub async fn authorize_id(
         None => None,
     }
     .ok_or_else(|| not_found("Organization"))?;
-    if service {
-        return Ok(model);
-    }
     if effective_state(&model, super::now()) == State::Inactive {
         return Err(DomainError::PermissionDenied(
             "Your organization does not have an active subscription.".into(),
