@@ -1028,3 +1028,43 @@ async fn expired_trial_reads_inactive() {
     })
     .await;
 }
+
+/// Permission before validation: a caller without access gets 403 even when its body is
+/// invalid, so its own input tells it nothing about the organization.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permission_is_checked_before_the_body_is_validated() {
+    for_each_backend(|app| async move {
+        let owner = app.user("owner").await;
+        let stranger = app.user("stranger").await;
+        let id = app.org(&owner.token, "Guarded").await["id"]
+            .as_i64()
+            .unwrap();
+        let bad = serde_json::json!({"id": id, "name": "", "timezone": "Mars/Olympus"});
+        app.rest(
+            Method::PUT,
+            "/api/v1/organization",
+            Auth::Bearer(&stranger.token),
+            Some(&bad),
+        )
+        .await
+        .assert_error(403, "PERMISSION_DENIED");
+        let bad_child = serde_json::json!({"name": "", "parentID": id});
+        app.rest(
+            Method::POST,
+            "/api/v1/organization",
+            Auth::Bearer(&stranger.token),
+            Some(&bad_child),
+        )
+        .await
+        .assert_error(403, "PERMISSION_DENIED");
+        app.rest(
+            Method::POST,
+            &format!("/api/v1/organization/{id}/owner/invitations"),
+            Auth::Bearer(&stranger.token),
+            Some(&serde_json::json!({"email": "not an email"})),
+        )
+        .await
+        .assert_error(403, "PERMISSION_DENIED");
+    })
+    .await;
+}

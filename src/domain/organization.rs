@@ -193,7 +193,6 @@ pub async fn create(
     input: OrganizationInput,
 ) -> DomainResult<OrganizationView> {
     let user_id = access::require_user(principal)?;
-    input.validate()?;
     let txn = db.begin_write().await?;
     if input.parent_id.is_some() {
         access::require(
@@ -205,6 +204,8 @@ pub async fn create(
         )
         .await?;
     }
+    // Permission before validation: a caller without access learns nothing from its input.
+    input.validate()?;
     let now = super::now();
     let model = organization::ActiveModel {
         uuid: Set(uuid::Uuid::new_v4()),
@@ -254,9 +255,9 @@ pub async fn update(
     id: i64,
     input: OrganizationInput,
 ) -> DomainResult<OrganizationView> {
-    input.validate()?;
     let txn = db.begin_write().await?;
     access::require(&txn, principal, Some(id), Level::Own, Services::Denied).await?;
+    input.validate()?;
     let current = find(&txn, id).await?;
     if let Some(parent) = input.parent_id.filter(|p| Some(*p) != current.parent_id) {
         access::require(&txn, principal, Some(parent), Level::Own, Services::Denied).await?;

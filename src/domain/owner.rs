@@ -77,14 +77,14 @@ pub async fn invite(
     email: &str,
 ) -> DomainResult<InvitationView> {
     let email = email.trim().to_lowercase();
+    let txn = db.begin_write().await?;
+    require_own(&txn, principal, organization_id).await?;
     if !is_email(&email) {
         return Err(DomainError::invalid(
             "email",
             "must be a valid email address",
         ));
     }
-    let txn = db.begin_write().await?;
-    require_own(&txn, principal, organization_id).await?;
     let invitee = UserKey::Email(email.clone())
         .find(&txn)
         .await?
