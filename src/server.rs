@@ -134,6 +134,11 @@ pub async fn app(db: Db) -> Result<Router, BoxError> {
     grpc = grpc_route(grpc, reflection);
 
     let transcoder = Transcoder::new(&DESCRIPTOR_POOL, grpc.clone());
+    // Generated once, from the same bindings the transcoder serves; no token needed.
+    let openapi = bytes::Bytes::from(
+        serde_json::to_vec(&crate::rest::openapi::document(&DESCRIPTOR_POOL))
+            .expect("a JSON value serialises"),
+    );
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods(Any)
@@ -145,6 +150,13 @@ pub async fn app(db: Db) -> Result<Router, BoxError> {
             HeaderName::from_static("grpc-status-details-bin"),
         ]);
     Ok(grpc
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let body = openapi.clone();
+                async move { crate::rest::dialect::json_response(http::StatusCode::OK, body.into()) }
+            }),
+        )
         .fallback(move |req: Request| transcoder.clone().handle(req))
         .layer(axum::middleware::from_fn_with_state(
             db,
