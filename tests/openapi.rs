@@ -104,7 +104,29 @@ async fn document_lists_every_binding_with_schemas_and_security() {
         let create = &doc["paths"]["/api/v1/organization"]["post"];
         assert_eq!(
             create["requestBody"]["content"]["application/json"]["schema"]["anyOf"][0]["$ref"],
-            "#/components/schemas/orgd.v1.Organization"
+            "#/components/schemas/orgd.v1.Organization-input"
+        );
+        // Responses carry every field and nothing else; requests may send any subset.
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["orgd.v1.Organization"]["required"]
+                .as_array()
+                .unwrap()
+                .len(),
+            org.as_object().unwrap().len()
+        );
+        assert_eq!(
+            schemas["orgd.v1.Organization"]["additionalProperties"],
+            false
+        );
+        assert!(
+            schemas["orgd.v1.Organization-input"]
+                .get("required")
+                .is_none()
+        );
+        assert_eq!(
+            schemas["orgd.v1.Organization-input"]["properties"],
+            schemas["orgd.v1.Organization"]["properties"]
         );
         assert!(create["responses"]["201"]["content"]["application/json"].is_object());
         let get = &doc["paths"]["/api/v1/organization/{organizationID}"]["get"];

@@ -178,14 +178,17 @@ fn error_schema(dialect: Dialect) -> Value {
 struct Generator {
     /// Component schemas by name.
     schemas: Map<String, Value>,
-    /// The component name of each (message, naming) already generated or under way.
-    names: HashMap<(String, bool), String>,
+    /// The component name of each (message, JSON names?, response?) generated or under way.
+    names: HashMap<(String, bool, bool), String>,
+    /// Whether schemas being generated describe a response (else a request).
+    response: bool,
 }
 
 impl Generator {
     fn operation(&mut self, b: &Binding, operation_id: String) -> Value {
         let naming = b.dialect.naming();
         let input = b.input();
+        self.response = false;
         let mut parameters = Vec::new();
         for fields in &b.variables {
             let last = fields.last().expect("non-empty variable path");
@@ -232,6 +235,7 @@ impl Generator {
         if let Some(body) = self.request_body(b) {
             op.insert("requestBody".into(), body);
         }
+        self.response = true;
         op.insert("responses".into(), Value::Object(self.responses(b)));
         Value::Object(op)
     }
@@ -424,23 +428,24 @@ impl Generator {
     /// A `$ref` to the message's component, generated on first use (recursion-safe: the
     /// name is reserved before its fields are visited).
     fn message_ref(&mut self, message: &MessageDescriptor, naming: FieldNaming) -> Value {
-        let key = (
-            message.full_name().to_string(),
-            naming == FieldNaming::JsonName,
-        );
+        let json_names = naming == FieldNaming::JsonName;
+        let key = (message.full_name().to_string(), json_names, self.response);
         let name = match self.names.get(&key) {
             Some(name) => name.clone(),
             None => {
-                // The first naming a message is used with gets its plain full name.
-                let taken = self
+                // The first naming a message is used with gets its plain full name; request
+                // bodies get their own variant, without `required`.
+                let other_naming = self
                     .names
                     .keys()
-                    .any(|(full, _)| full == message.full_name());
-                let name = if taken {
-                    format!("{}.{naming:?}", message.full_name())
-                } else {
-                    message.full_name().to_string()
-                };
+                    .any(|(full, json, _)| full == message.full_name() && *json != json_names);
+                let mut name = message.full_name().to_string();
+                if other_naming {
+                    name = format!("{name}.{naming:?}");
+                }
+                if !self.response {
+                    name.push_str("-input");
+                }
                 self.names.insert(key, name.clone());
                 let schema = self.message_schema(message, naming);
                 self.schemas.insert(name.clone(), schema);
@@ -450,6 +455,8 @@ impl Generator {
         json!({"$ref": format!("#/components/schemas/{name}")})
     }
 
+    /// In a response every field is written, and nothing else; a request may send any
+    /// subset (and unknown keys are ignored).
     fn message_schema(&mut self, message: &MessageDescriptor, naming: FieldNaming) -> Value {
         let mut properties = Map::new();
         // Declaration order, as the codec writes them.
@@ -461,7 +468,17 @@ impl Generator {
                 self.field_schema(&field, naming),
             );
         }
-        json!({"type": "object", "title": message.name(), "properties": properties})
+        if !self.response {
+            return json!({"type": "object", "title": message.name(), "properties": properties});
+        }
+        let required: Vec<&String> = properties.keys().collect();
+        json!({
+            "type": "object",
+            "title": message.name(),
+            "properties": properties,
+            "required": required,
+            "additionalProperties": false,
+        })
     }
 }
 
