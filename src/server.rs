@@ -163,6 +163,11 @@ pub async fn app_with_limit(db: Db, max_in_flight: usize) -> Result<Router, BoxE
     grpc = grpc_route(grpc, reflection);
 
     let transcoder = Transcoder::new(&DESCRIPTOR_POOL, grpc.clone());
+    // Generated once, from the same bindings the transcoder serves; no token needed.
+    let openapi = bytes::Bytes::from(
+        serde_json::to_vec(&crate::rest::openapi::document(&DESCRIPTOR_POOL))
+            .expect("a JSON value serialises"),
+    );
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods(Any)
@@ -174,6 +179,13 @@ pub async fn app_with_limit(db: Db, max_in_flight: usize) -> Result<Router, BoxE
             HeaderName::from_static("grpc-status-details-bin"),
         ]);
     Ok(grpc
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let body = openapi.clone();
+                async move { crate::rest::dialect::json_response(http::StatusCode::OK, body.into()) }
+            }),
+        )
         .fallback(move |req: Request| transcoder.clone().handle(req))
         .layer(axum::middleware::from_fn_with_state(
             db,

@@ -6,6 +6,7 @@
 pub mod binding;
 pub mod dialect;
 pub mod json;
+pub mod openapi;
 
 use std::collections::HashMap;
 use std::sync::Arc;
