@@ -225,6 +225,16 @@ async fn document_lists_every_binding_with_schemas_and_security() {
         assert_eq!(schemes["ApiToken"]["name"], "API-TOKEN");
         assert_eq!(schemes["ApiToken"]["in"], "header");
         assert_eq!(doc["security"].as_array().unwrap().len(), 4);
+        // The token endpoint needs none (orgd.public); a token-protected call keeps them.
+        assert_eq!(
+            doc["paths"]["/v1/oauth2/token"]["post"]["security"],
+            json!([])
+        );
+        assert!(
+            doc["paths"]["/v1/partners"]["get"]
+                .get("security")
+                .is_none()
+        );
     })
     .await;
 }

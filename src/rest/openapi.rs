@@ -224,6 +224,10 @@ impl Generator {
 
         let mut op = Map::new();
         op.insert("operationId".into(), json!(operation_id));
+        if b.public {
+            // (orgd.public): no token needed, overriding the document's security.
+            op.insert("security".into(), json!([]));
+        }
         op.insert(
             "tags".into(),
             json!([b.method.parent_service().full_name()]),
