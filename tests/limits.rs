@@ -203,3 +203,64 @@ async fn excess_load_is_shed_with_retry_after_not_queued() {
     assert_eq!(r.status(), 200);
     server.shutdown().await;
 }
+
+/// A client that never finishes its headers is dropped after the header timeout; one whose
+/// body stalls gets 408 at the request timeout. Neither holds the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_stalled_clients_time_out() {
+    use tokio::io::AsyncReadExt;
+    let dir = TempDir::new();
+    let url = format!("sqlite://{}/orgd.db?mode=rwc", dir.path().display());
+    let server = orgd::server::Server::start(orgd::config::Config::new(
+        "127.0.0.1:0".parse().unwrap(),
+        url,
+    ))
+    .await
+    .unwrap();
+    let addr = server.local_addr();
+
+    let slow_headers = async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /api/v1/organizations HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        let mut buf = Vec::new();
+        // Bounded: the server must close well before this.
+        tokio::time::timeout(std::time::Duration::from_secs(25), s.read_to_end(&mut buf))
+            .await
+            .expect("the server drops a client that never finishes its headers")
+            .ok();
+        String::from_utf8_lossy(&buf).into_owned()
+    };
+    let stalled_body = async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(
+            b"POST /api/v1/organization HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"na",
+        )
+        .await
+        .unwrap();
+        let mut buf = Vec::new();
+        tokio::time::timeout(std::time::Duration::from_secs(45), s.read_to_end(&mut buf))
+            .await
+            .expect("the server answers a stalled body")
+            .ok();
+        String::from_utf8_lossy(&buf).into_owned()
+    };
+    let (headers_reply, body_reply) = tokio::join!(slow_headers, stalled_body);
+    assert!(
+        headers_reply.is_empty() || headers_reply.starts_with("HTTP/1.1 408"),
+        "{headers_reply}"
+    );
+    assert!(body_reply.starts_with("HTTP/1.1 408"), "{body_reply}");
+    // The server still serves.
+    let r = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(format!("http://{addr}/api/v1/organizations"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    server.shutdown().await;
+}
