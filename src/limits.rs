@@ -77,7 +77,11 @@ fn overloaded(req: &Request) -> Response {
 
 /// 414 for a URI longer than [`MAX_URI_BYTES`].
 pub async fn bound_uri(req: Request, next: Next) -> Response {
-    if req.uri().to_string().len() > MAX_URI_BYTES {
+    // Measured without building the URI string: this runs on every request.
+    let uri = req.uri();
+    let len = uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.path_and_query().map_or(0, |p| p.as_str().len());
+    if len > MAX_URI_BYTES {
         return (StatusCode::URI_TOO_LONG, "URI too long\n").into_response();
     }
     next.run(req).await

@@ -40,12 +40,20 @@ pub fn request_url<T>(req: &Request<T>) -> Option<String> {
 
 /// Prefixes the field paths of violations with the request field that held them.
 pub fn within(field: &str, e: DomainError) -> DomainError {
+    within_except(field, e, &[])
+}
+
+/// As [`within`], leaving alone the violations of the request's own top-level fields
+/// (`request_fields`), which the domain names already.
+pub fn within_except(field: &str, e: DomainError, request_fields: &[&str]) -> DomainError {
     match e {
         DomainError::Invalid(violations) => DomainError::Invalid(
             violations
                 .into_iter()
                 .map(|mut v| {
-                    v.field = format!("{field}.{}", v.field);
+                    if !request_fields.contains(&v.field.as_str()) {
+                        v.field = format!("{field}.{}", v.field);
+                    }
                     v
                 })
                 .collect(),

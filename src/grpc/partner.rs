@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{convert, principal};
+use super::{convert, principal, within_except};
 use crate::db::Db;
 use crate::domain::partner_directory::{
     self as directory, InvitationStatus as DomainInvitation, ListQuery, OrderBy,
@@ -211,22 +211,13 @@ impl OrganizationPartnerService for Partners {
     }
 }
 
-/// Field paths of the partner body, leaving the header fields as they are.
+/// Field paths of the partner body; the scope (header) fields are the request's own.
 fn within_partner(e: DomainError) -> DomainError {
-    match e {
-        DomainError::Invalid(violations) => DomainError::Invalid(
-            violations
-                .into_iter()
-                .map(|mut v| {
-                    if !v.field.ends_with("_organization_id") {
-                        v.field = format!("partner.{}", v.field);
-                    }
-                    v
-                })
-                .collect(),
-        ),
-        other => other,
-    }
+    within_except(
+        "partner",
+        e,
+        &["requester_organization_id", "target_organization_id"],
+    )
 }
 
 #[tonic::async_trait]
