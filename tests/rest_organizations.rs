@@ -588,30 +588,7 @@ async fn outsider_gets_403_whether_or_not_the_organization_exists() {
         );
 
         for target in [id, missing] {
-            app.rest(
-                Method::PUT,
-                "/api/v1/organization",
-                auth(),
-                Some(&json!({"id": target, "name": "Hijacked"})),
-            )
-            .await
-            .assert_error(403, "PERMISSION_DENIED");
-            app.rest(
-                Method::DELETE,
-                &format!("/api/v1/organization/{target}"),
-                auth(),
-                None,
-            )
-            .await
-            .assert_error(403, "PERMISSION_DENIED");
-            app.rest(
-                Method::POST,
-                "/api/v1/organization",
-                auth(),
-                Some(&json!({"name": "Sneaky child", "parentID": target})),
-            )
-            .await
-            .assert_error(403, "PERMISSION_DENIED");
+            assert_writes_refused(&app, &outsider.token, target).await;
         }
         // The owner's own missing ids: 403 as well (no access to what does not exist).
         app.get_org(Auth::Bearer(&owner.token), missing)
@@ -906,30 +883,7 @@ async fn member_can_read_but_not_update_or_delete() {
             "members are not owners"
         );
 
-        app.rest(
-            Method::PUT,
-            "/api/v1/organization",
-            auth(),
-            Some(&json!({"id": id, "name": "Changed by a member"})),
-        )
-        .await
-        .assert_error(403, "PERMISSION_DENIED");
-        app.rest(
-            Method::DELETE,
-            &format!("/api/v1/organization/{id}"),
-            auth(),
-            None,
-        )
-        .await
-        .assert_error(403, "PERMISSION_DENIED");
-        app.rest(
-            Method::POST,
-            "/api/v1/organization",
-            auth(),
-            Some(&json!({"name": "Member's child", "parentID": id})),
-        )
-        .await
-        .assert_error(403, "PERMISSION_DENIED");
+        assert_writes_refused(&app, &member.token, id).await;
 
         // Admins do not own: they may not create children either.
         let admin = app.user("admin").await;
@@ -1067,4 +1021,33 @@ async fn permission_is_checked_before_the_body_is_validated() {
         .assert_error(403, "PERMISSION_DENIED");
     })
     .await;
+}
+
+/// Updating, deleting and creating a child of `id` are each refused with 403 for `token`.
+async fn assert_writes_refused(app: &App, token: &str, id: i64) {
+    let auth = || Auth::Bearer(token);
+    app.rest(
+        Method::PUT,
+        "/api/v1/organization",
+        auth(),
+        Some(&json!({"id": id, "name": "Changed without permission"})),
+    )
+    .await
+    .assert_error(403, "PERMISSION_DENIED");
+    app.rest(
+        Method::DELETE,
+        &format!("/api/v1/organization/{id}"),
+        auth(),
+        None,
+    )
+    .await
+    .assert_error(403, "PERMISSION_DENIED");
+    app.rest(
+        Method::POST,
+        "/api/v1/organization",
+        auth(),
+        Some(&json!({"name": "Child without permission", "parentID": id})),
+    )
+    .await
+    .assert_error(403, "PERMISSION_DENIED");
 }
