@@ -188,7 +188,7 @@ pub async fn app_with_limit(db: Db, max_in_flight: usize) -> Result<Router, BoxE
         )
         .fallback(move |req: Request| transcoder.clone().handle(req))
         .layer(axum::middleware::from_fn_with_state(
-            db,
+            crate::auth::layer::Authenticator::new(db),
             crate::auth::layer::authenticate,
         ))
         .layer(cors)

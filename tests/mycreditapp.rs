@@ -2135,6 +2135,17 @@ async fn expired_oauth_token_is_401() {
         assert_eq!(updated.rows_affected, 1, "the access token row exists");
         let _ = conn.close().await;
 
+        // A running server trusts a token it resolved for a few seconds (the token
+        // cache); past that, a row changed behind its back is seen.
+        let deadline =
+            std::time::Instant::now() + orgd::auth::cache::TTL + std::time::Duration::from_secs(2);
+        while ctx.list(&q).await.status != 401 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the expired token still works after the cache TTL"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
         assert_plain_error(&ctx.list(&q).await, 401);
         assert_plain_error(
             &ctx.create(&body("Late", "customer", "late@example.com"))

@@ -1,18 +1,59 @@
 //! The middleware that resolves the token of every request, gRPC and REST alike.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::{Authn, token_from_headers};
+use super::cache::TokenCache;
+use super::{Authn, Principal, token, token_from_headers};
 use crate::db::Db;
-use crate::domain::token;
+use crate::domain;
 
-pub async fn authenticate(State(db): State<Db>, mut req: Request, next: Next) -> Response {
+/// What the middleware needs: the token store and the tokens it resolved lately.
+#[derive(Clone, Debug)]
+pub struct Authenticator {
+    db: Db,
+    cache: Arc<TokenCache>,
+}
+
+impl Authenticator {
+    pub fn new(db: Db) -> Authenticator {
+        Authenticator {
+            db,
+            cache: Arc::default(),
+        }
+    }
+
+    async fn principal(&self, presented: &str) -> Result<Option<Principal>, sea_orm::DbErr> {
+        let hash = token::hash(presented);
+        if let Some(principal) = self.cache.get(&hash, Instant::now()) {
+            return Ok(Some(principal));
+        }
+        let fetched = Instant::now();
+        Ok(
+            match domain::token::resolve_hash(self.db.read(), &hash).await? {
+                Some((principal, expires_at)) => {
+                    self.cache.put(hash, principal.clone(), expires_at, fetched);
+                    Some(principal)
+                }
+                None => None,
+            },
+        )
+    }
+}
+
+pub async fn authenticate(
+    State(auth): State<Authenticator>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let authn = match token_from_headers(req.headers()) {
         None => Authn::Anonymous,
         Some(Err(())) => Authn::Rejected,
-        Some(Ok(t)) => match token::resolve(db.read(), t).await {
+        Some(Ok(t)) => match auth.principal(t).await {
             Ok(Some(principal)) => Authn::Authenticated(principal),
             Ok(None) => Authn::Rejected,
             Err(e) => {

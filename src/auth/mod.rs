@@ -1,6 +1,7 @@
 //! Who is calling: a token from any of the accepted header forms, resolved once per request
 //! into a [`Principal`] that the domain layer checks.
 
+pub mod cache;
 pub mod layer;
 pub mod token;
 

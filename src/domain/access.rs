@@ -7,7 +7,7 @@
 //! - A service has no level; each operation says whether services may perform it (on any
 //!   organization, so they alone can learn that one does not exist).
 
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::{ConnectionTrait, QueryResult, Statement};
 
 use super::error::{DomainError, DomainResult};
 use super::membership::Role;
@@ -15,9 +15,21 @@ use crate::auth::Principal;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
-    Read,
-    Admin,
-    Own,
+    Read = 1,
+    Admin = 2,
+    Own = 3,
+}
+
+impl Level {
+    /// The number [`level_sql`] yields for this level.
+    fn from_number(n: i32) -> Option<Level> {
+        match n {
+            1 => Some(Level::Read),
+            2 => Some(Level::Admin),
+            3 => Some(Level::Own),
+            _ => None,
+        }
+    }
 }
 
 impl From<Role> for Level {
@@ -39,17 +51,60 @@ pub enum Services {
 /// Depth guard for the ancestor walk; the tree is kept acyclic, this only bounds the cost.
 const MAX_DEPTH: i64 = 64;
 
-/// The organization's ancestor chain (itself at depth 0) with the user's role at each level;
-/// the user id may be 0 for "no user". Placeholders are numbered in order of first
-/// appearance, which SQLite and PostgreSQL both accept.
-const CHAIN_SQL: &str = "WITH RECURSIVE chain(id, parent_id, depth) AS ( \
-       SELECT id, parent_id, CAST(0 AS BIGINT) FROM organizations WHERE id = $1 \
-       UNION ALL \
-       SELECT o.id, o.parent_id, c.depth + 1 FROM organizations o \
-         JOIN chain c ON o.id = c.parent_id WHERE c.depth < $2 \
-     ) \
-     SELECT c.id AS id, c.depth AS depth, m.role AS role FROM chain c \
-     LEFT JOIN memberships m ON m.organization_id = c.id AND m.user_id = $3";
+/// A scalar subquery: the principal's [`Level`] in the organization whose id the SQL
+/// expression `organization` gives, as a number (NULL: no access). `principal_id` is the
+/// placeholder bound to [`principal_param`]. The rule of this module's header, in SQL, so
+/// that a read can check access in the same statement that loads the organization.
+pub fn level_sql(principal: &Principal, organization: &str, principal_id: &str) -> String {
+    let chain = format!(
+        "WITH RECURSIVE chain(id, parent_id, depth) AS ( \
+           SELECT id, parent_id, 0 FROM organizations WHERE id = {organization} \
+           UNION ALL \
+           SELECT up.id, up.parent_id, c.depth + 1 FROM organizations up \
+             JOIN chain c ON up.id = c.parent_id WHERE c.depth < {MAX_DEPTH} \
+         )"
+    );
+    let (owner, admin, member) = (
+        Role::Owner.as_str(),
+        Role::Admin.as_str(),
+        Role::Member.as_str(),
+    );
+    let (own, adm, read) = (Level::Own as i32, Level::Admin as i32, Level::Read as i32);
+    match principal {
+        // The direct role counts at the organization itself; above it only ownership does.
+        Principal::User { .. } => format!(
+            "({chain} SELECT MAX(CASE \
+               WHEN c.depth = 0 THEN CASE m.role WHEN '{owner}' THEN {own} \
+                 WHEN '{admin}' THEN {adm} WHEN '{member}' THEN {read} END \
+               WHEN m.role = '{owner}' THEN {own} END) \
+             FROM chain c JOIN memberships m \
+               ON m.organization_id = c.id AND m.user_id = {principal_id})"
+        ),
+        Principal::Organization { .. } => format!(
+            "({chain} SELECT MAX(CASE WHEN c.id = {principal_id} THEN {own} END) FROM chain c)"
+        ),
+        // Always NULL; the placeholder is still bound so every principal takes the same
+        // parameters.
+        Principal::Service { .. } => format!(
+            "CAST(NULLIF(CAST({principal_id} AS BIGINT), CAST({principal_id} AS BIGINT)) AS INTEGER)"
+        ),
+    }
+}
+
+/// The value for `level_sql`'s `principal_id` placeholder.
+pub fn principal_param(principal: &Principal) -> i64 {
+    match principal {
+        Principal::User { user_id } => *user_id,
+        Principal::Organization { organization_id } => *organization_id,
+        Principal::Service { .. } => 0,
+    }
+}
+
+/// The level a [`level_sql`] column holds.
+pub fn level_from_row(row: &QueryResult, column: &str) -> DomainResult<Option<Level>> {
+    let n: Option<i32> = row.try_get("", column)?;
+    Ok(n.and_then(Level::from_number))
+}
 
 /// Whether the organization exists, and the caller's level in it (None: no access).
 pub async fn level(
@@ -57,41 +112,21 @@ pub async fn level(
     principal: &Principal,
     organization_id: i64,
 ) -> DomainResult<(bool, Option<Level>)> {
-    let user_id = match principal {
-        Principal::User { user_id } => *user_id,
-        _ => 0,
-    };
-    let rows = conn
-        .query_all_raw(Statement::from_sql_and_values(
+    let sql = format!(
+        "SELECT {} AS access_level FROM organizations WHERE id = $1",
+        level_sql(principal, "$1", "$2")
+    );
+    let row = conn
+        .query_one_raw(Statement::from_sql_and_values(
             conn.get_database_backend(),
-            CHAIN_SQL,
-            [organization_id.into(), MAX_DEPTH.into(), user_id.into()],
+            sql,
+            [organization_id.into(), principal_param(principal).into()],
         ))
         .await?;
-    if rows.is_empty() {
-        return Ok((false, None));
+    match row {
+        None => Ok((false, None)),
+        Some(row) => Ok((true, level_from_row(&row, "access_level")?)),
     }
-    let mut best: Option<Level> = None;
-    for row in &rows {
-        let id: i64 = row.try_get("", "id")?;
-        let depth: i64 = row.try_get("", "depth")?;
-        let role: Option<String> = row.try_get("", "role")?;
-        let here = match principal {
-            Principal::User { .. } => role.as_deref().and_then(Role::parse).and_then(|r| {
-                (depth == 0 || r == Role::Owner).then_some(if depth == 0 {
-                    Level::from(r)
-                } else {
-                    Level::Own
-                })
-            }),
-            Principal::Organization { organization_id } => {
-                (id == *organization_id).then_some(Level::Own)
-            }
-            Principal::Service { .. } => None,
-        };
-        best = best.max(here);
-    }
-    Ok((true, best))
 }
 
 /// Ok when the principal may act at `need` on the organization; `organization_id` None
@@ -107,6 +142,18 @@ pub async fn require(
         Some(id) => level(conn, principal, id).await?,
         None => (false, None),
     };
+    decide(principal, exists, level, need, services)
+}
+
+/// The rule `require` applies, for a caller that already knows whether the organization
+/// exists and the principal's level in it.
+pub fn decide(
+    principal: &Principal,
+    exists: bool,
+    level: Option<Level>,
+    need: Level,
+    services: Services,
+) -> DomainResult<()> {
     match principal {
         Principal::Service { .. } if services == Services::Allowed => {
             if exists {

@@ -5,7 +5,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, Statement};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, Set,
+    Statement,
+};
 
 use super::access::{self, Level, Services};
 use super::error::{DomainError, DomainResult};
@@ -13,7 +16,7 @@ use super::keys::{OrganizationKey, UserKey};
 use super::membership;
 use super::validate::PageBounds;
 use crate::auth::Principal;
-use crate::db::Db;
+use crate::db::{Db, text_agg};
 use crate::entity::{availability_sample, user_availability};
 
 pub const HISTORY_DAYS: i64 = 14;
@@ -147,8 +150,52 @@ pub async fn set(
     Ok(())
 }
 
-/// Counts for each organization and for its subtree, by status, in one query; only
-/// current members count.
+/// A scalar subquery: the members' statuses counted over the subtree of the organization
+/// whose id the SQL expression `root` gives, as text for [`parse_counts`]:
+/// `status:in_root:n` groups joined by commas (NULL when nobody reported).
+pub fn subtree_counts_sql(backend: DatabaseBackend, root: &str) -> String {
+    // Depth 0 is the root itself (the root cannot be named inside the grouped subquery:
+    // SQLite does not let a FROM-clause subquery refer to the enclosing row).
+    let in_root = "CAST(sub.depth = 0 AS INTEGER)";
+    let group = text_agg(backend, "grouped.g");
+    format!(
+        "(WITH RECURSIVE sub(id, depth) AS ( \
+           SELECT id, 0 FROM organizations WHERE id = {root} \
+           UNION ALL \
+           SELECT down.id, sub.depth + 1 FROM organizations down \
+             JOIN sub ON down.parent_id = sub.id WHERE sub.depth < 64 \
+         ) \
+         SELECT {group} FROM ( \
+           SELECT ua.status || ':' || {in_root} || ':' || COUNT(*) AS g \
+           FROM user_availability ua JOIN sub ON ua.organization_id = sub.id \
+           JOIN memberships m ON m.organization_id = ua.organization_id \
+             AND m.user_id = ua.user_id \
+           GROUP BY ua.status, {in_root} \
+         ) grouped)"
+    )
+}
+
+/// The counts a [`subtree_counts_sql`] column holds.
+pub fn parse_counts(text: Option<&str>) -> Availability {
+    let mut out = Availability::default();
+    for group in text.unwrap_or_default().split(',') {
+        let mut parts = group.split(':');
+        let (Some(status), Some(in_root), Some(n)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let (Some(status), Ok(n)) = (Status::parse(status), n.parse::<i64>()) else {
+            continue;
+        };
+        out.total.add(status, n);
+        if in_root == "1" {
+            out.in_root.add(status, n);
+        }
+    }
+    out
+}
+
+/// Availability counts of each organization (members only), in one statement.
 pub async fn counts(
     conn: &impl ConnectionTrait,
     organization_ids: &[i64],
@@ -160,42 +207,26 @@ pub async fn counts(
     if organization_ids.is_empty() {
         return Ok(out);
     }
+    let backend = conn.get_database_backend();
     let placeholders: Vec<String> = (1..=organization_ids.len())
         .map(|i| format!("${i}"))
         .collect();
     let sql = format!(
-        "WITH RECURSIVE sub(root, id, depth) AS ( \
-           SELECT id, id, CAST(0 AS BIGINT) FROM organizations WHERE id IN ({}) \
-           UNION ALL \
-           SELECT sub.root, o.id, sub.depth + 1 FROM organizations o \
-             JOIN sub ON o.parent_id = sub.id WHERE sub.depth < 64 \
-         ) \
-         SELECT sub.root AS root, ua.status AS status, \
-                CAST(ua.organization_id = sub.root AS INTEGER) AS in_root, COUNT(*) AS n \
-         FROM user_availability ua JOIN sub ON ua.organization_id = sub.id \
-         JOIN memberships m ON m.organization_id = ua.organization_id \
-           AND m.user_id = ua.user_id \
-         GROUP BY sub.root, ua.status, CAST(ua.organization_id = sub.root AS INTEGER)",
+        "SELECT o.id AS id, {} AS availability FROM organizations o WHERE o.id IN ({})",
+        subtree_counts_sql(backend, "o.id"),
         placeholders.join(", ")
     );
     let rows = conn
         .query_all_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
+            backend,
             sql,
             organization_ids.iter().map(|id| (*id).into()),
         ))
         .await?;
     for row in rows {
-        let root: i64 = row.try_get("", "root")?;
-        let status: String = row.try_get("", "status")?;
-        let in_root: i32 = row.try_get("", "in_root")?;
-        let n: i64 = row.try_get("", "n")?;
-        if let (Some(status), Some(entry)) = (Status::parse(&status), out.get_mut(&root)) {
-            entry.total.add(status, n);
-            if in_root == 1 {
-                entry.in_root.add(status, n);
-            }
-        }
+        let id: i64 = row.try_get("", "id")?;
+        let text: Option<String> = row.try_get("", "availability")?;
+        out.insert(id, parse_counts(text.as_deref()));
     }
     Ok(out)
 }

@@ -4,8 +4,9 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait,
+    FromQueryResult, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QueryResult,
+    QuerySelect, Set, SqlErr, Statement,
 };
 
 use super::access::{self, Level, Services};
@@ -18,8 +19,8 @@ use super::validate::{
     is_bcp47, is_iana_timezone,
 };
 use crate::auth::Principal;
-use crate::db::Db;
-use crate::entity::{membership as membership_entity, organization};
+use crate::db::{Db, text_agg};
+use crate::entity::organization;
 
 pub const TRIAL_DAYS: i64 = 14;
 pub const DEFAULT_LANGUAGE: &str = "en";
@@ -129,47 +130,72 @@ pub fn is_unique_violation(e: &DbErr) -> bool {
     matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
-/// Loads owners, children and availability for many organizations in three queries.
+/// The columns derived from other rows, for the organization whose id the SQL expression
+/// `organization` gives: `owner_ids` (text), `has_children`, `availability` (text).
+fn derived_columns_sql(backend: DatabaseBackend, organization: &str) -> String {
+    format!(
+        "(SELECT {owners} FROM memberships m \
+           WHERE m.organization_id = {organization} AND m.role = '{owner}') AS owner_ids, \
+         EXISTS(SELECT 1 FROM organizations c WHERE c.parent_id = {organization}) AS has_children, \
+         {availability} AS availability",
+        owners = text_agg(backend, "m.user_id"),
+        owner = Role::Owner.as_str(),
+        availability = availability::subtree_counts_sql(backend, organization),
+    )
+}
+
+/// Reads the [`derived_columns_sql`] of a row into a view of `model`.
+fn view_from_row(row: &QueryResult, model: organization::Model) -> DomainResult<OrganizationView> {
+    let owners: Option<String> = row.try_get("", "owner_ids")?;
+    let mut owner_ids: Vec<i64> = owners
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|id| id.parse().ok())
+        .collect();
+    owner_ids.sort_unstable();
+    let availability: Option<String> = row.try_get("", "availability")?;
+    Ok(OrganizationView {
+        owner_ids,
+        has_children: row.try_get("", "has_children")?,
+        availability: availability::parse_counts(availability.as_deref()),
+        model,
+    })
+}
+
+/// Loads owners, children and availability for many organizations in one statement.
 pub async fn views(
     conn: &impl ConnectionTrait,
     models: Vec<organization::Model>,
 ) -> DomainResult<Vec<OrganizationView>> {
-    let ids: Vec<i64> = models.iter().map(|m| m.id).collect();
-    let mut owners: HashMap<i64, Vec<i64>> = HashMap::new();
-    for (org, user) in membership_entity::Entity::find()
-        .select_only()
-        .column(membership_entity::Column::OrganizationId)
-        .column(membership_entity::Column::UserId)
-        .filter(membership_entity::Column::OrganizationId.is_in(ids.clone()))
-        .filter(membership_entity::Column::Role.eq(Role::Owner.as_str()))
-        .order_by_asc(membership_entity::Column::UserId)
-        .into_tuple::<(i64, i64)>()
-        .all(conn)
+    if models.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = conn.get_database_backend();
+    let placeholders: Vec<String> = (1..=models.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT o.id AS id, {} FROM organizations o WHERE o.id IN ({})",
+        derived_columns_sql(backend, "o.id"),
+        placeholders.join(", ")
+    );
+    let mut rows: HashMap<i64, QueryResult> = HashMap::with_capacity(models.len());
+    for row in conn
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            models.iter().map(|m| m.id.into()),
+        ))
         .await?
     {
-        owners.entry(org).or_default().push(user);
+        rows.insert(row.try_get("", "id")?, row);
     }
-    let parents: HashSet<i64> = organization::Entity::find()
-        .select_only()
-        .column(organization::Column::ParentId)
-        .filter(organization::Column::ParentId.is_in(ids.clone()))
-        .distinct()
-        .into_tuple::<Option<i64>>()
-        .all(conn)
-        .await?
+    models
         .into_iter()
-        .flatten()
-        .collect();
-    let mut availability = availability::counts(conn, &ids).await?;
-    Ok(models
-        .into_iter()
-        .map(|model| OrganizationView {
-            owner_ids: owners.remove(&model.id).unwrap_or_default(),
-            has_children: parents.contains(&model.id),
-            availability: availability.remove(&model.id).unwrap_or_default(),
-            model,
+        .map(|model| match rows.get(&model.id) {
+            Some(row) => view_from_row(row, model),
+            None => Err(DomainError::NotFound("organization not found".into())),
         })
-        .collect())
+        .collect()
 }
 
 pub async fn view(
@@ -240,11 +266,37 @@ fn or_default(value: String, default: &str) -> String {
 }
 
 /// Services may read any organization; everyone else needs a role in it or above it.
+/// Access, the row and what is derived from other rows come in one statement: this is the
+/// most frequent read.
 pub async fn get(db: &Db, principal: &Principal, id: i64) -> DomainResult<OrganizationView> {
     let conn = db.read();
-    access::require(conn, principal, Some(id), Level::Read, Services::Allowed).await?;
-    let model = find(conn, id).await?;
-    view(conn, model).await
+    let backend = conn.get_database_backend();
+    let sql = format!(
+        "SELECT o.*, {} AS access_level, {} FROM organizations o WHERE o.id = $1",
+        access::level_sql(principal, "o.id", "$2"),
+        derived_columns_sql(backend, "o.id"),
+    );
+    let row = conn
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [id.into(), access::principal_param(principal).into()],
+        ))
+        .await?;
+    let level = match &row {
+        Some(row) => access::level_from_row(row, "access_level")?,
+        None => None,
+    };
+    access::decide(
+        principal,
+        row.is_some(),
+        level,
+        Level::Read,
+        Services::Allowed,
+    )?;
+    let row = row.ok_or_else(|| DomainError::NotFound("organization not found".into()))?;
+    let model = organization::Model::from_query_result(&row, "")?;
+    view_from_row(&row, model)
 }
 
 /// Replaces the writable fields. `parent_id` absent keeps the parent; a new parent must be

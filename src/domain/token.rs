@@ -1,5 +1,6 @@
 //! Issuing tokens (shown once) and resolving a presented token to its principal.
 
+use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use super::error::DomainResult;
@@ -35,34 +36,34 @@ pub async fn issue(
     Ok(plain)
 }
 
-/// The principal a token acts as; None when unknown or expired.
-pub async fn resolve(
+/// The principal a stored token hash acts as and when the token expires; None when unknown
+/// or expired.
+pub async fn resolve_hash(
     conn: &impl ConnectionTrait,
-    presented: &str,
-) -> Result<Option<Principal>, sea_orm::DbErr> {
+    hash: &str,
+) -> Result<Option<(Principal, Option<DateTime<Utc>>)>, sea_orm::DbErr> {
     let Some(row) = api_token::Entity::find()
-        .filter(api_token::Column::TokenHash.eq(token::hash(presented)))
+        .filter(api_token::Column::TokenHash.eq(hash))
         .one(conn)
         .await?
     else {
         return Ok(None);
     };
-    if row.expires_at.is_some_and(|at| at <= chrono::Utc::now()) {
+    if row.expires_at.is_some_and(|at| at <= Utc::now()) {
         return Ok(None);
     }
-    Ok(
-        match (
-            row.kind.as_str(),
-            row.user_id,
-            row.organization_id,
-            row.service_name,
-        ) {
-            ("user", Some(user_id), _, _) => Some(Principal::User { user_id }),
-            ("organization", _, Some(organization_id), _) => {
-                Some(Principal::Organization { organization_id })
-            }
-            ("service", _, _, Some(name)) => Some(Principal::Service { name }),
-            _ => None,
-        },
-    )
+    let principal = match (
+        row.kind.as_str(),
+        row.user_id,
+        row.organization_id,
+        row.service_name,
+    ) {
+        ("user", Some(user_id), _, _) => Principal::User { user_id },
+        ("organization", _, Some(organization_id), _) => {
+            Principal::Organization { organization_id }
+        }
+        ("service", _, _, Some(name)) => Principal::Service { name },
+        _ => return Ok(None),
+    };
+    Ok(Some((principal, row.expires_at)))
 }

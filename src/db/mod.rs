@@ -1,6 +1,9 @@
 //! Database connections: SQLite (embedded default) or PostgreSQL, same code and migrations.
 
+mod sqlite_readers;
+
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
@@ -9,9 +12,11 @@ use sea_orm::sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
 use sea_orm::{
-    DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode,
-    SqlxPostgresConnector, SqlxSqliteConnector, TransactionOptions, TransactionTrait,
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, ExecResult,
+    QueryResult, SqliteTransactionMode, SqlxPostgresConnector, SqlxSqliteConnector, Statement,
+    TransactionOptions, TransactionTrait,
 };
+use sqlite_readers::SqliteReaders;
 
 /// Reads go to a pool; writes go through `begin_write`. On SQLite the writer is a single
 /// connection that starts transactions with `BEGIN IMMEDIATE`: SQLite serialises writers
@@ -19,8 +24,54 @@ use sea_orm::{
 /// transactions upgrading to writers at once.
 #[derive(Clone, Debug)]
 pub struct Db {
-    read: DatabaseConnection,
+    read: ReadConnection,
     write: DatabaseConnection,
+}
+
+/// Where reads go: SQLite's own read connections, or the pool (PostgreSQL, and an
+/// in-memory SQLite database, which exists once per connection).
+#[derive(Clone, Debug)]
+pub enum ReadConnection {
+    Pool(DatabaseConnection),
+    Sqlite(Arc<SqliteReaders>),
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for ReadConnection {
+    fn get_database_backend(&self) -> DatabaseBackend {
+        match self {
+            ReadConnection::Pool(c) => c.get_database_backend(),
+            ReadConnection::Sqlite(_) => DatabaseBackend::Sqlite,
+        }
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        match self {
+            ReadConnection::Pool(c) => c.execute_raw(stmt).await,
+            ReadConnection::Sqlite(r) => r.execute(stmt).await,
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        match self {
+            ReadConnection::Pool(c) => c.execute_unprepared(sql).await,
+            ReadConnection::Sqlite(r) => r.execute_unprepared(sql).await,
+        }
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        match self {
+            ReadConnection::Pool(c) => c.query_one_raw(stmt).await,
+            ReadConnection::Sqlite(r) => r.query_one(stmt).await,
+        }
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match self {
+            ReadConnection::Pool(c) => c.query_all_raw(stmt).await,
+            ReadConnection::Sqlite(r) => r.query_all(stmt).await,
+        }
+    }
 }
 
 fn db_err(e: impl std::fmt::Display) -> DbErr {
@@ -38,24 +89,22 @@ impl Db {
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            // An embedded database has no link to lose: sqlx's ping before every acquire
+            // would be one more round trip to the connection's worker thread per query.
             let write_pool = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
+                .test_before_acquire(false)
                 .connect_with(options.clone())
                 .await
                 .map_err(db_err)?;
             let write = SqlxSqliteConnector::from_sqlx_sqlite_pool(write_pool);
             // An in-memory database exists once per connection: readers must share the writer.
             let read = if in_memory {
-                write.clone()
+                ReadConnection::Pool(write.clone())
             } else {
                 let readers = std::thread::available_parallelism().map_or(4, |n| n.get() * 2);
-                let read_pool = SqlitePoolOptions::new()
-                    .max_connections(readers as u32)
-                    .connect_with(options)
-                    .await
-                    .map_err(db_err)?;
-                SqlxSqliteConnector::from_sqlx_sqlite_pool(read_pool)
+                ReadConnection::Sqlite(Arc::new(SqliteReaders::open(&options, readers).await?))
             };
             Ok(Db { read, write })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -67,7 +116,7 @@ impl Db {
                 .map_err(db_err)?;
             let conn = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
             Ok(Db {
-                read: conn.clone(),
+                read: ReadConnection::Pool(conn.clone()),
                 write: conn,
             })
         } else {
@@ -84,7 +133,7 @@ impl Db {
         Ok(db)
     }
 
-    pub fn read(&self) -> &DatabaseConnection {
+    pub fn read(&self) -> &ReadConnection {
         &self.read
     }
 
@@ -99,5 +148,13 @@ impl Db {
                 ..Default::default()
             })
             .await
+    }
+}
+
+/// An aggregate joining the values of `expr` over a group as text separated by commas.
+pub fn text_agg(backend: DatabaseBackend, expr: &str) -> String {
+    match backend {
+        DatabaseBackend::Postgres => format!("string_agg(CAST({expr} AS TEXT), ',')"),
+        _ => format!("group_concat({expr}, ',')"),
     }
 }
