@@ -238,3 +238,52 @@ async fn document_lists_every_binding_with_schemas_and_security() {
     })
     .await;
 }
+
+/// The operation of a binding in the document.
+fn operation<'a>(doc: &'a Value, b: &orgd::rest::binding::Binding) -> &'a Value {
+    let method = b.http_method.as_str().to_ascii_lowercase();
+    doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(p, ops)| shape(p) == shape(&b.route) && ops.get(&method).is_some())
+        .map(|(_, ops)| &ops[&method])
+        .unwrap_or_else(|| panic!("{method} {} missing", b.route))
+}
+
+/// A form body is documented wherever the transcoder reads one (a whole-message body, as
+/// OAuth2 token requests are), with the fields of the JSON body.
+#[test]
+fn form_bodies_are_documented_where_the_transcoder_reads_them() {
+    let doc = orgd::rest::openapi::document(&DESCRIPTOR_POOL);
+    let mut forms = 0;
+    for b in bindings(&DESCRIPTOR_POOL) {
+        let content = &operation(&doc, &b)["requestBody"]["content"];
+        let form = content.get("application/x-www-form-urlencoded");
+        assert_eq!(
+            form.is_some(),
+            b.accepts_form(),
+            "{} {}",
+            b.http_method,
+            b.route
+        );
+        if let Some(form) = form {
+            forms += 1;
+            let keys = |schema: &Value| -> Vec<String> {
+                schema["properties"]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .cloned()
+                    .collect()
+            };
+            let json = &content["application/json"]["schema"];
+            assert_eq!(keys(&form["schema"]), keys(json), "{}", b.route);
+        }
+    }
+    assert!(forms >= 1);
+    let token = &doc["paths"]["/v1/oauth2/token"]["post"]["requestBody"]["content"];
+    let form = &token["application/x-www-form-urlencoded"]["schema"];
+    assert_eq!(form["type"], "object");
+    assert_eq!(form["properties"]["client_id"], json!({"type": "string"}));
+}

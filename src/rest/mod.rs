@@ -395,8 +395,8 @@ fn request_message(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if has_body && form && matches!(binding.body, BodyTarget::Whole) {
-        // OAuth2 clients send form bodies: read as a query string would be.
+    if has_body && form && binding.accepts_form() {
+        // Read as a query string would be.
         let text = String::from_utf8_lossy(body);
         let tree = scalar_tree(binding, &input, &text, Location::Body, &mut issues, false);
         if !tree.is_empty() {

@@ -246,6 +246,13 @@ impl Generator {
 
     fn request_body(&mut self, b: &Binding) -> Option<Value> {
         let naming = b.dialect.naming();
+        let mut content = Map::new();
+        if b.accepts_form() {
+            content.insert(
+                "application/x-www-form-urlencoded".into(),
+                json!({"schema": self.form_schema(b)}),
+            );
+        }
         let schema = match &b.body {
             BodyTarget::None => return None,
             BodyTarget::Field(field) => self.field_schema(field, naming),
@@ -263,10 +270,25 @@ impl Generator {
                 json!({"type": "object", "properties": properties})
             }
         };
-        Some(json!({
-            "required": false,
-            "content": {"application/json": {"schema": schema}},
-        }))
+        content.insert("application/json".into(), json!({"schema": schema}));
+        Some(json!({"required": false, "content": content}))
+    }
+
+    /// A form body as the transcoder reads it: keys as query parameters are named (dotted
+    /// through messages), repeated keys for lists.
+    fn form_schema(&mut self, b: &Binding) -> Value {
+        let naming = b.dialect.naming();
+        let mut fields = Vec::new();
+        for field in b.input().fields() {
+            if !b.binds_top_level(&field) {
+                self.query_params(&field, &mut Vec::new(), naming, 0, &mut fields);
+            }
+        }
+        let properties: Map<String, Value> = fields
+            .into_iter()
+            .filter_map(|mut p| Some((p["name"].as_str()?.to_string(), p["schema"].take())))
+            .collect();
+        json!({"type": "object", "properties": properties})
     }
 
     fn responses(&mut self, b: &Binding) -> Map<String, Value> {
