@@ -1,6 +1,6 @@
 //! The bounds a client cannot exceed: body sizes (413), URI and header sizes (414, 431),
-//! work in progress at once (503 / RESOURCE_EXHAUSTED with retry-after, no queue), and lists
-//! read whole (refused past a bound, never cut short).
+//! work in progress at once (503 / RESOURCE_EXHAUSTED with retry-after, no queue), lists
+//! read whole (refused past a bound, never cut short) and every string and list in a request.
 
 mod common;
 
@@ -473,6 +473,108 @@ async fn owner_invitations_and_memberships_page_or_stop_at_the_bound() {
             .into_inner();
         assert_eq!(whole.memberships.len(), 2);
         assert_eq!(whole.total_memberships, 2);
+    })
+    .await;
+}
+
+/// Every string and list of every request is bounded, whatever the RPC and surface: a field
+/// the domain has no rule for (an id, a filter list, an OAuth2 client id) included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_string_and_list_has_a_bound() {
+    use orgd::limits::{MAX_LIST_ITEMS, MAX_STRING_CHARS};
+    for_each_backend(|app| async move {
+        let owner = app.user("bounded").await;
+        let org = app.org(&owner.token, "Bounded").await;
+        let id = id_of(&org);
+        let uuid = org["uuid"].as_str().unwrap().to_string();
+        let long = "x".repeat(MAX_STRING_CHARS + 1);
+
+        // GroupAlarm: a read-only list the domain ignores still has its bound; the
+        // organization is unchanged.
+        let mut update = org.clone();
+        update["ownerIDs"] = json!(vec![owner.id; MAX_LIST_ITEMS + 1]);
+        update["name"] = json!("Renamed");
+        let r = app
+            .rest(
+                Method::PUT,
+                "/api/v1/organization",
+                Auth::Bearer(&owner.token),
+                Some(&update),
+            )
+            .await;
+        r.assert_error(400, "INVALID_ARGUMENT");
+        assert!(r.json["message"].as_str().unwrap().contains("ownerIDs"), "{}", r.text);
+        assert_eq!(app.get_org_json(&owner.token, id).await["name"], "Bounded");
+        // Who is calling comes first.
+        app.rest(Method::PUT, "/api/v1/organization", Auth::None, Some(&update))
+            .await
+            .assert_error(401, "UNAUTHENTICATED");
+
+        // giosg: the field's messages under its name.
+        let r = app
+            .rest(
+                Method::PATCH,
+                &format!("/api/v5/orgs/{uuid}/partnerships/{uuid}"),
+                Auth::Token(&owner.token),
+                Some(&json!({"display_name": long})),
+            )
+            .await;
+        r.assert_status(400);
+        assert_eq!(
+            r.json,
+            json!({"display_name": [format!("must be at most {MAX_STRING_CHARS} characters")]})
+        );
+
+        // MyCreditApp, with no token at all (the token endpoint is public): 422 at the field.
+        let r = send(
+            app.http
+                .post(app.url("/v1/oauth2/token"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("client_id={long}&client_secret=s")),
+        )
+        .await;
+        r.assert_status(422);
+        assert_eq!(r.json["detail"][0]["loc"], json!(["body", "client_id"]));
+
+        // gRPC: a filter list the domain never counted.
+        let channel = app.channel().await;
+        let mut partners =
+            orgd::proto::v1::organization_partner_service_client::OrganizationPartnerServiceClient::new(channel);
+        let status = partners
+            .list_organization_partners(bearer(
+                ListOrganizationPartnersRequest {
+                    requester_organization_id: uuid.clone(),
+                    target_organization_id: uuid.clone(),
+                    partner_types: vec![1],
+                    partner_ids: vec![uuid.clone(); MAX_LIST_ITEMS + 1],
+                    limit: Some(10),
+                    offset: Some(0),
+                    ..Default::default()
+                },
+                &owner.token,
+            ))
+            .await
+            .expect_err("too many partner ids");
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        let details = tonic_types::StatusExt::get_error_details(&status);
+        let violations = details.bad_request().unwrap().field_violations.clone();
+        assert_eq!(violations[0].field, "partner_ids");
+        // At the bound itself the request goes through.
+        let ok = partners
+            .list_organization_partners(bearer(
+                ListOrganizationPartnersRequest {
+                    requester_organization_id: uuid.clone(),
+                    target_organization_id: uuid.clone(),
+                    partner_types: vec![1],
+                    partner_ids: vec![uuid.clone(); MAX_LIST_ITEMS],
+                    limit: Some(10),
+                    offset: Some(0),
+                    ..Default::default()
+                },
+                &owner.token,
+            ))
+            .await;
+        assert!(ok.is_ok(), "{ok:?}");
     })
     .await;
 }

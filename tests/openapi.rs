@@ -285,5 +285,52 @@ fn form_bodies_are_documented_where_the_transcoder_reads_them() {
     let token = &doc["paths"]["/v1/oauth2/token"]["post"]["requestBody"]["content"];
     let form = &token["application/x-www-form-urlencoded"]["schema"];
     assert_eq!(form["type"], "object");
-    assert_eq!(form["properties"]["client_id"], json!({"type": "string"}));
+    assert_eq!(
+        form["properties"]["client_id"],
+        json!({"type": "string", "maxLength": orgd::limits::MAX_STRING_CHARS})
+    );
+}
+
+/// Every string and list a request body may carry shows the bound the gRPC codec enforces
+/// on it; responses are not bounded by it, and parameters are bounded more tightly by the
+/// URI and header sizes (a documented maximum there would invite a 414 or 431).
+#[test]
+fn request_bodies_carry_the_bound_of_every_string_and_list() {
+    use orgd::limits::{MAX_LIST_ITEMS, MAX_STRING_CHARS};
+    let doc = orgd::rest::openapi::document(&DESCRIPTOR_POOL);
+    let schemas = &doc["components"]["schemas"];
+    let input = &schemas["orgd.v1.Organization-input"]["properties"];
+    assert_eq!(input["name"]["maxLength"], MAX_STRING_CHARS);
+    assert_eq!(input["tags"]["maxItems"], MAX_LIST_ITEMS);
+    assert_eq!(input["tags"]["items"]["maxLength"], MAX_STRING_CHARS);
+    assert_eq!(input["ownerIDs"]["maxItems"], MAX_LIST_ITEMS);
+    let output = &schemas["orgd.v1.Organization"]["properties"];
+    assert!(output["name"].get("maxLength").is_none());
+    assert!(output["tags"].get("maxItems").is_none());
+    let ship = "/api/v5/orgs/{organization_id}/partnerships/{partner_organization_id}";
+    let patch = &doc["paths"][ship]["patch"]["requestBody"]["content"];
+    assert_eq!(
+        patch["application/json"]["schema"]["properties"]["display_name"],
+        json!({"anyOf": [{"maxLength": MAX_STRING_CHARS}, {"type": "null"}]})
+    );
+    let invite = &doc["paths"]["/api/v1/organization/{organizationID}/owner/invitations"]["post"];
+    assert_eq!(
+        invite["requestBody"]["content"]["application/json"]["schema"]["properties"]["email"]["maxLength"],
+        MAX_STRING_CHARS
+    );
+
+    for b in bindings(&DESCRIPTOR_POOL) {
+        let params = operation(&doc, &b)["parameters"].as_array().cloned();
+        for p in params.unwrap_or_default() {
+            let schema = &p["schema"];
+            assert!(
+                schema.get("maxItems").is_none()
+                    && schema.get("maxLength").is_none()
+                    && schema["items"].get("maxLength").is_none(),
+                "{} {}: {schema}",
+                b.route,
+                p["name"]
+            );
+        }
+    }
 }

@@ -164,7 +164,9 @@ impl Transcoder {
                 format!("the request body exceeds {limit} bytes"),
             )
         })?;
-        let message = match request_message(binding, &vars, &parts.uri, &parts.headers, &bytes) {
+        let message = match request_message(binding, &vars, &parts.uri, &parts.headers, &bytes)
+            .and_then(|m| within_backstop(binding, m))
+        {
             Ok(m) => m,
             // Who is calling is checked before what they sent (401 before 400/422).
             Err(_) if !binding.public && !authenticated(&parts.extensions) => {
@@ -510,6 +512,32 @@ fn request_message(
         e.status = Some(binding.dialect.bad_path_status());
     }
     Err(e)
+}
+
+/// The gRPC codec's bound on every string and list (`grpc::codec`), checked here as well so
+/// that an unauthenticated caller hears 401 before what is wrong with the values.
+fn within_backstop(
+    binding: &Binding,
+    message: DynamicMessage,
+) -> Result<DynamicMessage, RestError> {
+    let violations = crate::grpc::codec::oversized_fields(&message);
+    if violations.is_empty() {
+        return Ok(message);
+    }
+    Err(RestError::invalid(
+        violations
+            .into_iter()
+            .map(|v| {
+                let (location, path) = locate(binding, &v.field);
+                Issue {
+                    location,
+                    path,
+                    message: v.description,
+                    kind: "value_error".into(),
+                }
+            })
+            .collect(),
+    ))
 }
 
 /// `a=1&b.c=2&a=3` as a JSON tree of converted scalars, keyed as the client wrote them.
