@@ -1,4 +1,5 @@
-//! What a server needs to start: where to listen and which database to use.
+//! What a server needs to start: where to listen, which database to use, and the bounds a
+//! deployment (or a test) may change.
 
 use std::net::SocketAddr;
 
@@ -12,6 +13,8 @@ pub struct Config {
     pub database_url: String,
     /// Requests in progress at once before the excess is refused with 503.
     pub max_in_flight: usize,
+    /// The most items a list answers whole (see `domain::validate::MAX_UNPAGED_ITEMS`).
+    pub max_unpaged_items: usize,
 }
 
 impl Config {
@@ -20,6 +23,7 @@ impl Config {
             listen,
             database_url,
             max_in_flight: crate::limits::DEFAULT_MAX_IN_FLIGHT,
+            max_unpaged_items: crate::domain::validate::MAX_UNPAGED_ITEMS,
         }
     }
 }

@@ -21,6 +21,18 @@ pub const MAX_URI_BYTES: usize = 8 * 1024;
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// A request whose body stalls, or whose handling takes longer, is cut off.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Any string in any request message, in characters: a backstop for every field, as long as
+/// the longest free text the domain stores (a description), which the domain and the ids'
+/// formats bound more tightly where they can. Enforced by `grpc::codec` for every RPC.
+pub const MAX_STRING_CHARS: usize = crate::domain::validate::DESCRIPTION_MAX_CHARS;
+/// Any repeated (or map) field in any request message: the backstop beside
+/// [`MAX_STRING_CHARS`], well above the domain's own counts (tags, quick actions: 100).
+pub const MAX_LIST_ITEMS: usize = 1_000;
+const _: () = assert!(
+    crate::domain::validate::TAGS_MAX <= MAX_LIST_ITEMS
+        && crate::domain::quick_action::MAX_ACTIONS <= MAX_LIST_ITEMS,
+    "the backstop must never be tighter than a domain rule"
+);
 /// Requests in progress at once; more are refused at once instead of queueing.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 /// How long refused clients are asked to wait.

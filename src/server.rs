@@ -75,11 +75,21 @@ where
 
 /// The whole application, for a database that is already migrated.
 pub async fn app(db: Db) -> Result<Router, BoxError> {
-    app_with_limit(db, limits::DEFAULT_MAX_IN_FLIGHT).await
+    app_with_limits(
+        db,
+        limits::DEFAULT_MAX_IN_FLIGHT,
+        crate::domain::validate::MAX_UNPAGED_ITEMS,
+    )
+    .await
 }
 
-/// The application refusing work beyond `max_in_flight` concurrent requests.
-pub async fn app_with_limit(db: Db, max_in_flight: usize) -> Result<Router, BoxError> {
+/// The application refusing work beyond `max_in_flight` concurrent requests, and lists read
+/// whole beyond `max_unpaged_items` items.
+pub async fn app_with_limits(
+    db: Db,
+    max_in_flight: usize,
+    max_unpaged_items: usize,
+) -> Result<Router, BoxError> {
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<OrganizationServiceServer<Organizations>>()
@@ -116,13 +126,19 @@ pub async fn app_with_limit(db: Db, max_in_flight: usize) -> Result<Router, BoxE
     let mut grpc = Router::new();
     grpc = grpc_route(
         grpc,
-        OrganizationServiceServer::new(Organizations { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+        OrganizationServiceServer::new(Organizations {
+            db: db.clone(),
+            max_unpaged_items,
+        })
+        .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
     );
     grpc = grpc_route(
         grpc,
-        MembershipServiceServer::new(Memberships { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+        MembershipServiceServer::new(Memberships {
+            db: db.clone(),
+            max_unpaged_items,
+        })
+        .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
     );
     grpc = grpc_route(
         grpc,
@@ -215,7 +231,7 @@ impl Server {
     /// Connects to (creating and migrating) the database, binds, and serves in the background.
     pub async fn start(config: Config) -> Result<Server, BoxError> {
         let db = Db::connect_and_migrate(&config.database_url).await?;
-        let app = app_with_limit(db, config.max_in_flight).await?;
+        let app = app_with_limits(db, config.max_in_flight, config.max_unpaged_items).await?;
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();

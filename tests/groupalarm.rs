@@ -3409,6 +3409,7 @@ async fn every_new_rpc_over_grpc() {
                 .list_owner_invitations(bearer(
                     ListOwnerInvitationsRequest {
                         organization_id: root,
+                        ..Default::default()
                     },
                     t,
                 ))
@@ -3460,6 +3461,7 @@ async fn every_new_rpc_over_grpc() {
                 .list_owner_invitations(bearer(
                     ListOwnerInvitationsRequest {
                         organization_id: root,
+                        ..Default::default()
                     },
                     t,
                 ))

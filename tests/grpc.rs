@@ -445,6 +445,7 @@ fn remove_req(org: &str, user: &str) -> RemoveMembershipRequest {
 fn list_req(org: &str) -> ListMembershipsRequest {
     ListMembershipsRequest {
         organization: org.to_string(),
+        ..Default::default()
     }
 }
 

@@ -1,9 +1,11 @@
 //! The bounds a client cannot exceed: body sizes (413), URI and header sizes (414, 431),
-//! and work in progress at once (503 / RESOURCE_EXHAUSTED with retry-after, no queue).
+//! work in progress at once (503 / RESOURCE_EXHAUSTED with retry-after, no queue), lists
+//! read whole (refused past a bound, never cut short) and every string and list in a request.
 
 mod common;
 
 use common::*;
+use orgd::proto::v1::*;
 use reqwest::Method;
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
@@ -263,4 +265,316 @@ async fn slow_and_stalled_clients_time_out() {
         .unwrap();
     assert_eq!(r.status(), 401);
     server.shutdown().await;
+}
+
+/// A server whose lists read whole stop at two items, so three rows cross the bound.
+fn two_unpaged(config: &mut orgd::config::Config) {
+    config.max_unpaged_items = 2;
+}
+
+/// GroupAlarm's unpaged lists keep their published shape up to the bound and are refused
+/// past it (409 TOO_MANY_RESULTS, pointing at paging), never cut short.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_organization_lists_are_refused_past_the_bound_not_cut() {
+    for_each_backend_with(two_unpaged, |app| async move {
+        let owner = app.user("many").await;
+        let bystander = app.user("bystander").await;
+        let first = id_of(&app.org(&owner.token, "One").await);
+        app.child_org(&owner.token, first, "Two").await;
+        let list = |token: String| {
+            let app = app.clone();
+            async move {
+                app.rest(
+                    Method::GET,
+                    "/api/v1/organizations",
+                    Auth::Bearer(&token),
+                    None,
+                )
+                .await
+            }
+        };
+        let r = list(owner.token.clone()).await;
+        r.assert_status(200);
+        assert_eq!(ids_of(&r.json).len(), 2);
+
+        app.org(&owner.token, "Three").await;
+        let r = list(owner.token.clone()).await;
+        r.assert_error(409, "TOO_MANY_RESULTS");
+        let message = r.json["message"].as_str().unwrap();
+        assert!(
+            message.contains("/api/v1/organizations/paginated"),
+            "{message}"
+        );
+        // The bound is on what each caller sees.
+        let r = list(bystander.token.clone()).await;
+        r.assert_status(200);
+        assert_eq!(r.json, json!([]));
+
+        // The paginated list pages as before; `all` is a whole list like any other.
+        let paginated = |query: &str| {
+            let (app, token) = (app.clone(), owner.token.clone());
+            let path = format!("/api/v1/organizations/paginated?{query}");
+            async move {
+                app.rest(Method::GET, &path, Auth::Bearer(&token), None)
+                    .await
+            }
+        };
+        // Two of the three are top-level: at the bound, all of them.
+        let r = paginated("all=true").await;
+        r.assert_status(200);
+        assert_eq!(ids_of(&r.json["organizations"]).len(), 2);
+        app.org(&owner.token, "Four").await;
+        paginated("all=true")
+            .await
+            .assert_error(409, "TOO_MANY_RESULTS");
+        let r = paginated("limit=1&offset=1").await;
+        r.assert_status(200);
+        assert_eq!(r.json["totalOrganizations"], 3);
+        assert_eq!(ids_of(&r.json["organizations"]).len(), 1);
+
+        let mut grpc = app.organizations().await;
+        assert_code(
+            grpc.get_organizations(bearer(GetOrganizationsRequest {}, &owner.token))
+                .await,
+            tonic::Code::FailedPrecondition,
+        );
+    })
+    .await;
+}
+
+/// Owner invitations and memberships (orgd's own lists) are whole without limit and
+/// offset, refused past the bound; with either they page, limit 1..100.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owner_invitations_and_memberships_page_or_stop_at_the_bound() {
+    for_each_backend_with(two_unpaged, |app| async move {
+        let owner = app.user("inviter").await;
+        let outsider = app.user("outsider").await;
+        let org = id_of(&app.org(&owner.token, "Inviting").await);
+        let mut invitees = Vec::new();
+        for i in 0..3 {
+            invitees.push(app.user(&format!("invitee{i}")).await);
+        }
+        let path = format!("/api/v1/organization/{org}/owner/invitations");
+        for invitee in &invitees[..2] {
+            app.rest(
+                Method::POST,
+                &path,
+                Auth::Bearer(&owner.token),
+                Some(&json!({"email": invitee.email})),
+            )
+            .await
+            .assert_status(201);
+        }
+        let get = |query: &str, token: &str| {
+            let (app, token) = (app.clone(), token.to_string());
+            let path = format!("{path}{query}");
+            async move {
+                app.rest(Method::GET, &path, Auth::Bearer(&token), None)
+                    .await
+            }
+        };
+        let r = get("", &owner.token).await;
+        r.assert_status(200);
+        assert_eq!(r.json.as_array().unwrap().len(), 2);
+        app.rest(
+            Method::POST,
+            &path,
+            Auth::Bearer(&owner.token),
+            Some(&json!({"email": invitees[2].email})),
+        )
+        .await
+        .assert_status(201);
+        get("", &owner.token)
+            .await
+            .assert_error(409, "TOO_MANY_RESULTS");
+        let emails = |r: &Resp| -> Vec<String> {
+            r.json
+                .as_array()
+                .unwrap_or_else(|| panic!("an array: {}", r.text))
+                .iter()
+                .map(|i| i["email"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let first = get("?limit=2", &owner.token).await;
+        let rest = get("?limit=2&offset=2", &owner.token).await;
+        let mut paged = emails(&first);
+        paged.extend(emails(&rest));
+        let all: Vec<String> = invitees.iter().map(|u| u.email.clone()).collect();
+        assert_eq!(paged, all, "oldest first, each once");
+        assert_eq!(emails(&get("?offset=0", &owner.token).await), all);
+        for bad in ["?limit=0", "?limit=101", "?offset=-1"] {
+            get(bad, &owner.token)
+                .await
+                .assert_error(400, "INVALID_ARGUMENT");
+            // Permission before the values.
+            get(bad, &outsider.token)
+                .await
+                .assert_error(403, "PERMISSION_DENIED");
+        }
+
+        // Memberships: the owner and two members are three.
+        let org_key = org.to_string();
+        for invitee in &invitees[..2] {
+            app.member_add(org, &invitee.email, "member").await;
+        }
+        let mut memberships = app.memberships().await;
+        let list = |limit: Option<i32>, offset: Option<i32>| ListMembershipsRequest {
+            organization: org_key.clone(),
+            limit,
+            offset,
+        };
+        assert_code(
+            memberships
+                .list_memberships(bearer(list(None, None), &owner.token))
+                .await,
+            tonic::Code::FailedPrecondition,
+        );
+        let page = memberships
+            .list_memberships(bearer(list(Some(2), None), &owner.token))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(page.memberships.len(), 2);
+        assert_eq!(page.total_memberships, 3);
+        assert_eq!(page.memberships[0].user_id, owner.id);
+        let page = memberships
+            .list_memberships(bearer(list(None, Some(2)), &owner.token))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(page.memberships.len(), 1);
+        assert_eq!(page.memberships[0].user_id, invitees[1].id);
+        assert_code(
+            memberships
+                .list_memberships(bearer(list(Some(101), None), &owner.token))
+                .await,
+            tonic::Code::InvalidArgument,
+        );
+        assert_code(
+            memberships
+                .list_memberships(bearer(list(Some(101), None), &outsider.token))
+                .await,
+            tonic::Code::PermissionDenied,
+        );
+        app.cli(&[
+            "member",
+            "remove",
+            "--organization",
+            &org_key,
+            "--email",
+            &invitees[0].email,
+        ])
+        .await
+        .json();
+        let whole = memberships
+            .list_memberships(bearer(list(None, None), &owner.token))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(whole.memberships.len(), 2);
+        assert_eq!(whole.total_memberships, 2);
+    })
+    .await;
+}
+
+/// Every string and list of every request is bounded, whatever the RPC and surface: a field
+/// the domain has no rule for (an id, a filter list, an OAuth2 client id) included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_string_and_list_has_a_bound() {
+    use orgd::limits::{MAX_LIST_ITEMS, MAX_STRING_CHARS};
+    for_each_backend(|app| async move {
+        let owner = app.user("bounded").await;
+        let org = app.org(&owner.token, "Bounded").await;
+        let id = id_of(&org);
+        let uuid = org["uuid"].as_str().unwrap().to_string();
+        let long = "x".repeat(MAX_STRING_CHARS + 1);
+
+        // GroupAlarm: a read-only list the domain ignores still has its bound; the
+        // organization is unchanged.
+        let mut update = org.clone();
+        update["ownerIDs"] = json!(vec![owner.id; MAX_LIST_ITEMS + 1]);
+        update["name"] = json!("Renamed");
+        let r = app
+            .rest(
+                Method::PUT,
+                "/api/v1/organization",
+                Auth::Bearer(&owner.token),
+                Some(&update),
+            )
+            .await;
+        r.assert_error(400, "INVALID_ARGUMENT");
+        assert!(r.json["message"].as_str().unwrap().contains("ownerIDs"), "{}", r.text);
+        assert_eq!(app.get_org_json(&owner.token, id).await["name"], "Bounded");
+        // Who is calling comes first.
+        app.rest(Method::PUT, "/api/v1/organization", Auth::None, Some(&update))
+            .await
+            .assert_error(401, "UNAUTHENTICATED");
+
+        // giosg: the field's messages under its name.
+        let r = app
+            .rest(
+                Method::PATCH,
+                &format!("/api/v5/orgs/{uuid}/partnerships/{uuid}"),
+                Auth::Token(&owner.token),
+                Some(&json!({"display_name": long})),
+            )
+            .await;
+        r.assert_status(400);
+        assert_eq!(
+            r.json,
+            json!({"display_name": [format!("must be at most {MAX_STRING_CHARS} characters")]})
+        );
+
+        // MyCreditApp, with no token at all (the token endpoint is public): 422 at the field.
+        let r = send(
+            app.http
+                .post(app.url("/v1/oauth2/token"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("client_id={long}&client_secret=s")),
+        )
+        .await;
+        r.assert_status(422);
+        assert_eq!(r.json["detail"][0]["loc"], json!(["body", "client_id"]));
+
+        // gRPC: a filter list the domain never counted.
+        let channel = app.channel().await;
+        let mut partners =
+            orgd::proto::v1::organization_partner_service_client::OrganizationPartnerServiceClient::new(channel);
+        let status = partners
+            .list_organization_partners(bearer(
+                ListOrganizationPartnersRequest {
+                    requester_organization_id: uuid.clone(),
+                    target_organization_id: uuid.clone(),
+                    partner_types: vec![1],
+                    partner_ids: vec![uuid.clone(); MAX_LIST_ITEMS + 1],
+                    limit: Some(10),
+                    offset: Some(0),
+                    ..Default::default()
+                },
+                &owner.token,
+            ))
+            .await
+            .expect_err("too many partner ids");
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        let details = tonic_types::StatusExt::get_error_details(&status);
+        let violations = details.bad_request().unwrap().field_violations.clone();
+        assert_eq!(violations[0].field, "partner_ids");
+        // At the bound itself the request goes through.
+        let ok = partners
+            .list_organization_partners(bearer(
+                ListOrganizationPartnersRequest {
+                    requester_organization_id: uuid.clone(),
+                    target_organization_id: uuid.clone(),
+                    partner_types: vec![1],
+                    partner_ids: vec![uuid.clone(); MAX_LIST_ITEMS],
+                    limit: Some(10),
+                    offset: Some(0),
+                    ..Default::default()
+                },
+                &owner.token,
+            ))
+            .await;
+        assert!(ok.is_ok(), "{ok:?}");
+    })
+    .await;
 }

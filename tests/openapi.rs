@@ -238,3 +238,99 @@ async fn document_lists_every_binding_with_schemas_and_security() {
     })
     .await;
 }
+
+/// The operation of a binding in the document.
+fn operation<'a>(doc: &'a Value, b: &orgd::rest::binding::Binding) -> &'a Value {
+    let method = b.http_method.as_str().to_ascii_lowercase();
+    doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(p, ops)| shape(p) == shape(&b.route) && ops.get(&method).is_some())
+        .map(|(_, ops)| &ops[&method])
+        .unwrap_or_else(|| panic!("{method} {} missing", b.route))
+}
+
+/// A form body is documented wherever the transcoder reads one (a whole-message body, as
+/// OAuth2 token requests are), with the fields of the JSON body.
+#[test]
+fn form_bodies_are_documented_where_the_transcoder_reads_them() {
+    let doc = orgd::rest::openapi::document(&DESCRIPTOR_POOL);
+    let mut forms = 0;
+    for b in bindings(&DESCRIPTOR_POOL) {
+        let content = &operation(&doc, &b)["requestBody"]["content"];
+        let form = content.get("application/x-www-form-urlencoded");
+        assert_eq!(
+            form.is_some(),
+            b.accepts_form(),
+            "{} {}",
+            b.http_method,
+            b.route
+        );
+        if let Some(form) = form {
+            forms += 1;
+            let keys = |schema: &Value| -> Vec<String> {
+                schema["properties"]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .cloned()
+                    .collect()
+            };
+            let json = &content["application/json"]["schema"];
+            assert_eq!(keys(&form["schema"]), keys(json), "{}", b.route);
+        }
+    }
+    assert!(forms >= 1);
+    let token = &doc["paths"]["/v1/oauth2/token"]["post"]["requestBody"]["content"];
+    let form = &token["application/x-www-form-urlencoded"]["schema"];
+    assert_eq!(form["type"], "object");
+    assert_eq!(
+        form["properties"]["client_id"],
+        json!({"type": "string", "maxLength": orgd::limits::MAX_STRING_CHARS})
+    );
+}
+
+/// Every string and list a request body may carry shows the bound the gRPC codec enforces
+/// on it; responses are not bounded by it, and parameters are bounded more tightly by the
+/// URI and header sizes (a documented maximum there would invite a 414 or 431).
+#[test]
+fn request_bodies_carry_the_bound_of_every_string_and_list() {
+    use orgd::limits::{MAX_LIST_ITEMS, MAX_STRING_CHARS};
+    let doc = orgd::rest::openapi::document(&DESCRIPTOR_POOL);
+    let schemas = &doc["components"]["schemas"];
+    let input = &schemas["orgd.v1.Organization-input"]["properties"];
+    assert_eq!(input["name"]["maxLength"], MAX_STRING_CHARS);
+    assert_eq!(input["tags"]["maxItems"], MAX_LIST_ITEMS);
+    assert_eq!(input["tags"]["items"]["maxLength"], MAX_STRING_CHARS);
+    assert_eq!(input["ownerIDs"]["maxItems"], MAX_LIST_ITEMS);
+    let output = &schemas["orgd.v1.Organization"]["properties"];
+    assert!(output["name"].get("maxLength").is_none());
+    assert!(output["tags"].get("maxItems").is_none());
+    let ship = "/api/v5/orgs/{organization_id}/partnerships/{partner_organization_id}";
+    let patch = &doc["paths"][ship]["patch"]["requestBody"]["content"];
+    assert_eq!(
+        patch["application/json"]["schema"]["properties"]["display_name"],
+        json!({"anyOf": [{"maxLength": MAX_STRING_CHARS}, {"type": "null"}]})
+    );
+    let invite = &doc["paths"]["/api/v1/organization/{organizationID}/owner/invitations"]["post"];
+    assert_eq!(
+        invite["requestBody"]["content"]["application/json"]["schema"]["properties"]["email"]["maxLength"],
+        MAX_STRING_CHARS
+    );
+
+    for b in bindings(&DESCRIPTOR_POOL) {
+        let params = operation(&doc, &b)["parameters"].as_array().cloned();
+        for p in params.unwrap_or_default() {
+            let schema = &p["schema"];
+            assert!(
+                schema.get("maxItems").is_none()
+                    && schema.get("maxLength").is_none()
+                    && schema["items"].get("maxLength").is_none(),
+                "{} {}: {schema}",
+                b.route,
+                p["name"]
+            );
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! One port, many protocols: grpc-web (HTTP/1.1 and h2, binary and text), CORS, health,
-//! reflection, REST over h2c, and plain 404s for unknown paths.
+//! reflection, REST over h2c, and 404 / 405 for unknown paths (plain, or in the error body
+//! of the surface whose prefix they are under).
 
 mod common;
 
@@ -632,9 +633,10 @@ async fn unknown_paths_are_plain_404() {
         for (method, path) in [
             (Method::GET, "/"),
             (Method::GET, "/nope"),
-            (Method::GET, "/api/v1/nope"),
+            (Method::GET, "/api"),
             (Method::POST, "/api/v2/organization"),
-            (Method::GET, "/api/v1/organization/1/nope/deeper"),
+            (Method::GET, "/api/v10/organizations"),
+            (Method::GET, "/v10/partners"),
         ] {
             for client in [&app.http, &app.h2] {
                 let resp = client
@@ -661,6 +663,61 @@ async fn unknown_paths_are_plain_404() {
             .unwrap();
         assert_eq!(resp.status().as_u16(), 404);
         assert!(resp.headers().get("grpc-status").is_none());
+    })
+    .await;
+}
+
+/// Under a surface's prefix an unknown path is a 404, and a known path with another method a
+/// 405 with `allow`, in that surface's error body, with or without a token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_paths_under_a_surface_answer_in_its_dialect() {
+    for_each_backend(|app| async move {
+        let owner = app.user("owner").await;
+        let uuid = uuid::Uuid::new_v4();
+        let call = |method: Method, path: String, token: bool| {
+            let mut req = app.http.request(method, app.url(&path));
+            if token {
+                req = req.header("authorization", format!("Bearer {}", owner.token));
+            }
+            send(req)
+        };
+        for token in [true, false] {
+            for path in [
+                "/api/v1",
+                "/api/v1/nope",
+                "/api/v1/organization/1/nope/deeper",
+                "/api/v1/nope/",
+            ] {
+                let r = call(Method::GET, path.to_string(), token).await;
+                r.assert_error(404, "NOT_FOUND");
+                assert_eq!(r.headers["content-type"], "application/json");
+            }
+            let r = call(Method::GET, "/api/v5/nope".into(), token).await;
+            r.assert_status(404);
+            assert!(r.json["detail"].is_string(), "{}", r.text);
+            let r = call(Method::GET, format!("/v1/partners/{uuid}/nope"), token).await;
+            r.assert_status(404);
+            assert_eq!(r.json["detail"][0]["code"], "NOT_FOUND", "{}", r.text);
+
+            let r = call(Method::DELETE, "/api/v1/trial".into(), token).await;
+            r.assert_error(405, "METHOD_NOT_ALLOWED");
+            assert_eq!(r.headers["allow"], "GET, POST");
+            let r = call(Method::POST, format!("/api/v5/orgs/{uuid}"), token).await;
+            r.assert_status(405);
+            assert_eq!(r.headers["allow"], "GET");
+            assert!(r.json["detail"].is_string(), "{}", r.text);
+            let r = call(Method::PUT, format!("/v1/partners/{uuid}"), token).await;
+            r.assert_status(405);
+            assert_eq!(r.headers["allow"], "DELETE, GET, PATCH");
+            assert_eq!(
+                r.json["detail"][0]["code"], "METHOD_NOT_ALLOWED",
+                "{}",
+                r.text
+            );
+            let r = call(Method::GET, "/v1/oauth2/token".into(), token).await;
+            r.assert_status(405);
+            assert_eq!(r.headers["allow"], "POST");
+        }
     })
     .await;
 }

@@ -4,12 +4,13 @@
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, Statement,
+    QueryOrder, QuerySelect, Set, Statement,
 };
 
 use super::access::{self, Level, Services};
 use super::error::{DomainError, DomainResult};
 use super::keys::{OrganizationKey, UserKey};
+use super::validate::{PageBounds, too_many_results};
 use crate::auth::Principal;
 use crate::db::Db;
 use crate::entity::{membership, organization, user};
@@ -236,19 +237,48 @@ pub async fn remove(
     Ok(())
 }
 
+const PAGE: PageBounds = PageBounds {
+    default_limit: 50,
+    max_limit: 100,
+};
+
+/// The memberships of an organization, oldest first, and how many it has in all: every one
+/// (refused beyond `max_unpaged`, never cut short) unless the caller asks for a page with
+/// `limit` or `offset`.
 pub async fn list(
     db: &Db,
     principal: &Principal,
     organization: &str,
-) -> DomainResult<Vec<MembershipView>> {
+    limit: Option<i32>,
+    offset: Option<i32>,
+    max_unpaged: usize,
+) -> DomainResult<(Vec<MembershipView>, u64)> {
     let conn = db.read();
     // Who belongs with which role is for the organization's managers, not every member.
     let org = authorize(conn, principal, organization, Level::Admin).await?;
-    let memberships = membership::Entity::find()
+    let page = PAGE.check_optional(limit, offset)?;
+    let query = membership::Entity::find()
         .filter(membership::Column::OrganizationId.eq(org.id))
-        .order_by_asc(membership::Column::Id)
-        .all(conn)
-        .await?;
+        .order_by_asc(membership::Column::Id);
+    let (memberships, total) = match page {
+        Some((limit, offset)) => {
+            let total = query.clone().count(conn).await?;
+            (query.limit(limit).offset(offset).all(conn).await?, total)
+        }
+        None => {
+            // One row past the bound tells "too many" without counting them all.
+            let rows = query.limit(max_unpaged as u64 + 1).all(conn).await?;
+            if rows.len() > max_unpaged {
+                return Err(too_many_results(
+                    max_unpaged,
+                    "memberships in the organization",
+                    "page with limit and offset",
+                ));
+            }
+            let total = rows.len() as u64;
+            (rows, total)
+        }
+    };
     let user_ids: Vec<i64> = memberships.iter().map(|m| m.user_id).collect();
     let users: std::collections::HashMap<i64, user::Model> = user::Entity::find()
         .filter(user::Column::Id.is_in(user_ids))
@@ -257,7 +287,7 @@ pub async fn list(
         .into_iter()
         .map(|u| (u.id, u))
         .collect();
-    Ok(memberships
+    let views = memberships
         .into_iter()
         .filter_map(|m| {
             let user = users.get(&m.user_id)?.clone();
@@ -269,5 +299,6 @@ pub async fn list(
                 role,
             })
         })
-        .collect())
+        .collect();
+    Ok((views, total))
 }

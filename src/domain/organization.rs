@@ -16,7 +16,7 @@ use super::keys::OrganizationKey;
 use super::membership::{self, Role};
 use super::validate::{
     DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS, PageBounds, TAG_MAX_CHARS, TAGS_MAX, Violations,
-    is_bcp47, is_iana_timezone,
+    is_bcp47, is_iana_timezone, too_many_results,
 };
 use crate::auth::Principal;
 use crate::db::{Db, text_agg};
@@ -377,10 +377,24 @@ pub async fn delete(db: &Db, principal: &Principal, id: i64) -> DomainResult<()>
     Ok(())
 }
 
-/// Every organization the caller can read, by id.
-pub async fn list(db: &Db, principal: &Principal) -> DomainResult<Vec<OrganizationView>> {
+/// Every organization the caller can read, by id: GroupAlarm's `GET /organizations`, which
+/// has no paging, so more than `max_items` is refused rather than cut short.
+pub async fn list(
+    db: &Db,
+    principal: &Principal,
+    max_items: usize,
+) -> DomainResult<Vec<OrganizationView>> {
     let conn = db.read();
     let ids = access::visible_organization_ids(conn, principal).await?;
+    if ids.len() > max_items {
+        return Err(too_many_results(
+            max_items,
+            "organizations you can access",
+            "page through the top-level ones with GetPaginatedOrganizations \
+             (GET /api/v1/organizations/paginated?limit&offset) and their children with \
+             GetChildOrganizations (GET /api/v1/organization/{organizationID}/children?limit&offset)",
+        ));
+    }
     let models = organization::Entity::find()
         .filter(organization::Column::Id.is_in(ids))
         .order_by_asc(organization::Column::Id)
@@ -476,12 +490,14 @@ pub async fn children(
 }
 
 /// The caller's top-level organizations: visible ones whose parent the caller cannot see.
+/// `all` ignores the page but, like every list read whole, stops at `max_unpaged` items.
 pub async fn top_level(
     db: &Db,
     principal: &Principal,
     limit: Option<i32>,
     offset: Option<i32>,
     all: bool,
+    max_unpaged: usize,
 ) -> DomainResult<(Vec<OrganizationView>, u64)> {
     let (limit, offset) = if all {
         (u64::MAX, 0)
@@ -499,6 +515,13 @@ pub async fn top_level(
         .into_iter()
         .filter(|m| m.parent_id.is_none_or(|p| !visible.contains(&p)))
         .collect();
+    if all && tops.len() > max_unpaged {
+        return Err(too_many_results(
+            max_unpaged,
+            "top-level organizations you can access",
+            "leave out all=true and page with limit and offset",
+        ));
+    }
     let total = tops.len() as u64;
     let page = tops
         .into_iter()

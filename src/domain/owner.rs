@@ -1,9 +1,11 @@
 //! Owners of an organization (GroupAlarm's ownerIDs): adding, removing, and invitations that
 //! only the invited user can accept.
 
+use std::collections::HashMap;
+
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set,
+    QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -12,7 +14,7 @@ use super::error::{DomainError, DomainResult};
 use super::keys::UserKey;
 use super::membership::{self, Role};
 use super::organization::{self, OrganizationView};
-use super::validate::is_email;
+use super::validate::{PageBounds, is_email, too_many_results};
 use crate::auth::Principal;
 use crate::db::Db;
 use crate::entity::{membership as membership_entity, owner_invitation, user};
@@ -48,25 +50,59 @@ async fn is_owner(
         .is_some_and(|m| m.role == Role::Owner.as_str()))
 }
 
+const INVITATIONS_PAGE: PageBounds = PageBounds {
+    default_limit: 50,
+    max_limit: 100,
+};
+
+/// Open invitations, oldest first: all of them (refused beyond `max_unpaged`, never cut
+/// short) unless the caller asks for a page with `limit` or `offset`.
 pub async fn list_invitations(
     db: &Db,
     principal: &Principal,
     organization_id: i64,
+    limit: Option<i32>,
+    offset: Option<i32>,
+    max_unpaged: usize,
 ) -> DomainResult<Vec<InvitationView>> {
     let conn = db.read();
     require_own(conn, principal, organization_id).await?;
-    let invitations = owner_invitation::Entity::find()
+    let page = INVITATIONS_PAGE.check_optional(limit, offset)?;
+    let query = owner_invitation::Entity::find()
         .filter(owner_invitation::Column::OrganizationId.eq(organization_id))
         .filter(owner_invitation::Column::AcceptedAt.is_null())
-        .order_by_asc(owner_invitation::Column::Id)
+        .order_by_asc(owner_invitation::Column::Id);
+    let invitations = match page {
+        Some((limit, offset)) => query.limit(limit).offset(offset).all(conn).await?,
+        None => {
+            // One row past the bound tells "too many" without counting them all.
+            let rows = query.limit(max_unpaged as u64 + 1).all(conn).await?;
+            if rows.len() > max_unpaged {
+                return Err(too_many_results(
+                    max_unpaged,
+                    "open owner invitations",
+                    "page with limit and offset",
+                ));
+            }
+            rows
+        }
+    };
+    // One query for every invitee, not one per invitation.
+    let user_ids: Vec<i64> = invitations.iter().map(|i| i.user_id).collect();
+    let emails: HashMap<i64, String> = user::Entity::find()
+        .filter(user::Column::Id.is_in(user_ids))
         .all(conn)
-        .await?;
-    let mut out = Vec::with_capacity(invitations.len());
-    for invitation in invitations {
-        let email = user_by_id(conn, invitation.user_id).await?.email;
-        out.push(InvitationView { invitation, email });
-    }
-    Ok(out)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.email))
+        .collect();
+    Ok(invitations
+        .into_iter()
+        .filter_map(|invitation| {
+            let email = emails.get(&invitation.user_id)?.clone();
+            Some(InvitationView { invitation, email })
+        })
+        .collect())
 }
 
 /// Invites an existing user, by email, to become an owner.

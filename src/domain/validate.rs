@@ -66,6 +66,40 @@ impl PageBounds {
         v.into_result()?;
         Ok((limit as u64, offset as u64))
     }
+
+    /// For a list read whole unless the caller asks for a page: `None` (the whole list)
+    /// when neither `limit` nor `offset` is sent, else the checked page.
+    pub fn check_optional(
+        self,
+        limit: Option<i32>,
+        offset: Option<i32>,
+    ) -> Result<Option<(u64, u64)>, super::error::DomainError> {
+        if limit.is_none() && offset.is_none() {
+            return Ok(None);
+        }
+        self.check(limit, offset).map(Some)
+    }
+}
+
+/// The most items a list answers whole, when the caller asked for no page (the published
+/// GroupAlarm lists have no paging at all). Beyond it the request is refused with
+/// [`too_many_results`], never truncated: a client must not take a cut list for the whole.
+/// `Config::max_unpaged_items` overrides it (tests use a small one).
+pub const MAX_UNPAGED_ITEMS: usize = 10_000;
+
+/// The reason code of [`too_many_results`].
+pub const TOO_MANY_RESULTS: &str = "TOO_MANY_RESULTS";
+
+/// Refuses a whole list of more than `max` items: FAILED_PRECONDITION (409 on every REST
+/// surface), because the request is fine and the amount of data the caller can see is what
+/// forbids it; the message says how to page instead.
+pub fn too_many_results(max: usize, what: &str, instead: &str) -> super::error::DomainError {
+    super::error::DomainError::Conflict {
+        reason: TOO_MANY_RESULTS,
+        message: format!(
+            "there are more than {max} {what}, more than one response lists at once; {instead}"
+        ),
+    }
 }
 
 /// An IANA time zone database name such as `Europe/Berlin`.

@@ -8,6 +8,8 @@ use crate::proto::v1::*;
 
 pub struct Memberships {
     pub db: Db,
+    /// The most items a list read whole answers (`Config::max_unpaged_items`).
+    pub max_unpaged_items: usize,
 }
 
 #[tonic::async_trait]
@@ -42,9 +44,19 @@ impl MembershipService for Memberships {
         req: Request<ListMembershipsRequest>,
     ) -> Result<Response<ListMembershipsResponse>, Status> {
         let principal = principal(&req)?;
-        let views = membership::list(&self.db, &principal, &req.get_ref().organization).await?;
+        let r = req.get_ref();
+        let (views, total) = membership::list(
+            &self.db,
+            &principal,
+            &r.organization,
+            r.limit,
+            r.offset,
+            self.max_unpaged_items,
+        )
+        .await?;
         Ok(Response::new(ListMembershipsResponse {
             memberships: views.iter().map(convert::membership).collect(),
+            total_memberships: total as i64,
         }))
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod availability;
 pub mod billing;
+pub mod codec;
 pub mod convert;
 pub mod invitation;
 pub mod membership;

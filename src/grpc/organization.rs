@@ -10,6 +10,8 @@ use crate::proto::v1::*;
 
 pub struct Organizations {
     pub db: Db,
+    /// The most items a list read whole answers (`Config::max_unpaged_items`).
+    pub max_unpaged_items: usize,
 }
 
 fn required(o: Option<Organization>) -> Result<Organization, Status> {
@@ -73,7 +75,7 @@ impl OrganizationService for Organizations {
         req: Request<GetOrganizationsRequest>,
     ) -> Result<Response<GetOrganizationsResponse>, Status> {
         let principal = principal(&req)?;
-        let views = organization::list(&self.db, &principal).await?;
+        let views = organization::list(&self.db, &principal, self.max_unpaged_items).await?;
         Ok(Response::new(GetOrganizationsResponse {
             organizations: views.iter().map(convert::organization).collect(),
         }))
@@ -199,8 +201,16 @@ impl OrganizationService for Organizations {
         req: Request<ListOwnerInvitationsRequest>,
     ) -> Result<Response<ListOwnerInvitationsResponse>, Status> {
         let principal = principal(&req)?;
-        let open =
-            owner::list_invitations(&self.db, &principal, req.get_ref().organization_id).await?;
+        let r = req.get_ref();
+        let open = owner::list_invitations(
+            &self.db,
+            &principal,
+            r.organization_id,
+            r.limit,
+            r.offset,
+            self.max_unpaged_items,
+        )
+        .await?;
         Ok(Response::new(ListOwnerInvitationsResponse {
             invitations: open.iter().map(convert::invitation).collect(),
         }))
@@ -305,8 +315,15 @@ impl OrganizationService for Organizations {
     ) -> Result<Response<GetPaginatedOrganizationsResponse>, Status> {
         let principal = principal(&req)?;
         let r = req.get_ref();
-        let (page, total) =
-            organization::top_level(&self.db, &principal, r.limit, r.offset, r.all).await?;
+        let (page, total) = organization::top_level(
+            &self.db,
+            &principal,
+            r.limit,
+            r.offset,
+            r.all,
+            self.max_unpaged_items,
+        )
+        .await?;
         Ok(Response::new(GetPaginatedOrganizationsResponse {
             organizations: page.iter().map(convert::organization).collect(),
             total_organizations: total as i64,

@@ -52,6 +52,13 @@ impl Binding {
         self.method.input()
     }
 
+    /// Whether an `application/x-www-form-urlencoded` body is read too (OAuth2 clients send
+    /// their token request so): only when the body is the whole message, whose fields a flat
+    /// form names as a query string would.
+    pub fn accepts_form(&self) -> bool {
+        matches!(self.body, BodyTarget::Whole)
+    }
+
     /// True when the field is already filled from the path or the body.
     pub fn binds_top_level(&self, field: &FieldDescriptor) -> bool {
         self.variables

@@ -39,6 +39,8 @@ pub struct Transcoder {
 struct Inner {
     routes: HashMap<Method, matchit::Router<usize>>,
     bindings: Vec<Binding>,
+    /// Each surface's path prefix (`/api/v1`, ...) and dialect, longest first.
+    surfaces: Vec<(String, dialect::Dialect)>,
     /// The gRPC services, called in-process.
     grpc: axum::Router,
 }
@@ -54,10 +56,12 @@ impl Transcoder {
                 .insert(b.route.clone(), i)
                 .unwrap_or_else(|e| panic!("{}: route {}: {e}", b.grpc_path, b.route));
         }
+        let surfaces = surfaces(&bindings);
         Transcoder {
             inner: Arc::new(Inner {
                 routes,
                 bindings,
+                surfaces,
                 grpc,
             }),
         }
@@ -94,20 +98,52 @@ impl Transcoder {
         }
     }
 
-    /// 405 when the path exists for another method, else a plain 404.
+    /// 405 with `allow` when the path exists for another method, else 404: in the error
+    /// body of the surface whose prefix the path is under, plain text elsewhere.
     fn not_routed(&self, method: &Method, path: &str) -> Response {
-        let allowed: Vec<&str> = self
+        let mut allowed: Vec<&str> = self
             .inner
             .routes
             .iter()
             .filter(|(m, r)| *m != method && r.at(path).is_ok())
             .map(|(m, _)| m.as_str())
             .collect();
-        if allowed.is_empty() {
-            return (StatusCode::NOT_FOUND, "not found\n").into_response();
-        }
-        let mut response = (StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n").into_response();
-        if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
+        allowed.sort_unstable();
+        let surface = self
+            .inner
+            .surfaces
+            .iter()
+            .find(|(prefix, _)| {
+                path.strip_prefix(prefix.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
+            .map(|(_, dialect)| *dialect);
+        let mut response = match (surface, allowed.is_empty()) {
+            (Some(dialect), true) => dialect.render(&RestError::new(
+                Code::NotFound,
+                "NOT_FOUND",
+                format!("no operation at {path}"),
+            )),
+            (Some(dialect), false) => {
+                let mut e = RestError::new(
+                    Code::Unimplemented,
+                    "METHOD_NOT_ALLOWED",
+                    format!(
+                        "{method} is not allowed on {path}; allowed: {}",
+                        allowed.join(", ")
+                    ),
+                );
+                e.status = Some(StatusCode::METHOD_NOT_ALLOWED);
+                dialect.render(&e)
+            }
+            (None, true) => return (StatusCode::NOT_FOUND, "not found\n").into_response(),
+            (None, false) => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n").into_response()
+            }
+        };
+        if let Ok(v) = HeaderValue::from_str(&allowed.join(", "))
+            && !allowed.is_empty()
+        {
             response.headers_mut().insert(header::ALLOW, v);
         }
         response
@@ -128,7 +164,9 @@ impl Transcoder {
                 format!("the request body exceeds {limit} bytes"),
             )
         })?;
-        let message = match request_message(binding, &vars, &parts.uri, &parts.headers, &bytes) {
+        let message = match request_message(binding, &vars, &parts.uri, &parts.headers, &bytes)
+            .and_then(|m| within_backstop(binding, m))
+        {
             Ok(m) => m,
             // Who is calling is checked before what they sent (401 before 400/422).
             Err(_) if !binding.public && !authenticated(&parts.extensions) => {
@@ -266,6 +304,39 @@ fn raw_response(binding: &Binding, output: &DynamicMessage) -> Response {
     response
 }
 
+/// The path prefix of each dialect's surface: the leading literal segments that all of its
+/// routes share (`/api/v1`, `/api/v5`, `/v1`), so that a client mistyping a path under it
+/// gets an error body it can parse. A dialect whose routes share no segment has no prefix.
+fn surfaces(bindings: &[Binding]) -> Vec<(String, dialect::Dialect)> {
+    let mut common: Vec<(dialect::Dialect, Vec<&str>)> = Vec::new();
+    for b in bindings {
+        let literal: Vec<&str> = b
+            .route
+            .split('/')
+            .skip(1)
+            .take_while(|s| !s.starts_with('{'))
+            .collect();
+        match common.iter_mut().find(|(d, _)| *d == b.dialect) {
+            Some((_, prefix)) => {
+                let shared = prefix
+                    .iter()
+                    .zip(&literal)
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                prefix.truncate(shared);
+            }
+            None => common.push((b.dialect, literal)),
+        }
+    }
+    let mut out: Vec<(String, dialect::Dialect)> = common
+        .into_iter()
+        .filter(|(_, prefix)| !prefix.is_empty())
+        .map(|(d, prefix)| (format!("/{}", prefix.join("/")), d))
+        .collect();
+    out.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
+    out
+}
+
 /// `scheme://host/path?query` of a request: the scheme from `X-Forwarded-Proto` (a proxy in
 /// front) or the URI, the host from `Host` or the HTTP/2 authority.
 fn request_url(parts: &http::request::Parts) -> Option<String> {
@@ -326,8 +397,8 @@ fn request_message(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if has_body && form && matches!(binding.body, BodyTarget::Whole) {
-        // OAuth2 clients send form bodies: read as a query string would be.
+    if has_body && form && binding.accepts_form() {
+        // Read as a query string would be.
         let text = String::from_utf8_lossy(body);
         let tree = scalar_tree(binding, &input, &text, Location::Body, &mut issues, false);
         if !tree.is_empty() {
@@ -441,6 +512,32 @@ fn request_message(
         e.status = Some(binding.dialect.bad_path_status());
     }
     Err(e)
+}
+
+/// The gRPC codec's bound on every string and list (`grpc::codec`), checked here as well so
+/// that an unauthenticated caller hears 401 before what is wrong with the values.
+fn within_backstop(
+    binding: &Binding,
+    message: DynamicMessage,
+) -> Result<DynamicMessage, RestError> {
+    let violations = crate::grpc::codec::oversized_fields(&message);
+    if violations.is_empty() {
+        return Ok(message);
+    }
+    Err(RestError::invalid(
+        violations
+            .into_iter()
+            .map(|v| {
+                let (location, path) = locate(binding, &v.field);
+                Issue {
+                    location,
+                    path,
+                    message: v.description,
+                    kind: "value_error".into(),
+                }
+            })
+            .collect(),
+    ))
 }
 
 /// `a=1&b.c=2&a=3` as a JSON tree of converted scalars, keyed as the client wrote them.
@@ -675,6 +772,27 @@ fn code_name(code: Code) -> &'static str {
         Code::Unavailable => "UNAVAILABLE",
         Code::DataLoss => "DATA_LOSS",
         Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::DESCRIPTOR_POOL;
+    use dialect::Dialect;
+
+    #[test]
+    fn each_surface_is_the_prefix_its_routes_share() {
+        let mut found = surfaces(&binding::bindings(&DESCRIPTOR_POOL));
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            found,
+            [
+                ("/api/v1".to_string(), Dialect::GroupAlarm),
+                ("/api/v5".to_string(), Dialect::Giosg),
+                ("/v1".to_string(), Dialect::MyCreditApp),
+            ]
+        );
     }
 }
 

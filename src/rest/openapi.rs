@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use super::binding::{self, Binding, BodyTarget, HTTP_BODY};
 use super::dialect::Dialect;
 use super::json::{FieldNaming, enum_json_value};
+use crate::limits::{MAX_LIST_ITEMS, MAX_STRING_CHARS};
 
 /// The error statuses every operation may answer: what the dialects map RPC codes to
 /// (invalid argument, authentication, permission, existence, conflict, quota, availability)
@@ -182,6 +183,10 @@ struct Generator {
     names: HashMap<(String, bool, bool), String>,
     /// Whether schemas being generated describe a response (else a request).
     response: bool,
+    /// Whether they describe a request body, whose strings and lists carry the codec's
+    /// backstop (`grpc::codec`). Parameters do not: the URI and header sizes bound them
+    /// more tightly (414, 431), and a documented maximum would invite values they refuse.
+    body: bool,
 }
 
 impl Generator {
@@ -236,9 +241,11 @@ impl Generator {
         if !parameters.is_empty() {
             op.insert("parameters".into(), Value::Array(parameters));
         }
+        self.body = true;
         if let Some(body) = self.request_body(b) {
             op.insert("requestBody".into(), body);
         }
+        self.body = false;
         self.response = true;
         op.insert("responses".into(), Value::Object(self.responses(b)));
         Value::Object(op)
@@ -246,6 +253,13 @@ impl Generator {
 
     fn request_body(&mut self, b: &Binding) -> Option<Value> {
         let naming = b.dialect.naming();
+        let mut content = Map::new();
+        if b.accepts_form() {
+            content.insert(
+                "application/x-www-form-urlencoded".into(),
+                json!({"schema": self.form_schema(b)}),
+            );
+        }
         let schema = match &b.body {
             BodyTarget::None => return None,
             BodyTarget::Field(field) => self.field_schema(field, naming),
@@ -263,10 +277,25 @@ impl Generator {
                 json!({"type": "object", "properties": properties})
             }
         };
-        Some(json!({
-            "required": false,
-            "content": {"application/json": {"schema": schema}},
-        }))
+        content.insert("application/json".into(), json!({"schema": schema}));
+        Some(json!({"required": false, "content": content}))
+    }
+
+    /// A form body as the transcoder reads it: keys as query parameters are named (dotted
+    /// through messages), repeated keys for lists.
+    fn form_schema(&mut self, b: &Binding) -> Value {
+        let naming = b.dialect.naming();
+        let mut fields = Vec::new();
+        for field in b.input().fields() {
+            if !b.binds_top_level(&field) {
+                self.query_params(&field, &mut Vec::new(), naming, 0, &mut fields);
+            }
+        }
+        let properties: Map<String, Value> = fields
+            .into_iter()
+            .filter_map(|mut p| Some((p["name"].as_str()?.to_string(), p["schema"].take())))
+            .collect();
+        json!({"type": "object", "properties": properties})
     }
 
     fn responses(&mut self, b: &Binding) -> Map<String, Value> {
@@ -342,13 +371,16 @@ impl Generator {
                     }
                 }
             }
-            _ if field.is_list() => out.push(json!({
-                "name": name,
-                "in": "query",
-                "style": "form",
-                "explode": true,
-                "schema": {"type": "array", "items": self.scalar_param_schema(field)},
-            })),
+            _ if field.is_list() => {
+                let items = self.scalar_param_schema(field);
+                out.push(json!({
+                    "name": name,
+                    "in": "query",
+                    "style": "form",
+                    "explode": true,
+                    "schema": self.bound_list(json!({"type": "array", "items": items})),
+                }))
+            }
             _ => out.push(json!({
                 "name": name,
                 "in": "query",
@@ -368,16 +400,40 @@ impl Generator {
                     .collect();
                 json!({"type": "string", "enum": names})
             }
+            // One value in a URL is a string.
             Kind::Message(m) if m.full_name() == "google.protobuf.Value" => {
-                json!({"type": "string"})
+                self.scalar(&Kind::String)
             }
             Kind::Message(m) => match m.get_field(1) {
                 // A wrapper's value, or a Timestamp/Duration string.
-                Some(inner) if is_wrapper(m.full_name()) => scalar_schema(&inner.kind()),
+                Some(inner) if is_wrapper(m.full_name()) => self.scalar(&inner.kind()),
                 _ => self.value_schema(&field.kind(), FieldNaming::ProtoName),
             },
-            kind => scalar_schema(&kind),
+            kind => self.scalar(&kind),
         }
+    }
+
+    /// A scalar's schema; in a request body a string carries the codec's backstop on
+    /// length, the one bound every string field has.
+    fn scalar(&self, kind: &Kind) -> Value {
+        let mut schema = scalar_schema(kind);
+        if self.body && matches!(kind, Kind::String) {
+            schema["maxLength"] = json!(MAX_STRING_CHARS);
+        }
+        schema
+    }
+
+    /// An array (or map) schema with, in a request body, the codec's backstop on entries.
+    fn bound_list(&self, mut schema: Value) -> Value {
+        if self.body {
+            let key = if schema["type"] == "object" {
+                "maxProperties"
+            } else {
+                "maxItems"
+            };
+            schema[key] = json!(MAX_LIST_ITEMS);
+        }
+        schema
     }
 
     /// The JSON of a field as [`super::json::encode_field`] writes it.
@@ -388,11 +444,11 @@ impl Generator {
                 return json!({"type": "object"});
             };
             let value = self.value_schema(&entry.map_entry_value_field().kind(), naming);
-            return json!({"type": "object", "additionalProperties": value});
+            return self.bound_list(json!({"type": "object", "additionalProperties": value}));
         }
         if field.is_list() {
             let items = self.value_schema(&kind, naming);
-            return json!({"type": "array", "items": items});
+            return self.bound_list(json!({"type": "array", "items": items}));
         }
         let schema = self.value_schema(&kind, naming);
         let nullable = field.supports_presence() || matches!(kind, Kind::Enum(_));
@@ -416,16 +472,17 @@ impl Generator {
                 }
                 "google.protobuf.Struct" => json!({"type": "object"}),
                 "google.protobuf.ListValue" => json!({"type": "array"}),
-                // Any JSON value, null included.
+                // Any JSON value, null included (maxLength binds only a string).
+                "google.protobuf.Value" if self.body => json!({"maxLength": MAX_STRING_CHARS}),
                 "google.protobuf.Value" => json!({}),
                 HTTP_BODY => json!({"type": "string", "format": "binary"}),
                 name if is_wrapper(name) => match m.get_field(1) {
-                    Some(inner) => scalar_schema(&inner.kind()),
+                    Some(inner) => self.scalar(&inner.kind()),
                     None => json!({}),
                 },
                 _ => self.message_ref(m, naming),
             },
-            kind => scalar_schema(kind),
+            kind => self.scalar(kind),
         }
     }
 

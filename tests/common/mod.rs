@@ -174,14 +174,24 @@ where
     F: Fn(App) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    for_each_backend_with(|_| {}, body).await
+}
+
+/// As [`for_each_backend`], with the server's configuration changed by `configure` first
+/// (a small bound, say, that would otherwise take thousands of rows to reach).
+pub async fn for_each_backend_with<C, F, Fut>(configure: C, body: F)
+where
+    C: Fn(&mut orgd::config::Config),
+    F: Fn(App) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     for backend in backends() {
         let db = TestDatabase::create(backend).await;
-        let server = orgd::server::Server::start(orgd::config::Config::new(
-            "127.0.0.1:0".parse().unwrap(),
-            db.url.clone(),
-        ))
-        .await
-        .unwrap_or_else(|e| panic!("[{}] server did not start: {e}", backend.name()));
+        let mut config = orgd::config::Config::new("127.0.0.1:0".parse().unwrap(), db.url.clone());
+        configure(&mut config);
+        let server = orgd::server::Server::start(config)
+            .await
+            .unwrap_or_else(|e| panic!("[{}] server did not start: {e}", backend.name()));
         let app = App {
             backend,
             addr: server.local_addr(),
