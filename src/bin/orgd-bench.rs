@@ -117,6 +117,56 @@ async fn partner_organizations(db: &Db, count: usize) -> Result<Vec<i64>, BoxErr
         .await?)
 }
 
+/// A member user in each of `organizations`, bulk-inserted: the users giosg lists as a
+/// partner's users.
+async fn partner_users(db: &Db, organizations: &[i64]) -> Result<(), BoxError> {
+    use orgd::entity::{membership, user};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
+    let now = orgd::domain::now();
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    for chunk in organizations.chunks(CHUNK) {
+        let txn = db.begin_write().await?;
+        let emails: Vec<String> = chunk
+            .iter()
+            .map(|org| format!("user-{org}-{run}@partner.example"))
+            .collect();
+        user::Entity::insert_many(emails.iter().map(|email| user::ActiveModel {
+            uuid: Set(uuid::Uuid::new_v4()),
+            email: Set(email.clone()),
+            full_name: Set(format!("Partner user {email}")),
+            created_at: Set(now),
+            trial_started_at: Set(None),
+            current_chat_count: Set(0),
+            avatar_id: Set(None),
+            avatar_url: Set(None),
+            online_enabled: Set(true),
+            ..Default::default()
+        }))
+        .exec_without_returning(&txn)
+        .await?;
+        let ids: std::collections::HashMap<String, i64> = user::Entity::find()
+            .filter(user::Column::Email.is_in(emails.clone()))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|u| (u.email, u.id))
+            .collect();
+        membership::Entity::insert_many(chunk.iter().zip(&emails).map(|(org, email)| {
+            membership::ActiveModel {
+                organization_id: Set(*org),
+                user_id: Set(ids[email]),
+                role: Set("member".into()),
+                created_at: Set(now),
+                ..Default::default()
+            }
+        }))
+        .exec_without_returning(&txn)
+        .await?;
+        txn.commit().await?;
+    }
+    Ok(())
+}
+
 const WORDS: [&str; 8] = [
     "Alpha",
     "Nordic",
@@ -214,6 +264,9 @@ async fn partnerships_and_directory(
 /// partner organizations of the two directories make up the requested row count in bulk.
 const HIERARCHY_MAX: usize = 1000;
 
+/// Partner organizations per directory that get a member user.
+const PARTNER_USERS_MAX: usize = 1000;
+
 /// Users, a token and a hierarchy of organizations (roots with up to 9 children each), made
 /// by the domain functions the service runs, so constraints and derived data are real; then
 /// two directories (1,000 and `rows` partner organizations, partnerships and records).
@@ -262,6 +315,7 @@ async fn seed(url: &str, rows: usize) -> Result<Seeded, BoxError> {
         .await?;
         let partners = partner_organizations(&db, size).await?;
         partnerships_and_directory(&db, view.model.id, &partners).await?;
+        partner_users(&db, &partners[..partners.len().min(PARTNER_USERS_MAX)]).await?;
         lists.push(view.model.uuid.to_string());
     }
     Ok(Seeded {
@@ -505,8 +559,10 @@ async fn main() -> Result<(), BoxError> {
             format!("sqlite://{}/orgd.db?mode=rwc", temp.display())
         }
     };
-    eprintln!("seeding {} organizations…", args.rows);
+    eprintln!("seeding: {} rows…", args.rows);
+    let seeding = Instant::now();
     let seeded = seed(&url, args.rows).await?;
+    eprintln!("seeded in {:.1} s", seeding.elapsed().as_secs_f64());
     let mut server = start_server(&url).await?;
     let addr = server.addr;
     let pid = server.child.id().ok_or("server exited")?;
