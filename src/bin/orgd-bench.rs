@@ -349,7 +349,7 @@ async fn start_server(url: &str) -> Result<Server, BoxError> {
             "--listen",
             &addr.to_string(),
         ])
-        .env("ORGD_LOG", "warn")
+        .env("ORGD_LOG", "warn,sqlx::query=error")
         .kill_on_drop(true)
         .spawn()?;
     for _ in 0..300 {

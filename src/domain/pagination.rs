@@ -11,9 +11,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 
 use super::error::DomainResult;
@@ -153,7 +153,10 @@ fn plan(req: &PageRequest) -> DomainResult<Plan> {
     })
 }
 
-/// Rows whose key lies beyond `(t, id)`: greater keys when `greater`, else smaller.
+/// Rows whose key lies beyond `(t, id)`: greater keys when `greater`, else smaller. A row
+/// value, not `created > t OR (created = t AND id > x)`: PostgreSQL turns only the row value
+/// into a range of the (organization, created, id) index; with the OR it filtered a whole
+/// million-row collection to answer whether a page had a previous one (257 ms).
 fn beyond<C: ColumnTrait>(
     created: C,
     id_col: C,
@@ -161,16 +164,15 @@ fn beyond<C: ColumnTrait>(
     id: i64,
     greater: bool,
     inclusive: bool,
-) -> Condition {
-    let (strict, tie) = match (greater, inclusive) {
-        (true, false) => (created.gt(t), id_col.gt(id)),
-        (true, true) => (created.gt(t), id_col.gte(id)),
-        (false, false) => (created.lt(t), id_col.lt(id)),
-        (false, true) => (created.lt(t), id_col.lte(id)),
-    };
-    Condition::any()
-        .add(strict)
-        .add(Condition::all().add(created.eq(t)).add(tie))
+) -> Expr {
+    let key = Expr::tuple([Expr::col(created), Expr::col(id_col)]);
+    let at = Expr::tuple([Expr::val(t), Expr::val(id)]);
+    match (greater, inclusive) {
+        (true, false) => key.gt(at),
+        (true, true) => key.gte(at),
+        (false, false) => key.lt(at),
+        (false, true) => key.lte(at),
+    }
 }
 
 /// One page of `select` (already filtered to the collection) ordered by `(created, id)`.
@@ -221,9 +223,12 @@ where
     // Whether any row lies beyond `k` in display order (after it when `after`).
     let exists = |k: (DateTime<Utc>, i64), after: bool, inclusive: bool| {
         let greater = after != plan.descending;
+        let toward = if greater { Order::Asc } else { Order::Desc };
         select
             .clone()
             .filter(beyond(created, id, k.0, k.1, greater, inclusive))
+            .order_by(created, toward.clone())
+            .order_by(id, toward)
             .one(conn)
     };
     let first = rows.first().map(&key);
