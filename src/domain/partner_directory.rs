@@ -4,8 +4,8 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, IntoActiveModel,
-    Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
 };
 use uuid::Uuid;
 
@@ -345,7 +345,7 @@ pub async fn list(
     let checked = query.check();
     let (target, (ids, limit, offset)) =
         together(authorize(conn, principal, scope, false).await, checked)?;
-    let base = matching(conn.get_database_backend(), target.id, &query, ids);
+    let base = matching(conn, target.id, &query, ids).await?;
     let total = base.clone().count(conn).await?;
     let rows = ordered(base, &query)
         .limit(limit)
@@ -356,17 +356,18 @@ pub async fn list(
 }
 
 /// Every record of `organization`'s directory that the (checked) query's filters match.
-fn matching(
-    backend: DatabaseBackend,
+async fn matching(
+    conn: &impl ConnectionTrait,
     organization: i64,
     query: &ListQuery,
     ids: Vec<Uuid>,
-) -> Select<partner::Entity> {
+) -> DomainResult<Select<partner::Entity>> {
     let search = query
         .search_text
         .as_deref()
         .map(|text| (query.search_field.unwrap_or(SearchField::CompanyName), text));
-    let mut filter = super::partner_search::scoped(backend, organization, search)
+    let mut filter = super::partner_search::scoped(conn, organization, search)
+        .await?
         .add(partner::Column::PartnerType.is_in(query.partner_types.iter().map(|t| t.as_str())));
     if !ids.is_empty() {
         filter = filter.add(partner::Column::Uuid.is_in(ids));
@@ -377,7 +378,7 @@ fn matching(
                 .is_in(query.invitation_statuses.iter().map(|s| s.as_str())),
         );
     }
-    partner::Entity::find().filter(filter)
+    Ok(partner::Entity::find().filter(filter))
 }
 
 /// `matching` in the query's order, the id breaking ties.
@@ -554,12 +555,13 @@ pub async fn invitation_accepted(
 
 #[cfg(test)]
 mod plan_tests {
-    //! SQLite's plans for a search, read from `EXPLAIN QUERY PLAN` on an empty database: with
-    //! no statistics the planner decides from the schema and the SQL alone, so what it picks
+    //! SQLite's plans for a search, read from `EXPLAIN QUERY PLAN` over a few rows: with no
+    //! statistics the planner decides from the schema and the SQL alone, so what it picks
     //! here it picks at any size.
 
     use super::*;
-    use sea_orm::{QueryTrait, Statement};
+    use crate::domain::{organization, user};
+    use sea_orm::{DatabaseBackend, QueryTrait, Statement};
 
     async fn plan(db: &Db, statement: Statement) -> String {
         let explain = Statement::from_sql_and_values(
@@ -574,8 +576,9 @@ mod plan_tests {
             .join(" | ")
     }
 
-    /// The plans of the page and of the count for a search of `text` in `field`.
-    async fn plans(db: &Db, field: SearchField, text: &str) -> [String; 2] {
+    /// The plans of the page and of the count (as `PaginatorTrait::count` writes it) for a
+    /// search of `text` in `field` of `organization`'s directory.
+    async fn plans(db: &Db, organization: i64, field: SearchField, text: &str) -> [String; 2] {
         let query = ListQuery {
             partner_types: vec![PartnerType::Customer, PartnerType::Supplier],
             search_field: Some(field),
@@ -584,8 +587,9 @@ mod plan_tests {
             descending: true,
             ..Default::default()
         };
-        let base = matching(DatabaseBackend::Sqlite, 7, &query, vec![]);
-        // As `PaginatorTrait::count` writes it.
+        let base = matching(db.read(), organization, &query, vec![])
+            .await
+            .expect("matching");
         let count = DatabaseBackend::Sqlite.build(
             sea_orm::sea_query::SelectStatement::new()
                 .expr(Expr::cust("COUNT(*) AS num_items"))
@@ -598,25 +602,88 @@ mod plan_tests {
         [plan(db, page).await, plan(db, count).await]
     }
 
-    #[tokio::test]
-    async fn a_long_term_drives_from_the_trigram_index_and_a_short_one_scans() {
-        let db = Db::connect_and_migrate("sqlite::memory:").await.unwrap();
-        for field in [SearchField::CompanyName, SearchField::Email] {
-            for plan in plans(&db, field, "Alpha Metal 424").await {
-                // The ids come from the FTS table and the rows by primary key: no walk over
-                // the organization's rows in an order index.
-                assert!(
-                    plan.contains("VIRTUAL TABLE INDEX")
-                        && plan.contains("USING INTEGER PRIMARY KEY (rowid=?)")
-                        && !plan.contains("organization_id=?"),
-                    "{field:?}: {plan}"
-                );
+    /// An organization whose directory holds `names` (with emails `n@<name>.example`).
+    async fn directory(db: &Db, principal: &Principal, names: &[String]) -> i64 {
+        let org = organization::create(
+            db,
+            principal,
+            organization::OrganizationInput {
+                name: "Plans".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("organization");
+        let now = super::super::now();
+        let txn = db.begin_write().await.expect("begin");
+        partner::Entity::insert_many(names.iter().map(|name| {
+            let email = format!("n@{}.example", name.replace(' ', "-")).to_lowercase();
+            partner::ActiveModel {
+                uuid: Set(Uuid::new_v4()),
+                organization_id: Set(org.model.id),
+                company_name: Set(name.clone()),
+                company_name_folded: Set(name.to_lowercase()),
+                sales_amount: Set(0),
+                partner_type: Set("customer".into()),
+                email: Set(email.clone()),
+                email_folded: Set(email),
+                frequency: Set(String::new()),
+                payment_terms: Set(String::new()),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
             }
-            for plan in plans(&db, field, "al").await {
-                assert!(
-                    !plan.contains("VIRTUAL TABLE") && plan.contains("(organization_id=?"),
-                    "{field:?}: {plan}"
-                );
+        }))
+        .exec_without_returning(&txn)
+        .await
+        .expect("insert");
+        txn.commit().await.expect("commit");
+        org.model.id
+    }
+
+    /// The ids come from the FTS table and the rows by primary key: no walk over the
+    /// organization's rows in an order index.
+    fn drives_from_the_index(plan: &str) -> bool {
+        plan.contains("VIRTUAL TABLE INDEX")
+            && plan.contains("USING INTEGER PRIMARY KEY (rowid=?)")
+            && !plan.contains("organization_id=?")
+    }
+
+    /// The organization's rows through one of its indexes, as before m0005.
+    fn scans_the_directory(plan: &str) -> bool {
+        !plan.contains("VIRTUAL TABLE") && plan.contains("(organization_id=?")
+    }
+
+    #[tokio::test]
+    async fn the_trigram_index_drives_a_long_term_that_it_narrows() {
+        let db = Db::connect_and_migrate("sqlite::memory:").await.unwrap();
+        let txn = db.begin_write().await.unwrap();
+        let owner = user::create(&txn, "plans@example.com", "Plans")
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+        let principal = Principal::User { user_id: owner.id };
+        let names = |word: &str, n: usize| -> Vec<String> {
+            (0..n).map(|i| format!("{word} Metal {i}")).collect()
+        };
+        let small = directory(&db, &principal, &names("Alpha", 3)).await;
+        let large = directory(&db, &principal, &names("Digital", 20)).await;
+
+        for field in [SearchField::CompanyName, SearchField::Email] {
+            // 3 matches, 3 rows in the directory: the index is at least as narrow.
+            for plan in plans(&db, small, field, "Alpha Metal").await {
+                assert!(drives_from_the_index(&plan), "{field:?}: {plan}");
+            }
+            // 20 matches in another directory, 3 rows in this one: reading this one is less.
+            for plan in plans(&db, small, field, "digital").await {
+                assert!(scans_the_directory(&plan), "{field:?}: {plan}");
+            }
+            for plan in plans(&db, large, field, "digital").await {
+                assert!(drives_from_the_index(&plan), "{field:?}: {plan}");
+            }
+            // A trigram index has nothing for two characters.
+            for plan in plans(&db, large, field, "al").await {
+                assert!(scans_the_directory(&plan), "{field:?}: {plan}");
             }
         }
     }
