@@ -7,8 +7,8 @@
 //!   has statistics, chooses between it and the organization's indexes.
 //! - SQLite: `LIKE` cannot use an index for `%term%`. When the FTS5 trigram table finds at
 //!   most as many rows for the term (as a phrase in the searched column) as the
-//!   organization's directory holds, the ids are first restricted to those rows; otherwise
-//!   the directory is scanned as before m0005. A trigram index knows only terms of 3 or more
+//!   organization's directory holds, and no more than [`MAX_DRIVING_MATCHES`], the query
+//!   reads just those rows by id; otherwise it scans the directory as before m0005. A trigram index knows only terms of 3 or more
 //!   characters; shorter ones always scan.
 
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
@@ -69,24 +69,35 @@ pub async fn scoped(
     let like = Expr::col((partner::Entity, field.column()))
         .like(LikeExpr::new(like_pattern(&folded)).escape('\\'));
     if conn.get_database_backend() == DatabaseBackend::Sqlite && sqlite_indexable(&folded) {
-        let phrase = fts_query(field, &folded);
-        if index_is_narrower(conn, organization, &phrase).await? {
+        if let Some(ids) = narrowed(conn, organization, field, &folded).await? {
             return Ok(Condition::all()
                 .add(Expr::cust_with_values(
                     "+\"organization_partners\".\"organization_id\" = ?",
                     [organization],
                 ))
                 .add(Expr::cust_with_values(
-                    format!(
-                        "\"organization_partners\".\"id\" IN \
-                         (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?)"
-                    ),
-                    [phrase],
+                    "\"organization_partners\".\"id\" IN (SELECT value FROM json_each(?))",
+                    [ids],
                 ))
                 .add(like));
         }
     }
     Ok(Condition::all().add(in_organization()).add(like))
+}
+
+/// Makes PostgreSQL plan the statements of this transaction for their actual values. Left to
+/// itself, after five runs of a prepared statement on a connection it may switch to one
+/// generic plan for any term and organization, costed with a default selectivity for the
+/// unknown pattern: that plan reads the trigram index for every search, and for a term the
+/// index knows nothing of (one or two characters, or no letters or digits) it reads the
+/// whole index and rechecks every row: seconds for a one-character term in a small
+/// directory. Planned for each term, the planner sees which terms the index serves.
+pub async fn plan_for_each_term(conn: &impl ConnectionTrait) -> Result<(), DbErr> {
+    if conn.get_database_backend() == DatabaseBackend::Postgres {
+        conn.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
+            .await?;
+    }
+    Ok(())
 }
 
 /// Whether the SQLite trigram index can narrow a search for `folded`: it is long enough, and
@@ -106,49 +117,56 @@ fn fts_query(field: SearchField, folded: &str) -> String {
     )
 }
 
-/// Whether the index finds a few enough rows, across every organization (the FTS table is
-/// one for all), to read them instead of the organization's directory: at most
-/// [`MAX_DRIVING_MATCHES`] and at most as many as the directory has. Both counts stop one
-/// past what the decision needs, so deciding costs little more than the cheaper plan; a
-/// broad term, or one common in other directories, keeps the scan of this one.
-async fn index_is_narrower(
+/// The ids, as a JSON array, of every row (of any organization: the FTS table is one for
+/// all) whose `field` contains `folded` by the trigram index, when they are few enough to
+/// read instead of the organization's directory: at most [`MAX_DRIVING_MATCHES`] and at most
+/// as many as the directory has rows. Both reads stop one row past what the decision needs,
+/// so a broad term, or one common in other directories, costs little before it scans this
+/// directory. The ids stay in SQLite as one JSON value (one statement text whatever their
+/// number, and no row-by-row transfer) and the FTS query runs once per request.
+async fn narrowed(
     conn: &impl ConnectionTrait,
     organization: i64,
-    phrase: &str,
-) -> Result<bool, DbErr> {
-    let matches = count(
-        conn,
-        format!("SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? LIMIT ?"),
-        vec![phrase.into(), (MAX_DRIVING_MATCHES + 1).into()],
-    )
-    .await?;
-    if matches > MAX_DRIVING_MATCHES {
-        return Ok(false);
-    }
-    let directory = count(
-        conn,
-        "SELECT 1 FROM organization_partners WHERE organization_id = ? LIMIT ?".into(),
-        vec![organization.into(), (matches + 1).into()],
-    )
-    .await?;
-    Ok(matches <= directory)
-}
-
-/// The number of rows `select` returns.
-async fn count(
-    conn: &impl ConnectionTrait,
-    select: String,
-    values: Vec<sea_orm::Value>,
-) -> Result<i64, DbErr> {
-    let row = conn
-        .query_one_raw(Statement::from_sql_and_values(
+    field: SearchField,
+    folded: &str,
+) -> Result<Option<String>, DbErr> {
+    let one = |sql: String, values: [sea_orm::Value; 2]| {
+        conn.query_one_raw(Statement::from_sql_and_values(
             DatabaseBackend::Sqlite,
-            format!("SELECT COUNT(*) FROM ({select})"),
+            sql,
             values,
         ))
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound("COUNT(*) returned no row".into()))?;
-    row.try_get_by_index::<i64>(0)
+    };
+    let no_row = || DbErr::RecordNotFound("an aggregate returned no row".into());
+    let found = one(
+        format!(
+            "SELECT COUNT(*), json_group_array(rowid) FROM \
+             (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? LIMIT ?)"
+        ),
+        [
+            fts_query(field, folded).into(),
+            (MAX_DRIVING_MATCHES + 1).into(),
+        ],
+    )
+    .await?
+    .ok_or_else(no_row)?;
+    let (count, ids) = (
+        found.try_get_by_index::<i64>(0)?,
+        found.try_get_by_index::<String>(1)?,
+    );
+    if count > MAX_DRIVING_MATCHES {
+        return Ok(None);
+    }
+    let directory = one(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM organization_partners \
+         WHERE organization_id = ? LIMIT ?)"
+            .into(),
+        [organization.into(), (count + 1).into()],
+    )
+    .await?
+    .ok_or_else(no_row)?
+    .try_get_by_index::<i64>(0)?;
+    Ok((count <= directory).then_some(ids))
 }
 
 /// `%`, `_` and `\` match themselves in the search text.
