@@ -4,12 +4,13 @@
 //! index never changes a result, only how many rows are read to find it.
 //!
 //! - PostgreSQL: the pg_trgm GIN index serves that `LIKE` directly, and the planner, which
-//!   has statistics, chooses between it and the organization's indexes.
+//!   has statistics, chooses between it and the organization's indexes, planning each
+//!   search for its own term (`plan_for_each_term`).
 //! - SQLite: `LIKE` cannot use an index for `%term%`. When the FTS5 trigram table finds at
 //!   most as many rows for the term (as a phrase in the searched column) as the
-//!   organization's directory holds, and no more than [`MAX_DRIVING_MATCHES`], the query
-//!   reads just those rows by id; otherwise it scans the directory as before m0005. A trigram index knows only terms of 3 or more
-//!   characters; shorter ones always scan.
+//!   organization's directory holds, and no more than `MAX_DRIVING_MATCHES`, the query reads
+//!   just those rows by id; otherwise it scans the directory as before m0005. A trigram
+//!   index knows only terms of 3 or more characters; shorter ones always scan.
 
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{Condition, ConnectionTrait, DatabaseBackend, DbErr, Statement};
@@ -68,19 +69,20 @@ pub async fn scoped(
     let folded = text.to_lowercase();
     let like = Expr::col((partner::Entity, field.column()))
         .like(LikeExpr::new(like_pattern(&folded)).escape('\\'));
-    if conn.get_database_backend() == DatabaseBackend::Sqlite && sqlite_indexable(&folded) {
-        if let Some(ids) = narrowed(conn, organization, field, &folded).await? {
-            return Ok(Condition::all()
-                .add(Expr::cust_with_values(
-                    "+\"organization_partners\".\"organization_id\" = ?",
-                    [organization],
-                ))
-                .add(Expr::cust_with_values(
-                    "\"organization_partners\".\"id\" IN (SELECT value FROM json_each(?))",
-                    [ids],
-                ))
-                .add(like));
-        }
+    if conn.get_database_backend() == DatabaseBackend::Sqlite
+        && sqlite_indexable(&folded)
+        && let Some(ids) = narrowed(conn, organization, field, &folded).await?
+    {
+        return Ok(Condition::all()
+            .add(Expr::cust_with_values(
+                "+\"organization_partners\".\"organization_id\" = ?",
+                [organization],
+            ))
+            .add(Expr::cust_with_values(
+                "\"organization_partners\".\"id\" IN (SELECT value FROM json_each(?))",
+                [ids],
+            ))
+            .add(like));
     }
     Ok(Condition::all().add(in_organization()).add(like))
 }
@@ -119,7 +121,7 @@ fn fts_query(field: SearchField, folded: &str) -> String {
 
 /// The ids, as a JSON array, of every row (of any organization: the FTS table is one for
 /// all) whose `field` contains `folded` by the trigram index, when they are few enough to
-/// read instead of the organization's directory: at most [`MAX_DRIVING_MATCHES`] and at most
+/// read instead of the organization's directory: at most `MAX_DRIVING_MATCHES` and at most
 /// as many as the directory has rows. Both reads stop one row past what the decision needs,
 /// so a broad term, or one common in other directories, costs little before it scans this
 /// directory. The ids stay in SQLite as one JSON value (one statement text whatever their
