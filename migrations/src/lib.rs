@@ -6,6 +6,7 @@ mod m0001_initial;
 mod m0002_groupalarm;
 mod m0003_giosg;
 mod m0004_partner_directory;
+mod m0005_partner_search;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_groupalarm::Migration),
             Box::new(m0003_giosg::Migration),
             Box::new(m0004_partner_directory::Migration),
+            Box::new(m0005_partner_search::Migration),
         ]
     }
 }

@@ -13,6 +13,7 @@ pub mod organization;
 pub mod owner;
 pub mod pagination;
 pub mod partner_directory;
+pub mod partner_search;
 pub mod partnership;
 pub mod partnership_link;
 pub mod presence;

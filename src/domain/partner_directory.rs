@@ -2,15 +2,16 @@
 //! and written by its members or, read-only unless they manage the requester, by members of
 //! an organization connected to it by a partnership.
 
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, Order,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
 use super::access::{self, Level};
 use super::error::{DomainError, DomainResult, Violation};
+pub use super::partner_search::SearchField;
 use super::validate::{NAME_MAX_CHARS, Violations, is_country_code, is_email};
 use crate::auth::Principal;
 use crate::db::Db;
@@ -63,12 +64,6 @@ impl InvitationStatus {
             _ => None,
         }
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SearchField {
-    CompanyName,
-    Email,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -339,20 +334,6 @@ fn together<A, B>(a: DomainResult<A>, b: DomainResult<B>) -> DomainResult<(A, B)
     }
 }
 
-/// `%`, `_` and `\` match themselves in the search text.
-fn like_pattern(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('%');
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
 /// A page of the target's directory and the number of all matches.
 pub async fn list(
     db: &Db,
@@ -364,8 +345,36 @@ pub async fn list(
     let checked = query.check();
     let (target, (ids, limit, offset)) =
         together(authorize(conn, principal, scope, false).await, checked)?;
-    let mut filter = Condition::all()
-        .add(partner::Column::OrganizationId.eq(target.id))
+    // One transaction for the reads: the count and the page see the same rows on SQLite,
+    // and a search may set how PostgreSQL plans these statements only.
+    let txn = conn.begin().await?;
+    if query.search_text.is_some() {
+        super::partner_search::plan_for_each_term(&txn).await?;
+    }
+    let base = matching(&txn, target.id, &query, ids).await?;
+    let total = base.clone().count(&txn).await?;
+    let rows = ordered(base, &query)
+        .limit(limit)
+        .offset(offset)
+        .all(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok((rows, total))
+}
+
+/// Every record of `organization`'s directory that the (checked) query's filters match.
+async fn matching(
+    conn: &impl ConnectionTrait,
+    organization: i64,
+    query: &ListQuery,
+    ids: Vec<Uuid>,
+) -> DomainResult<Select<partner::Entity>> {
+    let search = query
+        .search_text
+        .as_deref()
+        .map(|text| (query.search_field.unwrap_or(SearchField::CompanyName), text));
+    let mut filter = super::partner_search::scoped(conn, organization, search)
+        .await?
         .add(partner::Column::PartnerType.is_in(query.partner_types.iter().map(|t| t.as_str())));
     if !ids.is_empty() {
         filter = filter.add(partner::Column::Uuid.is_in(ids));
@@ -376,31 +385,22 @@ pub async fn list(
                 .is_in(query.invitation_statuses.iter().map(|s| s.as_str())),
         );
     }
-    if let Some(text) = &query.search_text {
-        let column = match query.search_field.unwrap_or(SearchField::CompanyName) {
-            SearchField::CompanyName => partner::Column::CompanyNameFolded,
-            SearchField::Email => partner::Column::EmailFolded,
-        };
-        filter = filter.add(Expr::col(column).like(LikeExpr::new(like_pattern(text)).escape('\\')));
-    }
-    let base = partner::Entity::find().filter(filter);
-    let total = base.clone().count(conn).await?;
+    Ok(partner::Entity::find().filter(filter))
+}
+
+/// `matching` in the query's order, the id breaking ties.
+fn ordered(matching: Select<partner::Entity>, query: &ListQuery) -> Select<partner::Entity> {
     let order = if query.descending {
         Order::Desc
     } else {
         Order::Asc
     };
-    let rows = base
+    matching
         .order_by(
             query.order_by.unwrap_or(OrderBy::CompanyName).column(),
             order.clone(),
         )
         .order_by(partner::Column::Id, order)
-        .limit(limit)
-        .offset(offset)
-        .all(conn)
-        .await?;
-    Ok((rows, total))
 }
 
 async fn find(
@@ -558,4 +558,142 @@ pub async fn invitation_accepted(
         .exec(conn)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod plan_tests {
+    //! SQLite's plans for a search, read from `EXPLAIN QUERY PLAN` over a few rows: with no
+    //! statistics the planner decides from the schema and the SQL alone, so what it picks
+    //! here it picks at any size.
+
+    use super::*;
+    use crate::domain::{organization, user};
+    use sea_orm::{DatabaseBackend, QueryTrait, Statement};
+
+    async fn plan(db: &Db, statement: Statement) -> String {
+        let explain = Statement::from_sql_and_values(
+            DatabaseBackend::Sqlite,
+            format!("EXPLAIN QUERY PLAN {}", statement.sql),
+            statement.values.map(|v| v.0).unwrap_or_default(),
+        );
+        let rows = db.read().query_all_raw(explain).await.expect("explain");
+        rows.iter()
+            .map(|r| r.try_get_by_index::<String>(3).expect("plan detail"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+
+    /// The plans of the page and of the count (as `PaginatorTrait::count` writes it) for a
+    /// search of `text` in `field` of `organization`'s directory.
+    async fn plans(db: &Db, organization: i64, field: SearchField, text: &str) -> [String; 2] {
+        let query = ListQuery {
+            partner_types: vec![PartnerType::Customer, PartnerType::Supplier],
+            search_field: Some(field),
+            search_text: Some(text.into()),
+            order_by: Some(OrderBy::SalesAmount),
+            descending: true,
+            ..Default::default()
+        };
+        let base = matching(db.read(), organization, &query, vec![])
+            .await
+            .expect("matching");
+        let count = DatabaseBackend::Sqlite.build(
+            sea_orm::sea_query::SelectStatement::new()
+                .expr(Expr::cust("COUNT(*) AS num_items"))
+                .from_subquery(base.clone().into_query(), "sub_query"),
+        );
+        let page = ordered(base, &query)
+            .limit(25)
+            .offset(0)
+            .build(DatabaseBackend::Sqlite);
+        [plan(db, page).await, plan(db, count).await]
+    }
+
+    /// An organization whose directory holds `names` (with emails `n@<name>.example`).
+    async fn directory(db: &Db, principal: &Principal, names: &[String]) -> i64 {
+        let org = organization::create(
+            db,
+            principal,
+            organization::OrganizationInput {
+                name: "Plans".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("organization");
+        let now = super::super::now();
+        let txn = db.begin_write().await.expect("begin");
+        partner::Entity::insert_many(names.iter().map(|name| {
+            let email = format!("n@{}.example", name.replace(' ', "-")).to_lowercase();
+            partner::ActiveModel {
+                uuid: Set(Uuid::new_v4()),
+                organization_id: Set(org.model.id),
+                company_name: Set(name.clone()),
+                company_name_folded: Set(name.to_lowercase()),
+                sales_amount: Set(0),
+                partner_type: Set("customer".into()),
+                email: Set(email.clone()),
+                email_folded: Set(email),
+                frequency: Set(String::new()),
+                payment_terms: Set(String::new()),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+        }))
+        .exec_without_returning(&txn)
+        .await
+        .expect("insert");
+        txn.commit().await.expect("commit");
+        org.model.id
+    }
+
+    /// The rows come by primary key from the ids the trigram index found (handed over as a
+    /// JSON array): no walk over the organization's rows in an order index.
+    fn drives_from_the_index(plan: &str) -> bool {
+        plan.starts_with("SEARCH organization_partners USING INTEGER PRIMARY KEY (rowid=?)")
+            && plan.contains("SCAN json_each VIRTUAL TABLE")
+            && !plan.contains("organization_id=?")
+    }
+
+    /// The organization's rows through one of its indexes, as before m0005.
+    fn scans_the_directory(plan: &str) -> bool {
+        plan.starts_with("SEARCH organization_partners USING INDEX organization_partners_")
+            && plan.contains("(organization_id=?")
+            && !plan.contains("VIRTUAL TABLE")
+    }
+
+    #[tokio::test]
+    async fn the_trigram_index_drives_a_long_term_that_it_narrows() {
+        let db = Db::connect_and_migrate("sqlite::memory:").await.unwrap();
+        let txn = db.begin_write().await.unwrap();
+        let owner = user::create(&txn, "plans@example.com", "Plans")
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+        let principal = Principal::User { user_id: owner.id };
+        let names = |word: &str, n: usize| -> Vec<String> {
+            (0..n).map(|i| format!("{word} Metal {i}")).collect()
+        };
+        let small = directory(&db, &principal, &names("Alpha", 3)).await;
+        let large = directory(&db, &principal, &names("Digital", 20)).await;
+
+        for field in [SearchField::CompanyName, SearchField::Email] {
+            // 3 matches, 3 rows in the directory: the index is at least as narrow.
+            for plan in plans(&db, small, field, "Alpha Metal").await {
+                assert!(drives_from_the_index(&plan), "{field:?}: {plan}");
+            }
+            // 20 matches in another directory, 3 rows in this one: reading this one is less.
+            for plan in plans(&db, small, field, "digital").await {
+                assert!(scans_the_directory(&plan), "{field:?}: {plan}");
+            }
+            for plan in plans(&db, large, field, "digital").await {
+                assert!(drives_from_the_index(&plan), "{field:?}: {plan}");
+            }
+            // A trigram index has nothing for two characters.
+            for plan in plans(&db, large, field, "al").await {
+                assert!(scans_the_directory(&plan), "{field:?}: {plan}");
+            }
+        }
+    }
 }
