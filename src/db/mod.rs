@@ -145,6 +145,16 @@ impl Db {
         self.write.get_database_backend()
     }
 
+    /// A read-only snapshot for statements that must agree (a count and its page) or that
+    /// set options for themselves (`SET LOCAL`): a transaction on the pool. None on SQLite's
+    /// read connections, which run each statement on its own.
+    pub async fn read_transaction(&self) -> Result<Option<DatabaseTransaction>, DbErr> {
+        match &self.read {
+            ReadConnection::Pool(pool) => Ok(Some(pool.begin().await?)),
+            ReadConnection::Sqlite(_) => Ok(None),
+        }
+    }
+
     pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
         self.write
             .begin_with_options(TransactionOptions {

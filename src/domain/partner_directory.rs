@@ -5,7 +5,7 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Order,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
 };
 use uuid::Uuid;
 
@@ -345,20 +345,36 @@ pub async fn list(
     let checked = query.check();
     let (target, (ids, limit, offset)) =
         together(authorize(conn, principal, scope, false).await, checked)?;
-    // One transaction for the reads: the count and the page see the same rows on SQLite,
-    // and a search may set how PostgreSQL plans these statements only.
-    let txn = conn.begin().await?;
-    if query.search_text.is_some() {
-        super::partner_search::plan_for_each_term(&txn).await?;
+    // On the pool, one transaction for the reads: the count and the page see the same
+    // rows, and a search may set how PostgreSQL plans these statements only.
+    match db.read_transaction().await? {
+        Some(txn) => {
+            let found = count_and_page(&txn, target.id, &query, ids, limit, offset).await?;
+            txn.commit().await?;
+            Ok(found)
+        }
+        None => count_and_page(conn, target.id, &query, ids, limit, offset).await,
     }
-    let base = matching(&txn, target.id, &query, ids).await?;
-    let total = base.clone().count(&txn).await?;
-    let rows = ordered(base, &query)
+}
+
+async fn count_and_page(
+    conn: &impl ConnectionTrait,
+    organization: i64,
+    query: &ListQuery,
+    ids: Vec<Uuid>,
+    limit: u64,
+    offset: u64,
+) -> DomainResult<(Vec<partner::Model>, u64)> {
+    if query.search_text.is_some() {
+        super::partner_search::plan_for_each_term(conn).await?;
+    }
+    let base = matching(conn, organization, query, ids).await?;
+    let total = base.clone().count(conn).await?;
+    let rows = ordered(base, query)
         .limit(limit)
         .offset(offset)
-        .all(&txn)
+        .all(conn)
         .await?;
-    txn.commit().await?;
     Ok((rows, total))
 }
 
