@@ -318,6 +318,12 @@ async fn seed(url: &str, rows: usize) -> Result<Seeded, BoxError> {
         partner_users(&db, &partners[..partners.len().min(PARTNER_USERS_MAX)]).await?;
         lists.push(view.model.uuid.to_string());
     }
+    if db.backend() == sea_orm::DatabaseBackend::Postgres {
+        // What autovacuum does a while after a bulk load: without statistics the planner
+        // cannot tell a selective trigram search from a broad one.
+        use sea_orm::ConnectionTrait;
+        db.read().execute_unprepared("ANALYZE").await?;
+    }
     Ok(Seeded {
         token,
         organization_id: first.expect("at least one organization"),

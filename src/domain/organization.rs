@@ -193,7 +193,13 @@ pub async fn views(
         .into_iter()
         .map(|model| match rows.get(&model.id) {
             Some(row) => view_from_row(row, model),
-            None => Err(DomainError::NotFound("organization not found".into())),
+            // Deleted since `models` was read: nothing derives from it any more.
+            None => Ok(OrganizationView {
+                model,
+                owner_ids: Vec::new(),
+                has_children: false,
+                availability: Availability::default(),
+            }),
         })
         .collect()
 }
