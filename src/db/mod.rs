@@ -18,10 +18,11 @@ use sea_orm::{
 };
 use sqlite_readers::SqliteReaders;
 
-/// Reads go to a pool; writes go through `begin_write`. On SQLite the writer is a single
-/// connection that starts transactions with `BEGIN IMMEDIATE`: SQLite serialises writers
-/// anyway, and queueing them in-process avoids the busy-wait and the deadlock of two deferred
-/// transactions upgrading to writers at once.
+/// Reads go to `read()` (SQLite: read-only connections of their own; PostgreSQL: the pool);
+/// writes go through `begin_write`. On SQLite the writer is a single connection that starts
+/// transactions with `BEGIN IMMEDIATE`: SQLite serialises writers anyway, and queueing them
+/// in-process avoids the busy-wait and the deadlock of two deferred transactions upgrading to
+/// writers at once.
 #[derive(Clone, Debug)]
 pub struct Db {
     read: ReadConnection,
@@ -106,7 +107,7 @@ impl Db {
                 // More readers than cores: each waits on its own worker thread, so while
                 // one thread hands its rows back another can run. Measured on 2 cores
                 // (orgd-bench --case grpc, the same run): 1 reader 8.8k GetOrganization/s,
-                // 2 11.9k, 4 14.5k, 8 15.8k; 16 and 32 no better than 8.
+                // 2 11.9k, 4 14.5k, 8 15.8k; 16 and 32 no better than 8 (a shared machine).
                 let readers = std::thread::available_parallelism().map_or(8, |n| n.get() * 4);
                 ReadConnection::Sqlite(Arc::new(SqliteReaders::open(&options, readers).await?))
             };
