@@ -5,10 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, Set,
-    Statement,
-};
+use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::access::{self, Level, Services};
 use super::error::{DomainError, DomainResult};
@@ -193,42 +190,6 @@ pub fn parse_counts(text: Option<&str>) -> Availability {
         }
     }
     out
-}
-
-/// Availability counts of each organization (members only), in one statement.
-pub async fn counts(
-    conn: &impl ConnectionTrait,
-    organization_ids: &[i64],
-) -> DomainResult<HashMap<i64, Availability>> {
-    let mut out: HashMap<i64, Availability> = organization_ids
-        .iter()
-        .map(|id| (*id, Availability::default()))
-        .collect();
-    if organization_ids.is_empty() {
-        return Ok(out);
-    }
-    let backend = conn.get_database_backend();
-    let placeholders: Vec<String> = (1..=organization_ids.len())
-        .map(|i| format!("${i}"))
-        .collect();
-    let sql = format!(
-        "SELECT o.id AS id, {} AS availability FROM organizations o WHERE o.id IN ({})",
-        subtree_counts_sql(backend, "o.id"),
-        placeholders.join(", ")
-    );
-    let rows = conn
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            organization_ids.iter().map(|id| (*id).into()),
-        ))
-        .await?;
-    for row in rows {
-        let id: i64 = row.try_get("", "id")?;
-        let text: Option<String> = row.try_get("", "availability")?;
-        out.insert(id, parse_counts(text.as_deref()));
-    }
-    Ok(out)
 }
 
 fn midnight(t: DateTime<Utc>) -> DateTime<Utc> {
