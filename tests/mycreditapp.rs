@@ -2387,19 +2387,6 @@ async fn search_is_case_insensitive_beyond_ascii() {
     .await;
 }
 
-/// Percent-encodes every byte outside the unreserved set.
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lengths_count_characters_not_bytes() {
     for_each_backend(|app| async move {

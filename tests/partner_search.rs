@@ -108,19 +108,6 @@ impl Directory {
     }
 }
 
-/// Percent-encodes every byte outside the unreserved set.
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 /// SQLite: FTS5 checks that its index holds exactly the table's current values (an external
 /// content table is compared with its content when `rank` is 1). PostgreSQL maintains its
 /// GIN indexes itself.

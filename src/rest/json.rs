@@ -51,7 +51,8 @@ const LIST_VALUE: &str = "google.protobuf.ListValue";
 /// Largest |seconds| a Duration may hold per duration.proto (about 10,000 years).
 const MAX_DURATION_SECONDS: i64 = 315_576_000_000;
 
-fn is_wrapper(full_name: &str) -> bool {
+/// The google.protobuf wrappers, whose JSON is their one value (shared with openapi.rs).
+pub(crate) fn is_wrapper(full_name: &str) -> bool {
     matches!(
         full_name,
         "google.protobuf.DoubleValue"

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::binding::{self, Binding, BodyTarget, HTTP_BODY};
 use super::dialect::Dialect;
-use super::json::{FieldNaming, enum_json_value};
+use super::json::{FieldNaming, enum_json_value, is_wrapper};
 use crate::limits::{MAX_LIST_ITEMS, MAX_STRING_CHARS};
 
 /// The error statuses every operation may answer: what the dialects map RPC codes to
@@ -604,21 +604,6 @@ fn scalar_schema(kind: &Kind) -> Value {
         }),
         Kind::Enum(_) | Kind::Message(_) => json!({}),
     }
-}
-
-fn is_wrapper(full_name: &str) -> bool {
-    matches!(
-        full_name,
-        "google.protobuf.DoubleValue"
-            | "google.protobuf.FloatValue"
-            | "google.protobuf.Int64Value"
-            | "google.protobuf.UInt64Value"
-            | "google.protobuf.Int32Value"
-            | "google.protobuf.UInt32Value"
-            | "google.protobuf.BoolValue"
-            | "google.protobuf.StringValue"
-            | "google.protobuf.BytesValue"
-    )
 }
 
 /// Messages a single query value sets (the transcoder converts them from one string).
