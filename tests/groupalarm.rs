@@ -3643,3 +3643,108 @@ async fn every_new_rpc_over_grpc() {
     })
     .await;
 }
+
+/// GetOrganization reads its row its own way (one statement; on an SQLite file, rusqlite on
+/// the calling thread): every field must come back as the lists, read through SeaORM,
+/// show it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetched_organization_equals_its_listed_self() {
+    for_each_backend(|app| async move {
+        let owner = app.user("owner").await;
+        let member = app.user("member").await;
+        let service = app.service_token("alarming").await;
+        let t = owner.token.as_str();
+        let root = id_of(
+            &app.create_org(
+                t,
+                json!({
+                    "name": "Every field", "description": "ünïcödé ✓", "timezone": "Asia/Tokyo",
+                    "language": "en-GB", "enforcesTwoFactorAuth": true,
+                    "dataRetentionPeriod": 7, "tags": ["a", "b,c", "\"q\""]
+                }),
+            )
+            .await,
+        );
+        let child = id_of(&app.child_org(t, root, "Child").await);
+        app.member_add(root, &member.email, "member").await;
+        ok(
+            set_status(
+                &app,
+                &service,
+                &root.to_string(),
+                &member.email,
+                AvailabilityStatus::InEvent,
+            )
+            .await,
+            "SetUserAvailability",
+        );
+        let mut client = app.organizations().await;
+        ok(
+            client
+                .set_avatar(bearer(
+                    SetAvatarRequest {
+                        organization_id: root,
+                        avatar: png(),
+                    },
+                    t,
+                ))
+                .await,
+            "SetAvatar",
+        );
+        ok(
+            client
+                .upsert_organization_location(bearer(
+                    UpsertOrganizationLocationRequest {
+                        organization_id: root,
+                        location: Some(OrganizationLocation {
+                            address: "Marienplatz 1".into(),
+                            latitude: 48.137_154,
+                            longitude: -11.575_382,
+                        }),
+                    },
+                    t,
+                ))
+                .await,
+            "UpsertOrganizationLocation",
+        );
+
+        let listed = ok(
+            client
+                .get_organizations(bearer(GetOrganizationsRequest {}, t))
+                .await,
+            "GetOrganizations",
+        )
+        .organizations;
+        assert_eq!(listed.len(), 2);
+        for org in listed {
+            let fetched = ok(
+                client
+                    .get_organization(bearer(
+                        GetOrganizationRequest {
+                            organization_id: org.id,
+                        },
+                        t,
+                    ))
+                    .await,
+                "GetOrganization",
+            )
+            .organization
+            .expect("organization");
+            assert_eq!(fetched, org, "organization {}", org.id);
+            if org.id == root {
+                assert!(fetched.has_children);
+                assert_eq!(fetched.owner_ids, vec![owner.id]);
+                assert_eq!(fetched.tags, vec!["a", "b,c", "\"q\""]);
+                assert!(fetched.avatar_url.is_some());
+                assert_eq!(fetched.location.as_ref().unwrap().longitude, -11.575_382);
+                assert_eq!(fetched.available_users.unwrap().count_in_event, 1);
+                assert!(fetched.trial_end_date.is_some());
+            } else {
+                assert_eq!(org.id, child);
+                assert_eq!(fetched.parent_id, Some(root));
+                assert!(!fetched.has_children);
+            }
+        }
+    })
+    .await;
+}

@@ -1,5 +1,7 @@
 //! Database connections: SQLite (embedded default) or PostgreSQL, same code and migrations.
 
+mod row;
+mod sqlite_inline;
 mod sqlite_readers;
 
 use std::str::FromStr;
@@ -7,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
+pub use row::Columns;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sea_orm::sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
@@ -14,8 +17,9 @@ use sea_orm::sqlx::sqlite::{
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, ExecResult,
     QueryResult, SqliteTransactionMode, SqlxPostgresConnector, SqlxSqliteConnector, Statement,
-    TransactionOptions, TransactionTrait,
+    TransactionOptions, TransactionTrait, Value,
 };
+use sqlite_inline::InlineReaders;
 use sqlite_readers::SqliteReaders;
 
 /// Reads go to `read()` (SQLite: read-only connections of their own; PostgreSQL: the pool);
@@ -26,6 +30,8 @@ use sqlite_readers::SqliteReaders;
 #[derive(Clone, Debug)]
 pub struct Db {
     read: ReadConnection,
+    /// SQLite files only: connections for [`Db::read_one`] on the calling thread.
+    inline: Option<Arc<InlineReaders>>,
     write: DatabaseConnection,
 }
 
@@ -101,17 +107,29 @@ impl Db {
                 .map_err(db_err)?;
             let write = SqlxSqliteConnector::from_sqlx_sqlite_pool(write_pool);
             // An in-memory database exists once per connection: readers must share the writer.
-            let read = if in_memory {
-                ReadConnection::Pool(write.clone())
+            let (read, inline) = if in_memory {
+                (ReadConnection::Pool(write.clone()), None)
             } else {
                 // More readers than cores: each waits on its own worker thread, so while
-                // one thread hands its rows back another can run. Measured on 2 cores
-                // (orgd-bench --case grpc, the same run): 1 reader 8.8k GetOrganization/s,
-                // 2 11.9k, 4 14.5k, 8 15.8k; 16 and 32 no better than 8 (a shared machine).
-                let readers = std::thread::available_parallelism().map_or(8, |n| n.get() * 4);
-                ReadConnection::Sqlite(Arc::new(SqliteReaders::open(&options, readers).await?))
+                // one thread hands its rows back another can run. Measured on 2 cores when
+                // GetOrganization still read here (orgd-bench --case grpc, the same run):
+                // 1 reader 8.8k/s, 2 11.9k, 4 14.5k, 8 15.8k. Now that it reads inline, the
+                // reads left here are fewer and longer, and each reader's page cache counts
+                // against the memory target: twice the cores.
+                let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+                let readers = SqliteReaders::open(&options, cores * 2).await?;
+                // Twice the cores: one per runtime worker, and spares for blocking threads.
+                let inline = InlineReaders::open(options.get_filename(), cores * 2)?;
+                (
+                    ReadConnection::Sqlite(Arc::new(readers)),
+                    Some(Arc::new(inline)),
+                )
             };
-            Ok(Db { read, write })
+            Ok(Db {
+                read,
+                inline,
+                write,
+            })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url).map_err(db_err)?;
             let pool = PgPoolOptions::new()
@@ -122,6 +140,7 @@ impl Db {
             let conn = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
             Ok(Db {
                 read: ReadConnection::Pool(conn.clone()),
+                inline: None,
                 write: conn,
             })
         } else {
@@ -140,6 +159,27 @@ impl Db {
 
     pub fn read(&self) -> &ReadConnection {
         &self.read
+    }
+
+    /// The first row of a short, indexed read (`$1`, `$2`, ... bound to `values`), read by
+    /// `decode`: on the calling thread for an SQLite file (see `sqlite_inline`), else
+    /// through [`Db::read`].
+    pub async fn read_one<T, E: From<DbErr>>(
+        &self,
+        sql: &str,
+        values: Vec<Value>,
+        decode: impl FnOnce(&dyn Columns) -> Result<T, E>,
+    ) -> Result<Option<T>, E> {
+        match &self.inline {
+            Some(inline) => inline.query_one(sql, &values, decode),
+            None => {
+                let stmt = Statement::from_sql_and_values(self.backend(), sql, values);
+                match self.read.query_one_raw(stmt).await? {
+                    Some(row) => decode(&row).map(Some),
+                    None => Ok(None),
+                }
+            }
+        }
     }
 
     pub fn backend(&self) -> DatabaseBackend {

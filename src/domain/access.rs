@@ -7,11 +7,12 @@
 //! - A service has no level; each operation says whether services may perform it (on any
 //!   organization, so they alone can learn that one does not exist).
 
-use sea_orm::{ConnectionTrait, QueryResult, Statement};
+use sea_orm::{ConnectionTrait, Statement};
 
 use super::error::{DomainError, DomainResult};
 use super::membership::Role;
 use crate::auth::Principal;
+use crate::db::Columns;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -101,9 +102,8 @@ pub fn principal_param(principal: &Principal) -> i64 {
 }
 
 /// The level a [`level_sql`] column holds.
-pub fn level_from_row(row: &QueryResult, column: &str) -> DomainResult<Option<Level>> {
-    let n: Option<i32> = row.try_get("", column)?;
-    Ok(n.and_then(Level::from_number))
+pub fn level_from_row(row: &dyn Columns, column: &str) -> DomainResult<Option<Level>> {
+    Ok(row.opt_i32(column)?.and_then(Level::from_number))
 }
 
 /// Whether the organization exists, and the caller's level in it (None: no access).

@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait,
-    FromQueryResult, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QueryResult,
-    QuerySelect, Set, SqlErr, Statement,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, Set,
+    SqlErr, Statement,
 };
 
 use super::access::{self, Level, Services};
@@ -19,7 +19,7 @@ use super::validate::{
     is_bcp47, is_iana_timezone, too_many_results,
 };
 use crate::auth::Principal;
-use crate::db::{Db, text_agg};
+use crate::db::{Columns, Db, text_agg};
 use crate::entity::organization;
 
 pub const TRIAL_DAYS: i64 = 14;
@@ -144,9 +144,34 @@ fn derived_columns_sql(backend: DatabaseBackend, organization: &str) -> String {
     )
 }
 
+/// The organization's own columns (`o.*`) of a row.
+fn model_from_row(row: &dyn Columns) -> Result<organization::Model, DbErr> {
+    Ok(organization::Model {
+        id: row.i64("id")?,
+        uuid: row.uuid("uuid")?,
+        parent_id: row.opt_i64("parent_id")?,
+        name: row.string("name")?,
+        description: row.string("description")?,
+        language: row.string("language")?,
+        timezone: row.string("timezone")?,
+        enforces_two_factor_auth: row.bool("enforces_two_factor_auth")?,
+        data_retention_period: row.i64("data_retention_period")?,
+        tags: row.string("tags")?,
+        state: row.string("state")?,
+        trial_end_date: row.opt_datetime("trial_end_date")?,
+        created_at: row.datetime("created_at")?,
+        updated_at: row.datetime("updated_at")?,
+        avatar_version: row.opt_i64("avatar_version")?,
+        location_address: row.opt_string("location_address")?,
+        location_latitude: row.opt_f64("location_latitude")?,
+        location_longitude: row.opt_f64("location_longitude")?,
+        email: row.opt_string("email")?,
+    })
+}
+
 /// Reads the [`derived_columns_sql`] of a row into a view of `model`.
-fn view_from_row(row: &QueryResult, model: organization::Model) -> DomainResult<OrganizationView> {
-    let owners: Option<String> = row.try_get("", "owner_ids")?;
+fn view_from_row(row: &dyn Columns, model: organization::Model) -> DomainResult<OrganizationView> {
+    let owners = row.opt_string("owner_ids")?;
     let mut owner_ids: Vec<i64> = owners
         .as_deref()
         .unwrap_or_default()
@@ -154,10 +179,10 @@ fn view_from_row(row: &QueryResult, model: organization::Model) -> DomainResult<
         .filter_map(|id| id.parse().ok())
         .collect();
     owner_ids.sort_unstable();
-    let availability: Option<String> = row.try_get("", "availability")?;
+    let availability = row.opt_string("availability")?;
     Ok(OrganizationView {
         owner_ids,
-        has_children: row.try_get("", "has_children")?,
+        has_children: row.bool("has_children")?,
         availability: availability::parse_counts(availability.as_deref()),
         model,
     })
@@ -275,34 +300,30 @@ fn or_default(value: String, default: &str) -> String {
 /// Access, the row and what is derived from other rows come in one statement: this is the
 /// most frequent read.
 pub async fn get(db: &Db, principal: &Principal, id: i64) -> DomainResult<OrganizationView> {
-    let conn = db.read();
-    let backend = conn.get_database_backend();
     let sql = format!(
         "SELECT o.*, {} AS access_level, {} FROM organizations o WHERE o.id = $1",
         access::level_sql(principal, "o.id", "$2"),
-        derived_columns_sql(backend, "o.id"),
+        derived_columns_sql(db.backend(), "o.id"),
     );
-    let row = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [id.into(), access::principal_param(principal).into()],
-        ))
+    let values = vec![id.into(), access::principal_param(principal).into()];
+    let found = db
+        .read_one(&sql, values, |row| {
+            let level = access::level_from_row(row, "access_level")?;
+            let view = view_from_row(row, model_from_row(row)?)?;
+            DomainResult::Ok((level, view))
+        })
         .await?;
-    let level = match &row {
-        Some(row) => access::level_from_row(row, "access_level")?,
-        None => None,
-    };
+    let level = found.as_ref().and_then(|(level, _)| *level);
     access::decide(
         principal,
-        row.is_some(),
+        found.is_some(),
         level,
         Level::Read,
         Services::Allowed,
     )?;
-    let row = row.ok_or_else(|| DomainError::NotFound("organization not found".into()))?;
-    let model = organization::Model::from_query_result(&row, "")?;
-    view_from_row(&row, model)
+    found
+        .map(|(_, view)| view)
+        .ok_or_else(|| DomainError::NotFound("organization not found".into()))
 }
 
 /// Replaces the writable fields. `parent_id` absent keeps the parent; a new parent must be
