@@ -19,6 +19,17 @@ pub enum Principal {
     Service { name: String },
 }
 
+impl Principal {
+    /// 0, 1 or 2 by kind, for tables of what differs by kind only.
+    pub fn kind_index(&self) -> usize {
+        match self {
+            Principal::User { .. } => 0,
+            Principal::Organization { .. } => 1,
+            Principal::Service { .. } => 2,
+        }
+    }
+}
+
 /// What the auth layer found; a request extension on every request.
 #[derive(Clone, Debug)]
 pub enum Authn {

@@ -1,6 +1,7 @@
 //! Organizations: a tree by `parent_id`, owned by users, in state trial, active or inactive.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
@@ -300,14 +301,21 @@ fn or_default(value: String, default: &str) -> String {
 /// Access, the row and what is derived from other rows come in one statement: this is the
 /// most frequent read.
 pub async fn get(db: &Db, principal: &Principal, id: i64) -> DomainResult<OrganizationView> {
-    let sql = format!(
-        "SELECT o.*, {} AS access_level, {} FROM organizations o WHERE o.id = $1",
-        access::level_sql(principal, "o.id", "$2"),
-        derived_columns_sql(db.backend(), "o.id"),
-    );
+    // The text depends only on the backend and the kind of principal (ids are bound), so
+    // it is written once per pair.
+    static SQL: [[OnceLock<String>; 3]; 2] = [const { [const { OnceLock::new() }; 3] }; 2];
+    let backend = db.backend();
+    let sql = SQL[usize::from(backend == DatabaseBackend::Postgres)][principal.kind_index()]
+        .get_or_init(|| {
+            format!(
+                "SELECT o.*, {} AS access_level, {} FROM organizations o WHERE o.id = $1",
+                access::level_sql(principal, "o.id", "$2"),
+                derived_columns_sql(backend, "o.id"),
+            )
+        });
     let values = vec![id.into(), access::principal_param(principal).into()];
     let found = db
-        .read_one(&sql, values, |row| {
+        .read_one(sql, values, |row| {
             let level = access::level_from_row(row, "access_level")?;
             let view = view_from_row(row, model_from_row(row)?)?;
             DomainResult::Ok((level, view))
