@@ -73,13 +73,18 @@ pub fn level_sql(principal: &Principal, organization: &str, principal_id: &str) 
     let (own, adm, read) = (Level::Own as i32, Level::Admin as i32, Level::Read as i32);
     match principal {
         // The direct role counts at the organization itself; above it only ownership does.
+        // One membership lookup per ancestor, as a subquery rather than a join: joined,
+        // PostgreSQL cannot tell the chain is a few rows and hashes all of the user's
+        // memberships instead (0.37 ms against 0.08 ms for a user in 1,000 organizations,
+        // EXPLAIN ANALYZE).
         Principal::User { .. } => format!(
-            "({chain} SELECT MAX(CASE \
+            "({chain} SELECT MAX((SELECT CASE \
                WHEN c.depth = 0 THEN CASE m.role WHEN '{owner}' THEN {own} \
                  WHEN '{admin}' THEN {adm} WHEN '{member}' THEN {read} END \
-               WHEN m.role = '{owner}' THEN {own} END) \
-             FROM chain c JOIN memberships m \
-               ON m.organization_id = c.id AND m.user_id = {principal_id})"
+               WHEN m.role = '{owner}' THEN {own} END \
+             FROM memberships m \
+             WHERE m.organization_id = c.id AND m.user_id = {principal_id})) \
+             FROM chain c)"
         ),
         Principal::Organization { .. } => format!(
             "({chain} SELECT MAX(CASE WHEN c.id = {principal_id} THEN {own} END) FROM chain c)"
