@@ -81,9 +81,6 @@ impl ConnectionTrait for ReadConnection {
     }
 }
 
-/// How long a pooled PostgreSQL connection may sit idle and still be used without a ping.
-const PG_TRUSTED_IDLE: Duration = Duration::from_secs(1);
-
 fn db_err(e: impl std::fmt::Display) -> DbErr {
     DbErr::Custom(e.to_string())
 }
@@ -135,22 +132,8 @@ impl Db {
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url).map_err(db_err)?;
-            // sqlx pings a connection when it goes back to the pool and, by default, again
-            // when it is taken out: under load that second round trip to PostgreSQL is a
-            // third of a read's. A connection that passed its release ping moments ago is
-            // taken as it is; one idle for longer (a server restart may have cut it) is
-            // pinged first, as sqlx's documentation suggests.
             let pool = PgPoolOptions::new()
                 .max_connections(16)
-                .test_before_acquire(false)
-                .before_acquire(|conn, meta| {
-                    Box::pin(async move {
-                        if meta.idle_for >= PG_TRUSTED_IDLE {
-                            sea_orm::sqlx::Connection::ping(conn).await?;
-                        }
-                        Ok(true)
-                    })
-                })
                 .connect_with(options)
                 .await
                 .map_err(db_err)?;
