@@ -81,6 +81,14 @@ impl ConnectionTrait for ReadConnection {
     }
 }
 
+/// How long an SQLite connection, writer or reader, waits for a lock before it gives up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Page cache of each SQLite read connection, in KiB: smaller than SQLite's 2 MiB default,
+/// because the readers outnumber the cores and the operating system caches the file for
+/// all of them at once.
+const READER_CACHE_KIB: u32 = 1024;
+
 fn db_err(e: impl std::fmt::Display) -> DbErr {
     DbErr::Custom(e.to_string())
 }
@@ -93,7 +101,7 @@ impl Db {
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
-                .busy_timeout(Duration::from_secs(10))
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true);
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
             // An embedded database has no link to lose: sqlx's ping before every acquire

@@ -11,15 +11,13 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 use sea_orm::{DbErr, RuntimeErr, Value};
 
 use super::row::{Columns, SqliteRow};
+use super::{READER_CACHE_KIB, SQLITE_BUSY_TIMEOUT};
 
-/// Page cache per connection, in KiB (see `sqlite_readers`).
-const CACHE_KIB: u32 = 1024;
 /// Statements kept prepared per connection; a few shapes of a few reads.
 const STATEMENT_CACHE: usize = 32;
 
@@ -57,8 +55,8 @@ impl InlineReaders {
         let connections = (0..count.max(1))
             .map(|_| {
                 let connection = Connection::open_with_flags(path, flags)?;
-                connection.busy_timeout(Duration::from_secs(10))?;
-                connection.pragma_update(None, "cache_size", format!("-{CACHE_KIB}"))?;
+                connection.busy_timeout(SQLITE_BUSY_TIMEOUT)?;
+                connection.pragma_update(None, "cache_size", format!("-{READER_CACHE_KIB}"))?;
                 // The recursive queries' work tables: in memory, not in temporary files.
                 connection.pragma_update(None, "temp_store", "memory")?;
                 connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);

@@ -16,10 +16,9 @@ use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sea_orm::sqlx::{self, ConnectOptions};
 use sea_orm::{DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr, Statement};
 use sea_query_sqlx::SqlxValues;
-use tokio::sync::{Mutex, MutexGuard};
 
-/// Page cache per read connection, in KiB.
-const READER_CACHE_KIB: u32 = 1024;
+use super::READER_CACHE_KIB;
+use tokio::sync::{Mutex, MutexGuard};
 
 #[derive(Debug)]
 pub struct SqliteReaders {
@@ -40,8 +39,6 @@ fn query(stmt: &Statement) -> sqlx::query::Query<'_, sqlx::Sqlite, SqlxValues> {
 impl SqliteReaders {
     /// `count` read-only connections with `options`.
     pub async fn open(options: &SqliteConnectOptions, count: usize) -> Result<Self, DbErr> {
-        // A smaller page cache than SQLite's 2 MiB default: the readers outnumber the cores,
-        // and the operating system caches the file for all of them at once.
         let options = options
             .clone()
             .read_only(true)
