@@ -41,6 +41,14 @@ pub enum Command {
         /// Requests in progress at once; more are refused with 503 and retry-after.
         #[arg(long, env = "ORGD_MAX_IN_FLIGHT", default_value_t = crate::limits::DEFAULT_MAX_IN_FLIGHT)]
         max_in_flight: usize,
+        /// SQLite: the most MiB the database may hold; past it writes answer 503
+        /// STORAGE_FULL (with Retry-After) until rows are deleted. Default: the disk's size.
+        #[arg(long, env = "ORGD_SQLITE_MAX_SIZE_MIB")]
+        sqlite_max_size_mib: Option<u64>,
+        /// Serve a database that takes no writes (a read-only file, mode=ro, a standby):
+        /// reads work, writes answer 503 READ_ONLY. Without it such a database is refused.
+        #[arg(long, env = "ORGD_READ_ONLY")]
+        read_only: bool,
     },
     /// Apply all migrations and exit.
     Migrate,
@@ -157,10 +165,14 @@ pub async fn run(cli: Cli) -> Result<(), BoxError> {
     if let Command::Serve {
         listen,
         max_in_flight,
+        sqlite_max_size_mib,
+        read_only,
     } = cli.command
     {
         let mut config = Config::new(listen, cli.database_url.clone());
         config.max_in_flight = max_in_flight.max(1);
+        config.sqlite_max_size_bytes = sqlite_max_size_mib.map(|mib| mib * 1024 * 1024);
+        config.read_only = read_only;
         let server = Server::start(config).await?;
         tracing::info!(
             "orgd ready on http://{} (gRPC, grpc-web, REST; database {})",

@@ -15,6 +15,10 @@ pub struct Config {
     pub max_in_flight: usize,
     /// The most items a list answers whole (see `domain::validate::MAX_UNPAGED_ITEMS`).
     pub max_unpaged_items: usize,
+    /// SQLite: the most bytes the database may hold; past it writes answer 503 STORAGE_FULL.
+    pub sqlite_max_size_bytes: Option<u64>,
+    /// Serve a database that takes no writes (writes answer 503 READ_ONLY).
+    pub read_only: bool,
 }
 
 impl Config {
@@ -24,6 +28,15 @@ impl Config {
             database_url,
             max_in_flight: crate::limits::DEFAULT_MAX_IN_FLIGHT,
             max_unpaged_items: crate::domain::validate::MAX_UNPAGED_ITEMS,
+            sqlite_max_size_bytes: None,
+            read_only: false,
+        }
+    }
+
+    pub fn db_options(&self) -> crate::db::DbOptions {
+        crate::db::DbOptions {
+            sqlite_max_size_bytes: self.sqlite_max_size_bytes,
+            read_only: self.read_only,
         }
     }
 }

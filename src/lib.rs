@@ -11,3 +11,4 @@ pub mod limits;
 pub mod proto;
 pub mod rest;
 pub mod server;
+pub mod startup;

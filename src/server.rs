@@ -22,7 +22,7 @@ use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
-use crate::db::Db;
+use crate::db::{Db, OpenError};
 use crate::grpc::{
     availability::AvailabilityReports,
     billing::Billing,
@@ -45,6 +45,7 @@ use crate::proto::v1::partnership_service_server::PartnershipServiceServer;
 use crate::proto::v1::presence_service_server::PresenceServiceServer;
 use crate::proto::{DESCRIPTOR_POOL, FILE_DESCRIPTOR_SET};
 use crate::rest::Transcoder;
+use crate::startup::{SchemaGate, wait_for_database};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -79,6 +80,7 @@ pub async fn app(db: Db) -> Result<Router, BoxError> {
         db,
         limits::DEFAULT_MAX_IN_FLIGHT,
         crate::domain::validate::MAX_UNPAGED_ITEMS,
+        SchemaGate::open(),
     )
     .await
 }
@@ -89,6 +91,7 @@ pub async fn app_with_limits(
     db: Db,
     max_in_flight: usize,
     max_unpaged_items: usize,
+    schema: SchemaGate,
 ) -> Result<Router, BoxError> {
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter
@@ -214,6 +217,10 @@ pub async fn app_with_limits(
         ))
         .layer(axum::middleware::from_fn(limits::bound_uri))
         .layer(axum::middleware::from_fn_with_state(
+            schema,
+            crate::startup::gate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             Arc::new(Semaphore::new(max_in_flight)),
             limits::shed_load,
         ))
@@ -230,8 +237,20 @@ pub struct Server {
 impl Server {
     /// Connects to (creating and migrating) the database, binds, and serves in the background.
     pub async fn start(config: Config) -> Result<Server, BoxError> {
-        let db = Db::connect_and_migrate(&config.database_url).await?;
-        let app = app_with_limits(db, config.max_in_flight, config.max_unpaged_items).await?;
+        let db = Db::connect_with(&config.database_url, &config.db_options()).await?;
+        let schema = match db.prepare().await {
+            Ok(()) => SchemaGate::open(),
+            Err(OpenError::Unreachable { target, source }) => {
+                tracing::warn!(database = %target, error = %source,
+                    "the database is unreachable: serving 503 until it answers");
+                let gate = SchemaGate::closed();
+                wait_for_database(db.clone(), gate.clone());
+                gate
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let app =
+            app_with_limits(db, config.max_in_flight, config.max_unpaged_items, schema).await?;
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();

@@ -58,7 +58,10 @@ pub async fn authenticate(
             Ok(None) => Authn::Rejected,
             Err(e) => {
                 tracing::error!(error = %e, "token lookup failed");
-                Authn::Unavailable
+                // An error that is no outage is still not the client's fault.
+                Authn::Unavailable(
+                    crate::db::Outage::of(&e).unwrap_or(crate::db::Outage::Unreachable),
+                )
             }
         },
     };
