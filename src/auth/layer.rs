@@ -20,11 +20,16 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
+    /// Also drops the cached tokens whenever another instance on the same PostgreSQL
+    /// changes tokens, so a deleted token stops working everywhere at once.
     pub fn new(db: Db) -> Authenticator {
-        Authenticator {
-            db,
-            cache: Arc::default(),
-        }
+        let cache: Arc<TokenCache> = Arc::default();
+        db.on_notification(
+            migration::m0007_token_notify::CHANNEL,
+            Arc::downgrade(&cache),
+            TokenCache::clear,
+        );
+        Authenticator { db, cache }
     }
 
     async fn principal(&self, presented: &str) -> Result<Option<Principal>, sea_orm::DbErr> {

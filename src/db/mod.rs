@@ -1,5 +1,6 @@
 //! Database connections: SQLite (embedded default) or PostgreSQL, same code and migrations.
 
+mod notify;
 mod outage;
 mod row;
 mod sqlite_inline;
