@@ -302,3 +302,93 @@ async fn a_full_filesystem_refuses_writes_until_space_returns() {
     assert_durable(&url, &token, &outcome.acknowledged).await;
     drop(fs);
 }
+
+/// PostgreSQL on a full disk: a database whose tablespace is a small tmpfs (root only; the
+/// shared server keeps running, only this database's files live there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_on_a_full_tablespace_refuses_writes_until_space_returns() {
+    use sea_orm::ConnectionTrait;
+    let Some(base) = std::env::var(PG_ENV).ok().filter(|v| !v.trim().is_empty()) else {
+        eprintln!("skipped: {PG_ENV} is not set");
+        return;
+    };
+    let Some(fs) = Tmpfs::mount("16m") else {
+        eprintln!("skipped: this process may not mount a tmpfs");
+        return;
+    };
+    // The server runs as `postgres`: the tablespace directory must be its own.
+    let chown = std::process::Command::new("chown")
+        .args(["postgres:postgres"])
+        .arg(fs.path())
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let (tablespace, name) = (format!("orgd_full_{suffix}"), format!("orgd_full_{suffix}"));
+    let admin = sea_orm::Database::connect(base.as_str()).await.unwrap();
+    admin
+        .execute_unprepared(&format!(
+            "CREATE TABLESPACE {tablespace} LOCATION '{}'",
+            fs.path().display()
+        ))
+        .await
+        .unwrap();
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name} TABLESPACE {tablespace}"))
+        .await
+        .unwrap();
+    let (head, _) = base.rsplit_once('/').unwrap();
+    let url = format!("{head}/{name}");
+
+    let mount = fs.path().to_path_buf();
+    let db_url = url.clone();
+    let outcome = async move {
+        let (url, fs_path) = (db_url, mount);
+        let user = run_cli(
+            &url,
+            &[
+                "user",
+                "create",
+                "--email",
+                "pg@example.com",
+                "--name",
+                "Pg",
+            ],
+        )
+        .await
+        .json();
+        let token = user["token"].as_str().unwrap().to_string();
+        let mut config = orgd::config::Config::new("127.0.0.1:0".parse().unwrap(), url.clone());
+        config.max_in_flight = 64;
+        let server = orgd::server::Server::start(config)
+            .await
+            .expect("server starts");
+        let app = App::for_server(Backend::Postgres, server.local_addr(), &url);
+        let filler = fill_leaving(&fs_path, 1024 * 1024);
+        let outcome = fill_and_recover(&app, &token, async || {
+            std::fs::remove_file(&filler).unwrap();
+            Vec::new()
+        })
+        .await;
+        server.shutdown().await;
+        // A fresh server on the same database lists every acknowledged write.
+        let mut config = orgd::config::Config::new("127.0.0.1:0".parse().unwrap(), url.clone());
+        config.max_in_flight = 64;
+        let server = orgd::server::Server::start(config).await.unwrap();
+        let app = App::for_server(Backend::Postgres, server.local_addr(), &url);
+        assert_listed(&app, &token, &outcome.acknowledged).await;
+        server.shutdown().await;
+    };
+    let result = tokio::spawn(outcome).await;
+    let _ = admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await;
+    let _ = admin
+        .execute_unprepared(&format!("DROP TABLESPACE IF EXISTS {tablespace}"))
+        .await;
+    let _ = admin.close().await;
+    drop(fs);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
