@@ -61,7 +61,8 @@ impl TcpProxy {
 
     /// Drops every open connection and closes the port until [`TcpProxy::restore`].
     pub async fn cut(&self) {
-        if let Some(task) = self.accept.lock().unwrap().take() {
+        let accepting = self.accept.lock().unwrap().take();
+        if let Some(task) = accepting {
             task.abort();
             let _ = task.await;
         }
