@@ -1,5 +1,6 @@
 //! Database connections: SQLite (embedded default) or PostgreSQL, same code and migrations.
 
+mod health;
 mod row;
 mod sqlite_inline;
 mod sqlite_readers;
@@ -8,6 +9,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use health::Unready;
 use migration::{Migrator, MigratorTrait};
 pub use row::Columns;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
