@@ -78,6 +78,8 @@ pub fn open_files_limit() -> Option<u64> {
         };
         // SAFETY: getrlimit writes one rlimit into the struct it is given.
         let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+        // rlim_t is u64 on Linux, not on every unix.
+        #[allow(clippy::unnecessary_cast)]
         (rc == 0 && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur as u64)
     }
     #[cfg(not(unix))]
