@@ -1,7 +1,11 @@
 //! What a server needs to start: where to listen, which database to use, and the bounds a
 //! deployment (or a test) may change.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::limits;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Created and migrated on first start; WAL mode.
@@ -19,6 +23,30 @@ pub struct Config {
     pub sqlite_max_size_bytes: Option<u64>,
     /// Serve a database that takes no writes (writes answer 503 READ_ONLY).
     pub read_only: bool,
+    /// A connection with no request in progress (none sent yet, HTTP/1.1 keep-alive between
+    /// requests, an h2 connection without streams) is closed after this long.
+    pub idle_timeout: Duration,
+    /// HTTP/2 pings an idle-looking peer this often, and drops it when a ping goes
+    /// unanswered for [`Config::h2_keepalive_timeout`].
+    pub h2_keepalive_interval: Duration,
+    pub h2_keepalive_timeout: Duration,
+    /// Open client connections at once; `None` derives it from `RLIMIT_NOFILE`
+    /// (see [`limits::connection_cap`]).
+    pub max_connections: Option<usize>,
+    /// PEM certificate chain and private key: serve TLS (h2 and http/1.1 by ALPN) instead
+    /// of cleartext.
+    pub tls: Option<TlsFiles>,
+    /// On shutdown, how long readiness reports draining while the listener still accepts
+    /// (so a load balancer sees the 503 before connections are refused).
+    pub drain_delay: Duration,
+    /// On shutdown, how long open requests and streams get before the process exits anyway.
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Config {
@@ -26,10 +54,17 @@ impl Config {
         Config {
             listen,
             database_url,
-            max_in_flight: crate::limits::DEFAULT_MAX_IN_FLIGHT,
+            max_in_flight: limits::DEFAULT_MAX_IN_FLIGHT,
             max_unpaged_items: crate::domain::validate::MAX_UNPAGED_ITEMS,
             sqlite_max_size_bytes: None,
             read_only: false,
+            idle_timeout: limits::DEFAULT_IDLE_TIMEOUT,
+            h2_keepalive_interval: limits::DEFAULT_H2_KEEPALIVE_INTERVAL,
+            h2_keepalive_timeout: limits::DEFAULT_H2_KEEPALIVE_TIMEOUT,
+            max_connections: None,
+            tls: None,
+            drain_delay: Duration::ZERO,
+            shutdown_timeout: limits::DEFAULT_SHUTDOWN_TIMEOUT,
         }
     }
 
@@ -39,4 +74,37 @@ impl Config {
             read_only: self.read_only,
         }
     }
+}
+
+/// A listen address as operators write it: `host:port` with an IP or a host name (the first
+/// address it resolves to), or `:port` for every interface.
+pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    let full = match text.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => text.to_string(),
+    };
+    full.to_socket_addrs()
+        .map_err(|e| format!("{text:?} is not host:port or :port ({e})"))?
+        .next()
+        .ok_or_else(|| format!("{text:?} resolves to no address"))
+}
+
+/// A duration as `30s`, `500ms`, `2m` or plain seconds (`30`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 30s, 500ms or 2m"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" => value * 60.0,
+        _ => return Err(format!("{text:?}: the unit is one of ms, s, m")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
 }

@@ -3,12 +3,15 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod db;
 pub mod domain;
 pub mod entity;
 pub mod grpc;
 pub mod limits;
+pub mod probes;
 pub mod proto;
 pub mod rest;
 pub mod server;
 pub mod startup;
+pub mod tls;

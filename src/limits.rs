@@ -33,6 +33,61 @@ const _: () = assert!(
         && crate::domain::quick_action::MAX_ACTIONS <= MAX_LIST_ITEMS,
     "the backstop must never be tighter than a domain rule"
 );
+/// A connection with no request in progress is closed after this long: one that has sent
+/// nothing yet, HTTP/1.1 keep-alive between requests, HTTP/2 without open streams.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// HTTP/2 pings a connection this often and drops it when the answer takes longer than the
+/// timeout: a vanished peer is noticed even with a stream open.
+pub const DEFAULT_H2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(20);
+pub const DEFAULT_H2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A TLS handshake must be done by then, like a request's headers.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = HEADER_READ_TIMEOUT;
+/// After a shutdown starts, open requests and streams get this long before the process
+/// exits anyway.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+/// File descriptors kept back from client connections: database connections (PostgreSQL's
+/// pool, SQLite's writer and readers with their WAL and shm files), the listener, the
+/// runtime's own, logs.
+pub const DB_FD_HEADROOM: usize = 128;
+/// Never fewer client connections than this, however low the descriptor limit.
+const MIN_CONNECTIONS: usize = 16;
+
+/// How many client connections may be open at once when the process may open `nofile`
+/// descriptors: all but [`DB_FD_HEADROOM`], so a flood of sockets cannot starve the database.
+pub const fn connection_cap(nofile: u64) -> usize {
+    let nofile = if nofile > usize::MAX as u64 {
+        usize::MAX
+    } else {
+        nofile as usize
+    };
+    let cap = nofile.saturating_sub(DB_FD_HEADROOM);
+    if cap < MIN_CONNECTIONS {
+        MIN_CONNECTIONS
+    } else {
+        cap
+    }
+}
+
+/// The process's soft `RLIMIT_NOFILE` (None where it cannot be read).
+pub fn open_files_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes one rlimit into the struct it is given.
+        let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+        // rlim_t is u64 on Linux, not on every unix.
+        #[allow(clippy::unnecessary_cast)]
+        (rc == 0 && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur as u64)
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
 /// Requests in progress at once; more are refused at once instead of queueing.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 /// How long refused clients are asked to wait.

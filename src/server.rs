@@ -8,12 +8,12 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::Request;
 use http::HeaderName;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use std::time::{Duration, Instant};
+
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tonic::server::NamedService;
 use tonic_web::GrpcWebLayer;
@@ -22,6 +22,7 @@ use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
+use crate::connections;
 use crate::db::{Db, OpenError};
 use crate::grpc::{
     availability::AvailabilityReports,
@@ -34,6 +35,7 @@ use crate::grpc::{
     presence::Presences,
 };
 use crate::limits;
+use crate::probes::Probes;
 use crate::proto::v1::availability_service_server::AvailabilityServiceServer;
 use crate::proto::v1::billing_service_server::BillingServiceServer;
 use crate::proto::v1::membership_service_server::MembershipServiceServer;
@@ -93,38 +95,40 @@ pub async fn app_with_limits(
     max_unpaged_items: usize,
     schema: SchemaGate,
 ) -> Result<Router, BoxError> {
+    Ok(build(db, max_in_flight, max_unpaged_items, schema).await?.0)
+}
+
+/// Every service gRPC health answers for (besides `""`, the server as a whole).
+const SERVICES: &[&str] = &[
+    <OrganizationServiceServer<Organizations> as NamedService>::NAME,
+    <MembershipServiceServer<Memberships> as NamedService>::NAME,
+    <BillingServiceServer<Billing> as NamedService>::NAME,
+    <AvailabilityServiceServer<AvailabilityReports> as NamedService>::NAME,
+    <PartnershipServiceServer<Partnerships> as NamedService>::NAME,
+    <PartnershipInvitationServiceServer<Invitations> as NamedService>::NAME,
+    <PresenceServiceServer<Presences> as NamedService>::NAME,
+    <OrganizationPartnerServiceServer<Partners> as NamedService>::NAME,
+    <OAuthServiceServer<OAuth> as NamedService>::NAME,
+];
+
+/// The application and the probes reporting its readiness.
+async fn build(
+    db: Db,
+    max_in_flight: usize,
+    max_unpaged_items: usize,
+    schema: SchemaGate,
+) -> Result<(Router, Probes), BoxError> {
     let (health_reporter, health) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<OrganizationServiceServer<Organizations>>()
-        .await;
-    health_reporter
-        .set_serving::<MembershipServiceServer<Memberships>>()
-        .await;
-    health_reporter
-        .set_serving::<BillingServiceServer<Billing>>()
-        .await;
-    health_reporter
-        .set_serving::<AvailabilityServiceServer<AvailabilityReports>>()
-        .await;
-    health_reporter
-        .set_serving::<PartnershipServiceServer<Partnerships>>()
-        .await;
-    health_reporter
-        .set_serving::<PartnershipInvitationServiceServer<Invitations>>()
-        .await;
-    health_reporter
-        .set_serving::<PresenceServiceServer<Presences>>()
-        .await;
-    health_reporter
-        .set_serving::<OrganizationPartnerServiceServer<Partners>>()
-        .await;
-    health_reporter
-        .set_serving::<OAuthServiceServer<OAuth>>()
-        .await;
+    let probes = Probes::start(db.clone(), health_reporter, SERVICES.to_vec()).await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
+    // v1alpha too: grpcurl and grpcio-reflection's stock clients still ask it.
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
 
     let mut grpc = Router::new();
     grpc = grpc_route(
@@ -180,6 +184,7 @@ pub async fn app_with_limits(
     );
     grpc = grpc_route(grpc, health);
     grpc = grpc_route(grpc, reflection);
+    grpc = grpc_route(grpc, reflection_v1alpha);
 
     let transcoder = Transcoder::new(&DESCRIPTOR_POOL, grpc.clone());
     // Generated once, from the same bindings the transcoder serves; no token needed.
@@ -197,7 +202,7 @@ pub async fn app_with_limits(
             HeaderName::from_static("grpc-message"),
             HeaderName::from_static("grpc-status-details-bin"),
         ]);
-    Ok(grpc
+    let api = grpc
         .route(
             "/openapi.json",
             axum::routing::get(move || {
@@ -224,19 +229,26 @@ pub async fn app_with_limits(
             Arc::new(Semaphore::new(max_in_flight)),
             limits::shed_load,
         ))
-        .layer(TraceLayer::new_for_http()))
+        .layer(TraceLayer::new_for_http());
+    // Merged after the layers: probes need no token and are never shed.
+    Ok((api.merge(probes.router()), probes))
 }
 
 /// A running server; dropped or shut down, it stops accepting and lets requests finish.
 pub struct Server {
     addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
+    tls: bool,
+    probes: Probes,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    drain_delay: Duration,
+    shutdown_timeout: Duration,
 }
 
 impl Server {
     /// Connects to (creating and migrating) the database, binds, and serves in the background.
     pub async fn start(config: Config) -> Result<Server, BoxError> {
+        let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
         let db = Db::connect_with(&config.database_url, &config.db_options()).await?;
         let schema = match db.prepare().await {
             Ok(()) => SchemaGate::open(),
@@ -249,16 +261,50 @@ impl Server {
             }
             Err(e) => return Err(e.into()),
         };
-        let app =
-            app_with_limits(db, config.max_in_flight, config.max_unpaged_items, schema).await?;
+        let (app, probes) =
+            build(db, config.max_in_flight, config.max_unpaged_items, schema).await?;
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, app, stopped));
+        let max_connections = config
+            .max_connections
+            .unwrap_or_else(|| {
+                let nofile = limits::open_files_limit();
+                let cap = nofile.map_or(usize::MAX, limits::connection_cap);
+                tracing::info!(
+                    max_connections = cap,
+                    rlimit_nofile = nofile,
+                    "open connections capped by the open-files limit"
+                );
+                cap
+            })
+            .clamp(1, MAX_CONNECTIONS);
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits::HEADER_READ_TIMEOUT)
+            .max_buf_size(limits::MAX_HEADER_BYTES);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_header_list_size(limits::MAX_HEADER_BYTES as u32)
+            .keep_alive_interval(Some(config.h2_keepalive_interval))
+            .keep_alive_timeout(config.h2_keepalive_timeout);
+        let settings = Arc::new(connections::Settings {
+            builder,
+            tls: tls.clone(),
+            idle_timeout: config.idle_timeout,
+        });
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(serve(listener, app, settings, max_connections, stopped));
         Ok(Server {
             addr,
-            stop: Some(stop),
+            tls: tls.is_some(),
+            probes,
+            stop,
             task,
+            drain_delay: config.drain_delay,
+            shutdown_timeout: config.shutdown_timeout,
         })
     }
 
@@ -266,72 +312,129 @@ impl Server {
         self.addr
     }
 
-    /// Stops accepting connections and waits for in-flight requests to finish.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+    /// `https` with TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
+    }
+
+    /// Readiness turns 503 and gRPC health NOT_SERVING; serving goes on.
+    pub async fn start_draining(&self) {
+        self.probes.start_draining().await;
+    }
+
+    /// Drains (readiness 503, health NOT_SERVING), waits the drain delay, stops accepting,
+    /// and waits up to the shutdown timeout for open requests and streams. False when that
+    /// timeout ran out first.
+    pub async fn shutdown(mut self) -> bool {
+        self.probes.start_draining().await;
+        if !self.drain_delay.is_zero() {
+            tracing::info!(
+                drain_delay_ms = self.drain_delay.as_millis() as u64,
+                "draining: readiness is 503, still accepting"
+            );
+            tokio::time::sleep(self.drain_delay).await;
         }
-        if let Err(e) = (&mut self.task).await {
-            tracing::error!(error = %e, "server task failed");
+        let _ = self.stop.send(true);
+        self.probes.end_watches().await;
+        match tokio::time::timeout(self.shutdown_timeout, &mut self.task).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "server task failed");
+                false
+            }
+            Err(_) => {
+                tracing::error!(
+                    shutdown_timeout_ms = self.shutdown_timeout.as_millis() as u64,
+                    "shutdown timeout: connections still open, exiting anyway"
+                );
+                self.task.abort();
+                false
+            }
         }
     }
 
-    /// Serves until Ctrl-C or SIGTERM, then shuts down gracefully.
-    pub async fn run_until_signal(self) {
+    /// Serves until Ctrl-C or SIGTERM, then shuts down gracefully; false when the shutdown
+    /// timeout cut it short.
+    pub async fn run_until_signal(self) -> bool {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing in-flight requests");
-        self.shutdown().await;
+        self.shutdown().await
     }
 }
 
-/// Accepts HTTP/1.1 and h2c connections with the bounds of `limits` until `stopped`
-/// fires, then lets every open connection finish its requests.
+/// The most connections a semaphore (and one `acquire_many`) can count.
+const MAX_CONNECTIONS: usize = u32::MAX as usize;
+
+/// Accepts connections, at most `max_connections` open at once, until `stopped` turns true
+/// (or its sender goes), then waits until every open connection has finished its requests.
 async fn serve(
     listener: TcpListener,
     app: Router,
-    mut stopped: oneshot::Receiver<()>,
-) -> std::io::Result<()> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits::HEADER_READ_TIMEOUT)
-        .max_buf_size(limits::MAX_HEADER_BYTES);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(limits::MAX_HEADER_BYTES as u32);
-    let graceful = GracefulShutdown::new();
+    settings: Arc<connections::Settings>,
+    max_connections: usize,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let open = Arc::new(Semaphore::new(max_connections));
+    let mut refusals = Refusals::default();
+    let for_connections = stopped.clone();
     loop {
         tokio::select! {
-            _ = &mut stopped => break,
+            _ = connections::stop_requested(&mut stopped) => break,
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(conn) => conn,
                     // Out of file descriptors and the like: wait instead of spinning.
                     Err(e) => {
                         tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
                 };
-                let _ = stream.set_nodelay(true);
-                let service = TowerToHyperService::new(app.clone());
-                let conn = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                    .into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                });
+                // At the cap the newcomer is closed at once: it costs one descriptor for a
+                // moment, and the backlog keeps moving instead of filling up.
+                let Ok(permit) = open.clone().try_acquire_owned() else {
+                    refusals.refused(peer, max_connections);
+                    drop(stream);
+                    continue;
+                };
+                tokio::spawn(connections::serve(
+                    stream,
+                    app.clone(),
+                    settings.clone(),
+                    for_connections.clone(),
+                    permit,
+                ));
             }
         }
     }
     drop(listener);
-    graceful.shutdown().await;
-    Ok(())
+    let _ = open.acquire_many(max_connections as u32).await;
+}
+
+/// Connections closed at the cap, logged at most once a second.
+#[derive(Default)]
+struct Refusals {
+    since_log: u64,
+    last_log: Option<Instant>,
+}
+
+impl Refusals {
+    fn refused(&mut self, peer: SocketAddr, max_connections: usize) {
+        self.since_log += 1;
+        if self
+            .last_log
+            .is_none_or(|at| at.elapsed() >= Duration::from_secs(1))
+        {
+            tracing::warn!(
+                %peer,
+                max_connections,
+                refused = self.since_log,
+                "connection limit reached: closing new connections"
+            );
+            self.since_log = 0;
+            self.last_log = Some(Instant::now());
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -1,6 +1,6 @@
 //! One port, many protocols: grpc-web (HTTP/1.1 and h2, binary and text), CORS, health,
-//! reflection, REST over h2c, and 404 / 405 for unknown paths (plain, or in the error body
-//! of the surface whose prefix they are under).
+//! reflection (v1 and v1alpha), REST over h2c, all of it over TLS, and 404 / 405 for unknown
+//! paths (plain, or in the error body of the surface whose prefix they are under).
 
 mod common;
 
@@ -110,8 +110,19 @@ async fn grpc_web(
     token: Option<&str>,
     origin: Option<&str>,
 ) -> WebReply {
+    grpc_web_at(client, &app.url(method), message, token, origin).await
+}
+
+/// POSTs one grpc-web (binary) call to a full URL.
+async fn grpc_web_at(
+    client: &reqwest::Client,
+    url: &str,
+    message: &impl Message,
+    token: Option<&str>,
+    origin: Option<&str>,
+) -> WebReply {
     let mut req = client
-        .post(app.url(method))
+        .post(url)
         .header("content-type", GRPC_WEB)
         .header("accept", GRPC_WEB)
         .header("x-grpc-web", "1")
@@ -620,6 +631,225 @@ async fn reflection_lists_the_services() {
             other => panic!("expected FileDescriptorResponse, got {other:?}"),
         }
     })
+    .await;
+}
+
+/// The stock grpcio-reflection and older grpcurl clients ask v1alpha.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflection_v1alpha_lists_the_services() {
+    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
+    for_each_backend(|app| async move {
+        let mut client = ServerReflectionClient::new(app.channel().await);
+        let requests = vec![
+            ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(MessageRequest::ListServices(String::new())),
+            },
+            ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(MessageRequest::FileContainingSymbol(
+                    "orgd.v1.MembershipService".into(),
+                )),
+            },
+        ];
+        let mut stream = client
+            .server_reflection_info(tokio_stream::iter(requests))
+            .await
+            .expect("v1alpha ServerReflectionInfo is served")
+            .into_inner();
+        let first = stream
+            .message()
+            .await
+            .unwrap()
+            .expect("a ListServices reply");
+        let names: Vec<String> = match first.message_response {
+            Some(MessageResponse::ListServicesResponse(list)) => {
+                list.service.into_iter().map(|s| s.name).collect()
+            }
+            other => panic!("expected ListServicesResponse, got {other:?}"),
+        };
+        for expected in ["orgd.v1.OrganizationService", "grpc.health.v1.Health"] {
+            assert!(
+                names.iter().any(|n| n == expected),
+                "v1alpha reflection lists {expected}: {names:?}"
+            );
+        }
+        let second = stream.message().await.unwrap().expect("a file reply");
+        match second.message_response {
+            Some(MessageResponse::FileDescriptorResponse(files)) => {
+                let declares = files.file_descriptor_proto.iter().any(|b| {
+                    prost_types::FileDescriptorProto::decode(b.as_slice())
+                        .unwrap()
+                        .service
+                        .iter()
+                        .any(|s| s.name() == "MembershipService")
+                });
+                assert!(declares, "the file declares MembershipService");
+            }
+            other => panic!("expected FileDescriptorResponse, got {other:?}"),
+        }
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------
+// TLS: one port, ALPN h2 and http/1.1, every protocol.
+
+/// A self-signed certificate for `localhost`, made now, written as PEM files in `dir`.
+fn localhost_certificate(dir: &TempDir) -> (orgd::config::TlsFiles, String) {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])
+        .expect("a self-signed certificate");
+    let cert_pem = certified.cert.pem();
+    let files = orgd::config::TlsFiles {
+        cert: dir.path().join("cert.pem"),
+        key: dir.path().join("key.pem"),
+    };
+    std::fs::write(&files.cert, &cert_pem).unwrap();
+    std::fs::write(&files.key, certified.signing_key.serialize_pem()).unwrap();
+    (files, cert_pem)
+}
+
+/// One request over TLS to `localhost` (trusting only `cert_pem`), offering only `alpn`;
+/// the response and the protocol the server chose.
+async fn tls_request(
+    addr: std::net::SocketAddr,
+    cert_pem: &str,
+    alpn: &[u8],
+    request: http::Request<http_body_util::Full<bytes::Bytes>>,
+) -> (http::Response<bytes::Bytes>, Option<Vec<u8>>) {
+    use http_body_util::BodyExt;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    use tokio_rustls::rustls;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(cert_pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![alpn.to_vec()];
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .expect("a TLS handshake with the test certificate");
+    let negotiated = tls.get_ref().1.alpn_protocol().map(|p| p.to_vec());
+    let io = TokioIo::new(tls);
+    let response = if alpn == b"h2" {
+        let (mut send, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        send.send_request(request).await.expect("an h2 response")
+    } else {
+        let (mut send, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+        tokio::spawn(conn);
+        send.send_request(request)
+            .await
+            .expect("an HTTP/1.1 response")
+    };
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    (http::Response::from_parts(parts, body), negotiated)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_serves_grpc_grpc_web_and_rest_on_one_port() {
+    let dir = TempDir::new();
+    let (files, cert_pem) = localhost_certificate(&dir);
+    for_each_backend_with(
+        move |config| config.tls = Some(files.clone()),
+        move |app| {
+            let cert_pem = cert_pem.clone();
+            async move {
+                let owner = app.user("tls").await;
+                let base = format!("https://localhost:{}", app.addr.port());
+                let mut ids = Vec::new();
+                for alpn in [&b"http/1.1"[..], &b"h2"[..]] {
+                    let label = String::from_utf8_lossy(alpn).to_string();
+                    let body = json!({"name": format!("TLS {label}"), "timezone": "Europe/Berlin", "language": "de"});
+                    let request = http::Request::post(format!("{base}/api/v1/organization"))
+                        .header("host", format!("localhost:{}", app.addr.port()))
+                        .header("authorization", format!("Bearer {}", owner.token))
+                        .header("content-type", "application/json")
+                        .body(http_body_util::Full::from(body.to_string()))
+                        .unwrap();
+                    let (created, negotiated) =
+                        tls_request(app.addr, &cert_pem, alpn, request).await;
+                    assert_eq!(negotiated.as_deref(), Some(alpn), "ALPN agreed on {label}");
+                    assert_eq!(created.status(), 201, "REST over TLS ({label})");
+                    let created: serde_json::Value = serde_json::from_slice(created.body()).unwrap();
+                    let id = created["id"].as_i64().expect("the created organization's id");
+                    ids.push(id);
+
+                    let request = http::Request::post(format!("{base}{GET}"))
+                        .header("host", format!("localhost:{}", app.addr.port()))
+                        .header("content-type", GRPC_WEB)
+                        .header("x-grpc-web", "1")
+                        .header("authorization", format!("Bearer {}", owner.token))
+                        .body(http_body_util::Full::from(frame(&GetOrganizationRequest {
+                            organization_id: id,
+                        })))
+                        .unwrap();
+                    let (reply, _) = tls_request(app.addr, &cert_pem, alpn, request).await;
+                    let (data, trailer_text) = parse_frames(reply.body());
+                    let web = WebReply {
+                        http_status: reply.status().as_u16(),
+                        headers: reply.headers().clone(),
+                        data,
+                        trailer_text,
+                    };
+                    web.assert_ok();
+                    let got = web.decode::<GetOrganizationResponse>().organization.unwrap();
+                    assert_eq!(got.name, format!("TLS {label}"), "grpc-web over TLS ({label})");
+                }
+
+                let tls = tonic::transport::ClientTlsConfig::new()
+                    .ca_certificate(tonic::transport::Certificate::from_pem(&cert_pem))
+                    .domain_name("localhost");
+                let channel = tonic::transport::Channel::from_shared(format!(
+                    "https://127.0.0.1:{}",
+                    app.addr.port()
+                ))
+                .unwrap()
+                .tls_config(tls)
+                .unwrap()
+                .connect()
+                .await
+                .expect("tonic connects over TLS");
+                let mut organizations =
+                    organization_service_client::OrganizationServiceClient::new(channel);
+                for id in ids {
+                    let got = organizations
+                        .get_organization(bearer(
+                            GetOrganizationRequest { organization_id: id },
+                            &owner.token,
+                        ))
+                        .await
+                        .expect("gRPC over TLS")
+                        .into_inner()
+                        .organization
+                        .unwrap();
+                    assert_eq!(got.id, id);
+                }
+
+                // The port speaks TLS only: a cleartext request gets no answer.
+                let plain = app.http.get(app.url("/healthz")).send().await;
+                assert!(
+                    plain.is_err(),
+                    "cleartext HTTP is not served on the TLS port: {plain:?}"
+                );
+            }
+        },
+    )
     .await;
 }
 

@@ -1,5 +1,6 @@
 //! Database connections: SQLite (embedded default) or PostgreSQL, same code and migrations.
 
+mod health;
 mod notify;
 mod outage;
 mod row;
@@ -11,6 +12,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use health::Unready;
 use migration::{Migrator, MigratorTrait};
 pub use outage::Outage;
 pub use row::Columns;
@@ -339,7 +341,7 @@ impl Db {
         Ok(self.begin_immediate().await?)
     }
 
-    async fn begin_immediate(&self) -> Result<DatabaseTransaction, DbErr> {
+    pub(super) async fn begin_immediate(&self) -> Result<DatabaseTransaction, DbErr> {
         self.write
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
