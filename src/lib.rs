@@ -8,6 +8,7 @@ pub mod domain;
 pub mod entity;
 pub mod grpc;
 pub mod limits;
+pub mod observability;
 pub mod proto;
 pub mod rest;
 pub mod server;

@@ -21,9 +21,10 @@ pub struct Authenticator {
 
 impl Authenticator {
     pub fn new(db: Db) -> Authenticator {
+        let (hits, misses) = db.metrics().token_cache_counters();
         Authenticator {
             db,
-            cache: Arc::default(),
+            cache: Arc::new(TokenCache::counted(hits, misses)),
         }
     }
 

@@ -6,7 +6,7 @@ mod sqlite_readers;
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use migration::{Migrator, MigratorTrait};
 pub use row::Columns;
@@ -22,6 +22,8 @@ use sea_orm::{
 use sqlite_inline::InlineReaders;
 use sqlite_readers::SqliteReaders;
 
+use crate::observability::metrics::{Metrics, PoolStats, StatementPath};
+
 /// Reads go to `read()` (SQLite: read-only connections of their own; PostgreSQL: the pool);
 /// writes go through `begin_write`. On SQLite the writer is a single connection that starts
 /// transactions with `BEGIN IMMEDIATE`: SQLite serialises writers anyway, and queueing them
@@ -33,6 +35,8 @@ pub struct Db {
     /// SQLite files only: connections for [`Db::read_one`] on the calling thread.
     inline: Option<Arc<InlineReaders>>,
     write: DatabaseConnection,
+    /// The server's metrics: every statement is timed into them.
+    metrics: Arc<Metrics>,
 }
 
 /// Where reads go: SQLite's own read connections, or the pool (PostgreSQL, and an
@@ -40,7 +44,20 @@ pub struct Db {
 #[derive(Clone, Debug)]
 pub enum ReadConnection {
     Pool(DatabaseConnection),
-    Sqlite(Arc<SqliteReaders>),
+    Sqlite(Arc<SqliteReaders>, Arc<Metrics>),
+}
+
+/// Runs `statement` and times it into `metrics`, as SeaORM's metric callback does for the
+/// connections it owns.
+async fn timed<T>(
+    metrics: &Metrics,
+    path: StatementPath,
+    statement: impl Future<Output = Result<T, DbErr>>,
+) -> Result<T, DbErr> {
+    let started = Instant::now();
+    let result = statement.await;
+    metrics.statement(path, started.elapsed(), result.is_err());
+    result
 }
 
 #[async_trait::async_trait]
@@ -48,35 +65,43 @@ impl ConnectionTrait for ReadConnection {
     fn get_database_backend(&self) -> DatabaseBackend {
         match self {
             ReadConnection::Pool(c) => c.get_database_backend(),
-            ReadConnection::Sqlite(_) => DatabaseBackend::Sqlite,
+            ReadConnection::Sqlite(..) => DatabaseBackend::Sqlite,
         }
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         match self {
             ReadConnection::Pool(c) => c.execute_raw(stmt).await,
-            ReadConnection::Sqlite(r) => r.execute(stmt).await,
+            ReadConnection::Sqlite(r, m) => {
+                timed(m, StatementPath::SqliteReaders, r.execute(stmt)).await
+            }
         }
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         match self {
             ReadConnection::Pool(c) => c.execute_unprepared(sql).await,
-            ReadConnection::Sqlite(r) => r.execute_unprepared(sql).await,
+            ReadConnection::Sqlite(r, m) => {
+                timed(m, StatementPath::SqliteReaders, r.execute_unprepared(sql)).await
+            }
         }
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         match self {
             ReadConnection::Pool(c) => c.query_one_raw(stmt).await,
-            ReadConnection::Sqlite(r) => r.query_one(stmt).await,
+            ReadConnection::Sqlite(r, m) => {
+                timed(m, StatementPath::SqliteReaders, r.query_one(stmt)).await
+            }
         }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match self {
             ReadConnection::Pool(c) => c.query_all_raw(stmt).await,
-            ReadConnection::Sqlite(r) => r.query_all(stmt).await,
+            ReadConnection::Sqlite(r, m) => {
+                timed(m, StatementPath::SqliteReaders, r.query_all(stmt)).await
+            }
         }
     }
 }
@@ -93,8 +118,21 @@ fn db_err(e: impl std::fmt::Display) -> DbErr {
     DbErr::Custom(e.to_string())
 }
 
+/// Times every statement SeaORM runs on `conn` (transactions included) into `metrics`.
+fn with_statement_metrics(
+    mut conn: DatabaseConnection,
+    metrics: &Arc<Metrics>,
+) -> DatabaseConnection {
+    let metrics = metrics.clone();
+    conn.set_metric_callback(move |info| {
+        metrics.statement(StatementPath::Pool, info.elapsed, info.failed)
+    });
+    conn
+}
+
 impl Db {
     pub async fn connect(url: &str) -> Result<Db, DbErr> {
+        let metrics = Metrics::new();
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(db_err)?
@@ -113,7 +151,10 @@ impl Db {
                 .connect_with(options.clone())
                 .await
                 .map_err(db_err)?;
-            let write = SqlxSqliteConnector::from_sqlx_sqlite_pool(write_pool);
+            let write = with_statement_metrics(
+                SqlxSqliteConnector::from_sqlx_sqlite_pool(write_pool),
+                &metrics,
+            );
             // An in-memory database exists once per connection: readers must share the writer.
             let (read, inline) = if in_memory {
                 (ReadConnection::Pool(write.clone()), None)
@@ -129,7 +170,7 @@ impl Db {
                 // Twice the cores: one per runtime worker, and spares for blocking threads.
                 let inline = InlineReaders::open(options.get_filename(), cores * 2)?;
                 (
-                    ReadConnection::Sqlite(Arc::new(readers)),
+                    ReadConnection::Sqlite(Arc::new(readers), metrics.clone()),
                     Some(Arc::new(inline)),
                 )
             };
@@ -137,6 +178,7 @@ impl Db {
                 read,
                 inline,
                 write,
+                metrics,
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url).map_err(db_err)?;
@@ -145,11 +187,15 @@ impl Db {
                 .connect_with(options)
                 .await
                 .map_err(db_err)?;
-            let conn = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
+            let conn = with_statement_metrics(
+                SqlxPostgresConnector::from_sqlx_postgres_pool(pool),
+                &metrics,
+            );
             Ok(Db {
                 read: ReadConnection::Pool(conn.clone()),
                 inline: None,
                 write: conn,
+                metrics,
             })
         } else {
             Err(DbErr::Custom(format!(
@@ -179,7 +225,16 @@ impl Db {
         decode: impl FnOnce(&dyn Columns) -> Result<T, E>,
     ) -> Result<Option<T>, E> {
         match &self.inline {
-            Some(inline) => inline.query_one(sql, &values, decode),
+            Some(inline) => {
+                let started = Instant::now();
+                let result = inline.query_one(sql, &values, decode);
+                self.metrics.statement(
+                    StatementPath::SqliteInline,
+                    started.elapsed(),
+                    result.is_err(),
+                );
+                result
+            }
             None => {
                 let stmt = Statement::from_sql_and_values(self.backend(), sql, values);
                 match self.read.query_one_raw(stmt).await? {
@@ -188,6 +243,42 @@ impl Db {
                 }
             }
         }
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The sqlx pools' occupancy, for the metrics. SQLite's own read connections are a fixed
+    /// set outside any pool, and so not listed.
+    pub fn pool_stats(&self) -> Vec<PoolStats> {
+        let stats = |pool: &'static str, open: u32, idle: usize, max: u32| PoolStats {
+            pool,
+            open,
+            idle: idle as u32,
+            max,
+        };
+        let main = match self.backend() {
+            DatabaseBackend::Postgres => {
+                let p = self.write.get_postgres_connection_pool();
+                stats(
+                    "postgres",
+                    p.size(),
+                    p.num_idle(),
+                    p.options().get_max_connections(),
+                )
+            }
+            _ => {
+                let p = self.write.get_sqlite_connection_pool();
+                stats(
+                    "sqlite_writer",
+                    p.size(),
+                    p.num_idle(),
+                    p.options().get_max_connections(),
+                )
+            }
+        };
+        vec![main]
     }
 
     pub fn backend(&self) -> DatabaseBackend {
@@ -200,7 +291,7 @@ impl Db {
     pub async fn read_transaction(&self) -> Result<Option<DatabaseTransaction>, DbErr> {
         match &self.read {
             ReadConnection::Pool(pool) => Ok(Some(pool.begin().await?)),
-            ReadConnection::Sqlite(_) => Ok(None),
+            ReadConnection::Sqlite(..) => Ok(None),
         }
     }
 
