@@ -35,6 +35,9 @@ pub struct Cli {
     /// One line per request at info level (target orgd::access); false turns it off.
     #[arg(long, global = true, env = "ORGD_ACCESS_LOG", default_value_t = true, action = clap::ArgAction::Set)]
     pub access_log: bool,
+    /// Export traces over OTLP/HTTP (protobuf) to this collector (`/v1/traces` is added).
+    #[arg(long, global = true, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }

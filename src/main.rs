@@ -3,8 +3,23 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = orgd::cli::Cli::parse();
-    orgd::observability::logging::init(cli.log_format, cli.access_log);
-    match orgd::cli::run(cli).await {
+    let traces = match orgd::observability::logging::init(
+        cli.log_format,
+        cli.access_log,
+        cli.otlp_endpoint.as_deref(),
+    ) {
+        Ok(traces) => traces,
+        Err(e) => {
+            eprintln!("orgd: --otlp-endpoint: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let outcome = orgd::cli::run(cli).await;
+    if let Some(provider) = traces {
+        // The exporter's thread sends the spans still queued; it blocks while it does.
+        let _ = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+    }
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("orgd: {e}");

@@ -23,6 +23,7 @@ use sqlite_inline::InlineReaders;
 use sqlite_readers::SqliteReaders;
 
 use crate::observability::metrics::{Metrics, PoolStats, StatementPath};
+use crate::observability::traces;
 
 /// Reads go to `read()` (SQLite: read-only connections of their own; PostgreSQL: the pool);
 /// writes go through `begin_write`. On SQLite the writer is a single connection that starts
@@ -47,16 +48,48 @@ pub enum ReadConnection {
     Sqlite(Arc<SqliteReaders>, Arc<Metrics>),
 }
 
-/// Runs `statement` and times it into `metrics`, as SeaORM's metric callback does for the
-/// connections it owns.
+/// Times a statement that has run into the metrics, and into a trace span when traces are
+/// exported (`sql` is only needed then).
+fn observe_statement(
+    metrics: &Metrics,
+    backend: DatabaseBackend,
+    path: StatementPath,
+    sql: Option<&str>,
+    elapsed: Duration,
+    failed: bool,
+) {
+    metrics.statement(path, elapsed, failed);
+    if let Some(sql) = sql {
+        let system = match backend {
+            DatabaseBackend::Postgres => "postgresql",
+            _ => "sqlite",
+        };
+        traces::statement(system, sql, elapsed, failed);
+    }
+}
+
+/// The text of a statement, kept only while traces are exported.
+fn traced(sql: &str) -> Option<String> {
+    traces::exporting().then(|| sql.to_string())
+}
+
+/// Runs a statement on SQLite's read connections and observes it, as SeaORM's metric
+/// callback does for the connections it owns.
 async fn timed<T>(
     metrics: &Metrics,
-    path: StatementPath,
+    sql: Option<String>,
     statement: impl Future<Output = Result<T, DbErr>>,
 ) -> Result<T, DbErr> {
     let started = Instant::now();
     let result = statement.await;
-    metrics.statement(path, started.elapsed(), result.is_err());
+    observe_statement(
+        metrics,
+        DatabaseBackend::Sqlite,
+        StatementPath::SqliteReaders,
+        sql.as_deref(),
+        started.elapsed(),
+        result.is_err(),
+    );
     result
 }
 
@@ -72,36 +105,28 @@ impl ConnectionTrait for ReadConnection {
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         match self {
             ReadConnection::Pool(c) => c.execute_raw(stmt).await,
-            ReadConnection::Sqlite(r, m) => {
-                timed(m, StatementPath::SqliteReaders, r.execute(stmt)).await
-            }
+            ReadConnection::Sqlite(r, m) => timed(m, traced(&stmt.sql), r.execute(stmt)).await,
         }
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         match self {
             ReadConnection::Pool(c) => c.execute_unprepared(sql).await,
-            ReadConnection::Sqlite(r, m) => {
-                timed(m, StatementPath::SqliteReaders, r.execute_unprepared(sql)).await
-            }
+            ReadConnection::Sqlite(r, m) => timed(m, traced(sql), r.execute_unprepared(sql)).await,
         }
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         match self {
             ReadConnection::Pool(c) => c.query_one_raw(stmt).await,
-            ReadConnection::Sqlite(r, m) => {
-                timed(m, StatementPath::SqliteReaders, r.query_one(stmt)).await
-            }
+            ReadConnection::Sqlite(r, m) => timed(m, traced(&stmt.sql), r.query_one(stmt)).await,
         }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match self {
             ReadConnection::Pool(c) => c.query_all_raw(stmt).await,
-            ReadConnection::Sqlite(r, m) => {
-                timed(m, StatementPath::SqliteReaders, r.query_all(stmt)).await
-            }
+            ReadConnection::Sqlite(r, m) => timed(m, traced(&stmt.sql), r.query_all(stmt)).await,
         }
     }
 }
@@ -124,8 +149,17 @@ fn with_statement_metrics(
     metrics: &Arc<Metrics>,
 ) -> DatabaseConnection {
     let metrics = metrics.clone();
+    let backend = conn.get_database_backend();
     conn.set_metric_callback(move |info| {
-        metrics.statement(StatementPath::Pool, info.elapsed, info.failed)
+        let sql = traces::exporting().then_some(info.statement.sql.as_str());
+        observe_statement(
+            &metrics,
+            backend,
+            StatementPath::Pool,
+            sql,
+            info.elapsed,
+            info.failed,
+        )
     });
     conn
 }
@@ -228,8 +262,11 @@ impl Db {
             Some(inline) => {
                 let started = Instant::now();
                 let result = inline.query_one(sql, &values, decode);
-                self.metrics.statement(
+                observe_statement(
+                    &self.metrics,
+                    DatabaseBackend::Sqlite,
                     StatementPath::SqliteInline,
+                    traces::exporting().then_some(sql),
                     started.elapsed(),
                     result.is_err(),
                 );

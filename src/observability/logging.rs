@@ -3,15 +3,19 @@
 
 use std::io::IsTerminal;
 
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::{JsonFields, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use super::request::ACCESS_LOG_TARGET;
+use crate::server::BoxError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -22,8 +26,13 @@ pub enum LogFormat {
 const DEFAULT_FILTER: &str = "info,sea_orm_migration=warn,sqlx=warn";
 
 /// Installs the process's subscriber: `ORGD_LOG` (a tracing filter) or the default, with
-/// the access log turned off unless `access_log`.
-pub fn init(format: LogFormat, access_log: bool) {
+/// the access log turned off unless `access_log`; and, given an OTLP endpoint, the trace
+/// exporter, returned so that its last spans can be flushed at exit.
+pub fn init(
+    format: LogFormat,
+    access_log: bool,
+    otlp_endpoint: Option<&str>,
+) -> Result<Option<SdkTracerProvider>, BoxError> {
     let mut filter =
         EnvFilter::try_from_env("ORGD_LOG").unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     if !access_log {
@@ -33,17 +42,33 @@ pub fn init(format: LogFormat, access_log: bool) {
                 .expect("a valid directive"),
         );
     }
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
-        LogFormat::Json => builder
+    // One global filter, not a filter per layer: tracing-subscriber's per-layer filters
+    // lose the next event on a thread after a `log` record that was checked and then not
+    // logged (sqlx's PostgreSQL notices), and the ready line went missing so.
+    type Filtered = tracing_subscriber::layer::Layered<EnvFilter, Registry>;
+    let output = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let output: Box<dyn Layer<Filtered> + Send + Sync> = match format {
+        LogFormat::Text => output.with_ansi(std::io::stderr().is_terminal()).boxed(),
+        LogFormat::Json => output
             .with_ansi(false)
             .fmt_fields(JsonFields::new())
             .event_format(FlatJson)
-            .init(),
-    }
+            .boxed(),
+    };
+    let provider = otlp_endpoint
+        .filter(|e| !e.trim().is_empty())
+        .map(super::traces::provider)
+        .transpose()?;
+    // The request spans are at info level: exported unless ORGD_LOG silences orgd.
+    let export = super::traces::tracer()
+        .filter(|_| provider.is_some())
+        .map(|tracer| tracing_opentelemetry::layer().with_tracer(tracer));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(output)
+        .with(export)
+        .init();
+    Ok(provider)
 }
 
 /// One JSON object per event: `timestamp`, `level`, `target`, the fields of every span

@@ -5,6 +5,7 @@ pub mod logging;
 pub mod metrics;
 pub mod request;
 pub mod request_id;
+pub mod traces;
 
 use std::sync::Arc;
 

@@ -24,6 +24,7 @@ use tracing::{Instrument, Span};
 
 use super::metrics::Metrics;
 use super::request_id::{self, REQUEST_ID};
+use super::traces;
 
 /// The tracing target of the access log: `ORGD_LOG=orgd::access=off` (or
 /// `--access-log false`) silences it alone.
@@ -170,11 +171,21 @@ pub async fn observe(State(observer): State<Observer>, mut req: Request, next: N
     let method = req.method().clone();
     let outcome = Arc::new(GrpcOutcome::default());
     req.extensions_mut().insert(outcome.clone());
-    let span = tracing::info_span!(
-        "request",
-        request_id = id.to_str().unwrap_or_default(),
-        transport = transport.label(),
-    );
+    let request_id = id.to_str().unwrap_or_default();
+    let span = if traces::exporting() {
+        // Named for its route once the response says which; a server span of the
+        // client's trace when it sent a traceparent.
+        let span = tracing::info_span!(
+            "request",
+            request_id,
+            transport = transport.label(),
+            otel.kind = "server",
+        );
+        traces::adopt_remote_parent(&span, req.headers());
+        span
+    } else {
+        tracing::info_span!("request", request_id, transport = transport.label())
+    };
     let in_flight =
         (!operational).then(|| InFlight::new(observer.metrics.in_flight(transport.label())));
     let started = Instant::now();
@@ -254,6 +265,9 @@ impl Finish {
         };
         if let Some(metrics) = &self.metrics {
             metrics.request_finished(self.transport.label(), &self.route, &status, elapsed);
+        }
+        if traces::exporting() {
+            traces::finish_request(span, &self.route, self.transport, self.http_status, &status);
         }
         let _entered = span.enter();
         let latency_ms = elapsed.as_secs_f64() * 1e3;
