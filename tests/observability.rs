@@ -626,11 +626,15 @@ async fn json_logs_on(url: &str) {
     .json();
     let token = owner["token"].as_str().unwrap().to_string();
 
-    // The statements sqlx logs at debug level run inside the request: they must carry its id.
+    // The statements sqlx logs at debug level run inside the request: they must carry its
+    // id, even with everything else of orgd's but the ready and access lines filtered out.
     let server = ServeProcess::start(
         &url,
         &["--log-format", "json"],
-        &[("ORGD_LOG", "info,sqlx::query=debug")],
+        &[(
+            "ORGD_LOG",
+            "warn,orgd::cli=info,orgd::access=info,sqlx::query=debug",
+        )],
     )
     .await;
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
@@ -739,8 +743,15 @@ async fn json_logs_on(url: &str) {
 /// logs written to a pipe carry no ANSI codes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_access_log_can_be_turned_off_and_text_logs_to_a_pipe_have_no_colours() {
-    let dir = TempDir::new();
-    let url = format!("sqlite://{}/orgd.db?mode=rwc", dir.path().display());
+    for backend in backends() {
+        let db = TestDatabase::create(backend).await;
+        access_log_switch_on(&db.url).await;
+        db.destroy().await;
+    }
+}
+
+async fn access_log_switch_on(url: &str) {
+    let url = url.to_string();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let mut counts = HashMap::new();
     for (label, extra, env) in [

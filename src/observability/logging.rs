@@ -59,7 +59,8 @@ pub fn init(
         .filter(|e| !e.trim().is_empty())
         .map(super::traces::provider)
         .transpose()?;
-    // The request spans are at info level: exported unless ORGD_LOG silences orgd.
+    // Whatever passes ORGD_LOG is exported: the request spans always (they are at error
+    // level), the events inside them as span events.
     let export = super::traces::tracer()
         .filter(|_| provider.is_some())
         .map(|tracer| tracing_opentelemetry::layer().with_tracer(tracer));

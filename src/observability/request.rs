@@ -172,10 +172,13 @@ pub async fn observe(State(observer): State<Observer>, mut req: Request, next: N
     let outcome = Arc::new(GrpcOutcome::default());
     req.extensions_mut().insert(outcome.clone());
     let request_id = id.to_str().unwrap_or_default();
+    // At error level, so that the span is there whatever ORGD_LOG lets through: a warning
+    // logged by a request under `ORGD_LOG=warn` still names it. (The level of a span only
+    // decides whether it exists; the access line has its own, info.)
     let span = if traces::exporting() {
         // Named for its route once the response says which; a server span of the
         // client's trace when it sent a traceparent.
-        let span = tracing::info_span!(
+        let span = tracing::error_span!(
             "request",
             request_id,
             transport = transport.label(),
@@ -184,7 +187,7 @@ pub async fn observe(State(observer): State<Observer>, mut req: Request, next: N
         traces::adopt_remote_parent(&span, req.headers());
         span
     } else {
-        tracing::info_span!("request", request_id, transport = transport.label())
+        tracing::error_span!("request", request_id, transport = transport.label())
     };
     let in_flight =
         (!operational).then(|| InFlight::new(observer.metrics.in_flight(transport.label())));
