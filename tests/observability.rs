@@ -381,6 +381,68 @@ async fn metrics_count_requests_by_route_template_transport_and_status() {
     .await;
 }
 
+/// A request in progress is in flight until its response ends: an open `Health/Watch`
+/// stream is one gRPC request in flight, and none once the client drops it; it is counted
+/// (with its status) when it ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_stream_is_in_flight_until_it_ends() {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+    const WATCH: &str = "/grpc.health.v1.Health/Watch";
+    for_each_backend(|app| async move {
+        let mut health = HealthClient::new(app.channel().await);
+        let mut stream = health
+            .watch(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .expect("Watch")
+            .into_inner();
+        stream.message().await.unwrap().expect("the first status");
+        let open = Scrape::take(&app).await;
+        assert_eq!(
+            open.value("orgd_requests_in_flight", &[("transport", "grpc")]),
+            1.0
+        );
+        assert_eq!(
+            open.sum("orgd_requests_total", &[("route", WATCH)]),
+            0.0,
+            "not over yet"
+        );
+
+        drop(stream);
+        drop(health);
+        // The server learns of the reset in its own time: look again until it has (a bound
+        // on a hung test, not a timing assertion).
+        let mut closed = Scrape::take(&app).await;
+        for _ in 0..300 {
+            if closed.value("orgd_requests_in_flight", &[("transport", "grpc")]) == 0.0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            closed = Scrape::take(&app).await;
+        }
+        assert_eq!(
+            closed.value("orgd_requests_in_flight", &[("transport", "grpc")]),
+            0.0
+        );
+        assert_eq!(
+            closed.value(
+                "orgd_requests_total",
+                &[
+                    ("transport", "grpc"),
+                    ("route", WATCH),
+                    ("status", "Cancelled")
+                ]
+            ),
+            1.0,
+            "the stream the client dropped: {:?}",
+            closed.find("orgd_requests_total", &[("route", WATCH)])
+        );
+    })
+    .await;
+}
+
 fn assert_uuid_v7(value: &str) {
     let id = uuid::Uuid::parse_str(value).unwrap_or_else(|_| panic!("a UUID: {value:?}"));
     assert_eq!(id.get_version_num(), 7, "{value}");
