@@ -18,6 +18,7 @@ use crate::domain::membership::{self, Role};
 use crate::domain::organization::{self, State};
 use crate::domain::{DomainError, oauth, token, user};
 use crate::grpc::convert;
+use crate::observability::logging::LogFormat;
 use crate::proto::DESCRIPTOR_POOL;
 use crate::rest::json::{FieldNaming, encode_message};
 use crate::server::{BoxError, Server};
@@ -32,6 +33,15 @@ pub struct Cli {
     /// sqlite:... (created if absent) or postgres://...
     #[arg(long, global = true, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
+    /// Log lines as text, or as one JSON object each (for a log pipeline).
+    #[arg(long, global = true, env = "ORGD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// One line per request at info level (target orgd::access); false turns it off.
+    #[arg(long, global = true, env = "ORGD_ACCESS_LOG", default_value_t = true, action = clap::ArgAction::Set)]
+    pub access_log: bool,
+    /// Export traces over OTLP/HTTP (protobuf) to this collector (`/v1/traces` is added).
+    #[arg(long, global = true, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }

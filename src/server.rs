@@ -19,7 +19,6 @@ use tonic::server::NamedService;
 use tonic_web::GrpcWebLayer;
 use tower::{Layer, Service, ServiceExt};
 use tower_http::cors::{AllowHeaders, Any, CorsLayer};
-use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
 use crate::connections;
@@ -69,7 +68,7 @@ where
         + 'static,
     S::Future: Send + 'static,
 {
-    let web = GrpcWebLayer::new().layer(svc);
+    let web = GrpcWebLayer::new().layer(crate::observability::request::GrpcStatus(svc));
     router.route_service(
         &format!("/{}/{{*rpc}}", S::NAME),
         web.map_request(|req: Request| req.map(tonic::body::Body::new)),
@@ -201,13 +200,26 @@ async fn build(
             HeaderName::from_static("grpc-status"),
             HeaderName::from_static("grpc-message"),
             HeaderName::from_static("grpc-status-details-bin"),
+            crate::observability::request_id::REQUEST_ID,
         ]);
+    let observer = crate::observability::request::Observer {
+        metrics: db.metrics().clone(),
+    };
+    crate::observability::spawn_upkeep(db.metrics());
+    let metrics_db = db.clone();
     let api = grpc
         .route(
             "/openapi.json",
             axum::routing::get(move || {
                 let body = openapi.clone();
                 async move { crate::rest::dialect::json_response(http::StatusCode::OK, body.into()) }
+            }),
+        )
+        .route(
+            "/metrics",
+            axum::routing::get(move || {
+                let db = metrics_db.clone();
+                async move { crate::observability::metrics_response(&db) }
             }),
         )
         .fallback(move |req: Request| transcoder.clone().handle(req))
@@ -229,8 +241,11 @@ async fn build(
             Arc::new(Semaphore::new(max_in_flight)),
             limits::shed_load,
         ))
-        .layer(TraceLayer::new_for_http());
-    // Merged after the layers: probes need no token and are never shed.
+        .layer(axum::middleware::from_fn_with_state(
+            observer,
+            crate::observability::request::observe,
+        ));
+    // Merged after the layers: probes need no token, are never shed and are not API traffic.
     Ok((api.merge(probes.router()), probes))
 }
 

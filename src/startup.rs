@@ -75,7 +75,7 @@ pub async fn gate(State(gate): State<SchemaGate>, req: Request, next: Next) -> R
 }
 
 fn needs_no_database(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/openapi.json")
+    matches!(path, "/healthz" | "/readyz" | "/openapi.json" | "/metrics")
         || path.starts_with("/grpc.health.")
         || path.starts_with("/grpc.reflection.")
 }

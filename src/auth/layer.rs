@@ -23,7 +23,8 @@ impl Authenticator {
     /// Also drops the cached tokens whenever another instance on the same PostgreSQL
     /// changes tokens, so a deleted token stops working everywhere at once.
     pub fn new(db: Db) -> Authenticator {
-        let cache: Arc<TokenCache> = Arc::default();
+        let (hits, misses) = db.metrics().token_cache_counters();
+        let cache = Arc::new(TokenCache::counted(hits, misses));
         db.on_notification(
             migration::m0007_token_notify::CHANNEL,
             Arc::downgrade(&cache),

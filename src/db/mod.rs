@@ -10,7 +10,7 @@ mod writer;
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use health::Unready;
 use migration::{Migrator, MigratorTrait};
@@ -26,6 +26,9 @@ use sea_orm::{
 use sqlite_inline::InlineReaders;
 use sqlite_readers::SqliteReaders;
 
+use crate::observability::metrics::{Metrics, PoolStats, StatementPath};
+use crate::observability::traces;
+
 /// Reads go to `read()` (SQLite: read-only connections of their own; PostgreSQL: the pool);
 /// writes go through `begin_write`. On SQLite the writer is a single connection that starts
 /// transactions with `BEGIN IMMEDIATE`: SQLite serialises writers anyway, and queueing them
@@ -39,6 +42,8 @@ pub struct Db {
     write: DatabaseConnection,
     /// Serving a read-only database on purpose: every write is refused before it starts.
     read_only: bool,
+    /// The server's metrics: every statement is timed into them.
+    metrics: Arc<Metrics>,
 }
 
 /// How to open a database, beyond its URL.
@@ -71,7 +76,52 @@ const SQLITE_PAGE_BYTES: u64 = 4096;
 #[derive(Clone, Debug)]
 pub enum ReadConnection {
     Pool(DatabaseConnection),
-    Sqlite(Arc<SqliteReaders>),
+    Sqlite(Arc<SqliteReaders>, Arc<Metrics>),
+}
+
+/// Times a statement that has run into the metrics, and into a trace span when traces are
+/// exported (`sql` is only needed then).
+fn observe_statement(
+    metrics: &Metrics,
+    backend: DatabaseBackend,
+    path: StatementPath,
+    sql: Option<&str>,
+    elapsed: Duration,
+    failed: bool,
+) {
+    metrics.statement(path, elapsed, failed);
+    if let Some(sql) = sql {
+        let system = match backend {
+            DatabaseBackend::Postgres => "postgresql",
+            _ => "sqlite",
+        };
+        traces::statement(system, sql, elapsed, failed);
+    }
+}
+
+/// The text of a statement, kept only while traces are exported.
+fn traced(sql: &str) -> Option<String> {
+    traces::exporting().then(|| sql.to_string())
+}
+
+/// Runs a statement on SQLite's read connections and observes it, as SeaORM's metric
+/// callback does for the connections it owns.
+async fn timed<T>(
+    metrics: &Metrics,
+    sql: Option<String>,
+    statement: impl Future<Output = Result<T, DbErr>>,
+) -> Result<T, DbErr> {
+    let started = Instant::now();
+    let result = statement.await;
+    observe_statement(
+        metrics,
+        DatabaseBackend::Sqlite,
+        StatementPath::SqliteReaders,
+        sql.as_deref(),
+        started.elapsed(),
+        result.is_err(),
+    );
+    result
 }
 
 #[async_trait::async_trait]
@@ -79,35 +129,35 @@ impl ConnectionTrait for ReadConnection {
     fn get_database_backend(&self) -> DatabaseBackend {
         match self {
             ReadConnection::Pool(c) => c.get_database_backend(),
-            ReadConnection::Sqlite(_) => DatabaseBackend::Sqlite,
+            ReadConnection::Sqlite(..) => DatabaseBackend::Sqlite,
         }
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         match self {
             ReadConnection::Pool(c) => c.execute_raw(stmt).await,
-            ReadConnection::Sqlite(r) => r.execute(stmt).await,
+            ReadConnection::Sqlite(r, m) => timed(m, traced(&stmt.sql), r.execute(stmt)).await,
         }
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         match self {
             ReadConnection::Pool(c) => c.execute_unprepared(sql).await,
-            ReadConnection::Sqlite(r) => r.execute_unprepared(sql).await,
+            ReadConnection::Sqlite(r, m) => timed(m, traced(sql), r.execute_unprepared(sql)).await,
         }
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         match self {
             ReadConnection::Pool(c) => c.query_one_raw(stmt).await,
-            ReadConnection::Sqlite(r) => r.query_one(stmt).await,
+            ReadConnection::Sqlite(r, m) => timed(m, traced(&stmt.sql), r.query_one(stmt)).await,
         }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match self {
             ReadConnection::Pool(c) => c.query_all_raw(stmt).await,
-            ReadConnection::Sqlite(r) => r.query_all(stmt).await,
+            ReadConnection::Sqlite(r, m) => timed(m, traced(&stmt.sql), r.query_all(stmt)).await,
         }
     }
 }
@@ -124,6 +174,27 @@ fn db_err(e: impl std::fmt::Display) -> DbErr {
     DbErr::Custom(e.to_string())
 }
 
+/// Times every statement SeaORM runs on `conn` (transactions included) into `metrics`.
+fn with_statement_metrics(
+    mut conn: DatabaseConnection,
+    metrics: &Arc<Metrics>,
+) -> DatabaseConnection {
+    let metrics = metrics.clone();
+    let backend = conn.get_database_backend();
+    conn.set_metric_callback(move |info| {
+        let sql = traces::exporting().then_some(info.statement.sql.as_str());
+        observe_statement(
+            &metrics,
+            backend,
+            StatementPath::Pool,
+            sql,
+            info.elapsed,
+            info.failed,
+        )
+    });
+    conn
+}
+
 impl Db {
     pub async fn connect(url: &str) -> Result<Db, DbErr> {
         Db::connect_with(url, &DbOptions::default()).await
@@ -132,6 +203,7 @@ impl Db {
     /// Opens the database: SQLite at once (its file is local), PostgreSQL lazily, so that a
     /// server can start, answer 503 and wait for a database that is not up yet.
     pub async fn connect_with(url: &str, db_options: &DbOptions) -> Result<Db, DbErr> {
+        let metrics = Metrics::new();
         if url.starts_with("sqlite:") {
             // `mode=rwc` (the default URL has it) creates a missing file; any other mode
             // makes a mistyped path an error instead of a new, empty database.
@@ -153,7 +225,10 @@ impl Db {
                 .connect_with(writer_options)
                 .await
                 .map_err(|e| sqlite_open_error(&options, e))?;
-            let write = SqlxSqliteConnector::from_sqlx_sqlite_pool(write_pool);
+            let write = with_statement_metrics(
+                SqlxSqliteConnector::from_sqlx_sqlite_pool(write_pool),
+                &metrics,
+            );
             // An in-memory database exists once per connection: readers must share the writer.
             let (read, inline) = if in_memory {
                 (ReadConnection::Pool(write.clone()), None)
@@ -169,7 +244,7 @@ impl Db {
                 // Twice the cores: one per runtime worker, and spares for blocking threads.
                 let inline = InlineReaders::open(options.get_filename(), cores * 2)?;
                 (
-                    ReadConnection::Sqlite(Arc::new(readers)),
+                    ReadConnection::Sqlite(Arc::new(readers), metrics.clone()),
                     Some(Arc::new(inline)),
                 )
             };
@@ -178,6 +253,7 @@ impl Db {
                 inline,
                 write,
                 read_only: db_options.read_only,
+                metrics,
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url).map_err(db_err)?;
@@ -187,12 +263,16 @@ impl Db {
                 // of holding it until the request timeout.
                 .acquire_timeout(PG_ACQUIRE_TIMEOUT)
                 .connect_lazy_with(options);
-            let conn = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
+            let conn = with_statement_metrics(
+                SqlxPostgresConnector::from_sqlx_postgres_pool(pool),
+                &metrics,
+            );
             Ok(Db {
                 read: ReadConnection::Pool(conn.clone()),
                 inline: None,
                 write: conn,
                 read_only: db_options.read_only,
+                metrics,
             })
         } else {
             Err(DbErr::Custom(format!(
@@ -308,7 +388,19 @@ impl Db {
         decode: impl FnOnce(&dyn Columns) -> Result<T, E>,
     ) -> Result<Option<T>, E> {
         match &self.inline {
-            Some(inline) => inline.query_one(sql, &values, decode),
+            Some(inline) => {
+                let started = Instant::now();
+                let result = inline.query_one(sql, &values, decode);
+                observe_statement(
+                    &self.metrics,
+                    DatabaseBackend::Sqlite,
+                    StatementPath::SqliteInline,
+                    traces::exporting().then_some(sql),
+                    started.elapsed(),
+                    result.is_err(),
+                );
+                result
+            }
             None => {
                 let stmt = Statement::from_sql_and_values(self.backend(), sql, values);
                 match self.read.query_one_raw(stmt).await? {
@@ -317,6 +409,42 @@ impl Db {
                 }
             }
         }
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The sqlx pools' occupancy, for the metrics. SQLite's own read connections are a fixed
+    /// set outside any pool, and so not listed.
+    pub fn pool_stats(&self) -> Vec<PoolStats> {
+        let stats = |pool: &'static str, open: u32, idle: usize, max: u32| PoolStats {
+            pool,
+            open,
+            idle: idle as u32,
+            max,
+        };
+        let main = match self.backend() {
+            DatabaseBackend::Postgres => {
+                let p = self.write.get_postgres_connection_pool();
+                stats(
+                    "postgres",
+                    p.size(),
+                    p.num_idle(),
+                    p.options().get_max_connections(),
+                )
+            }
+            _ => {
+                let p = self.write.get_sqlite_connection_pool();
+                stats(
+                    "sqlite_writer",
+                    p.size(),
+                    p.num_idle(),
+                    p.options().get_max_connections(),
+                )
+            }
+        };
+        vec![main]
     }
 
     pub fn backend(&self) -> DatabaseBackend {
@@ -329,7 +457,7 @@ impl Db {
     pub async fn read_transaction(&self) -> Result<Option<DatabaseTransaction>, DbErr> {
         match &self.read {
             ReadConnection::Pool(pool) => Ok(Some(pool.begin().await?)),
-            ReadConnection::Sqlite(_) => Ok(None),
+            ReadConnection::Sqlite(..) => Ok(None),
         }
     }
 

@@ -92,10 +92,16 @@ impl Transcoder {
             return self.not_routed(req.method(), path);
         };
         let binding = &self.inner.bindings[index];
-        match self.call(binding, vars, req).await {
+        let mut response = match self.call(binding, vars, req).await {
             Ok(response) => response,
             Err(e) => binding.dialect.render(&e),
-        }
+        };
+        response
+            .extensions_mut()
+            .insert(crate::observability::request::RouteTemplate(
+                binding.template.clone(),
+            ));
+        response
     }
 
     /// 405 with `allow` when the path exists for another method, else 404: in the error
