@@ -9,7 +9,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::access::{self, Level, Services};
+use super::access::{self, Authorized, Own, Services};
 use super::error::{DomainError, DomainResult};
 use super::keys::UserKey;
 use super::membership::{self, Role};
@@ -29,8 +29,8 @@ async fn require_own(
     conn: &impl ConnectionTrait,
     principal: &Principal,
     id: i64,
-) -> DomainResult<()> {
-    access::require(conn, principal, Some(id), Level::Own, Services::Denied).await
+) -> DomainResult<Authorized<Own>> {
+    access::require::<Own>(conn, principal, Some(id), Services::Denied).await
 }
 
 async fn user_by_id(conn: &impl ConnectionTrait, user_id: i64) -> DomainResult<user::Model> {
@@ -114,7 +114,7 @@ pub async fn invite(
 ) -> DomainResult<InvitationView> {
     let email = email.trim().to_lowercase();
     let txn = db.begin_write().await?;
-    require_own(&txn, principal, organization_id).await?;
+    let own = require_own(&txn, principal, organization_id).await?;
     if !is_email(&email) {
         return Err(DomainError::invalid(
             "email",
@@ -148,10 +148,7 @@ pub async fn invite(
         uuid: Set(Uuid::new_v4()),
         organization_id: Set(organization_id),
         user_id: Set(invitee.id),
-        invited_by_user_id: Set(match principal {
-            Principal::User { user_id } => Some(*user_id),
-            _ => None,
-        }),
+        invited_by_user_id: Set(own.user_id()),
         created_at: Set(super::now()),
         accepted_at: Set(None),
         ..Default::default()
@@ -197,10 +194,7 @@ pub async fn accept(
         Some(_) => return Err(only_invitee()),
         None => {
             // Only those who manage the organization may learn that it does not exist.
-            let manages = access::level(&txn, principal, organization_id)
-                .await?
-                .1
-                .is_some_and(|l| l >= Level::Own);
+            let manages = access::manages(&txn, principal, organization_id).await?;
             return Err(if manages {
                 DomainError::NotFound("no such invitation".into())
             } else {
@@ -294,24 +288,14 @@ pub async fn topmost_owned(
     user_id: i64,
 ) -> DomainResult<OrganizationView> {
     let conn = db.read();
-    access::require(
-        conn,
-        principal,
-        Some(organization_id),
-        Level::Read,
-        Services::Allowed,
-    )
-    .await?;
+    access::require::<access::Read>(conn, principal, Some(organization_id), Services::Allowed)
+        .await?;
     let mut path = organization::ancestors_of(conn, organization_id).await?;
     path.reverse();
     // Owned organizations the caller cannot read are passed over, not revealed.
     for id in path {
-        if is_owner(conn, id, user_id).await? {
-            let readable = matches!(principal, Principal::Service { .. })
-                || access::level(conn, principal, id).await?.1.is_some();
-            if readable {
-                return organization::get(db, principal, id).await;
-            }
+        if is_owner(conn, id, user_id).await? && access::can_read(conn, principal, id).await? {
+            return organization::get(db, principal, id).await;
         }
     }
     Err(DomainError::NotFound(
