@@ -1439,3 +1439,191 @@ fn every_grant_rpc_has_a_row_in_the_authorization_table() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+// ---------------------------------------------------------------------------------------
+// Issue 12, item 9: one pending invitation per (sending organization, addressee).
+
+/// The pending invitations `org` sent to `email`, as its owner lists them.
+async fn pending_to(app: &App, token: &str, org: &Org, email: &str) -> Vec<Value> {
+    let r = rest(
+        app,
+        Method::GET,
+        &format!(
+            "/api/v5/outgoing_invitations?organization_id={}&page_size=100",
+            org.uuid
+        ),
+        token,
+        None,
+    )
+    .await;
+    ok(r, "outgoing").await["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|i| i["email"] == json!(email) && i["status"] == json!(0))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_invitations_at_once_leave_one_pending() {
+    for_each_backend(|app| async move {
+        let owner = app.user("dup-owner").await;
+        let s = org_of(&app.org(&owner.token, &unique("Dup")).await);
+        app.set_state(&s.id.to_string(), "active").await;
+        let record_email = format!("record-{}@dup.example", uuid::Uuid::new_v4().simple());
+        let record = ok(
+            directory(
+                &app,
+                Method::POST,
+                "/v1/partners",
+                &owner.token,
+                &s.uuid,
+                &s.uuid,
+                Some(json!({"company_name": "Dup Co", "partner_type": "customer", "email": record_email})),
+            )
+            .await,
+            "record",
+        )
+        .await["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+
+        // A directory record invited 20 times at once.
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let (app, token, uuid, record) =
+                (app.clone(), owner.token.clone(), s.uuid.clone(), record.clone());
+            tasks.push(tokio::spawn(async move {
+                let r = directory(&app, Method::POST, &format!("/v1/partners/{record}/invitation"), &token, &uuid, &uuid, None).await;
+                (r.status.as_u16(), r.text)
+            }));
+        }
+        for t in tasks {
+            let (status, text) = t.await.expect("join");
+            assert_eq!(status, 200, "{text}");
+        }
+        assert_eq!(pending_to(&app, &owner.token, &s, &record_email).await.len(), 1);
+
+        // The same email invited 20 times at once through giosg: each answer is the one
+        // invitation.
+        let email = format!("person-{}@dup.example", uuid::Uuid::new_v4().simple());
+        let mut tasks = Vec::new();
+        for i in 0..20 {
+            let (app, token, s, email) = (app.clone(), owner.token.clone(), s.clone(), email.clone());
+            tasks.push(tokio::spawn(async move {
+                let r = rest(
+                    &app,
+                    Method::POST,
+                    &format!("/api/v5/outgoing_invitations?organization_id={}", s.uuid),
+                    &token,
+                    Some(json!({"email": email, "message": format!("try {i}")})),
+                )
+                .await;
+                assert!(r.status.is_success(), "{} {}", r.status, r.text);
+                r.json["id"].as_str().expect("id").to_string()
+            }));
+        }
+        let mut ids = BTreeSet::new();
+        for t in tasks {
+            ids.insert(t.await.expect("join"));
+        }
+        let pending = pending_to(&app, &owner.token, &s, &email).await;
+        assert_eq!(pending.len(), 1, "{pending:?}");
+        assert_eq!(ids.len(), 1, "every repeat answered the same invitation: {ids:?}");
+        assert_eq!(pending[0]["id"].as_str(), ids.iter().next().map(String::as_str));
+
+        // Once answered, a new invitation may be sent.
+        let cancelled = rest(&app, Method::DELETE, &format!("/api/v5/outgoing_invitations/{}", pending[0]["id"].as_str().unwrap()), &owner.token, None).await;
+        cancelled.assert_status(204);
+        send_invitation(&app, &owner.token, &s, &email, "again").await;
+        assert_eq!(pending_to(&app, &owner.token, &s, &email).await.len(), 1);
+    })
+    .await;
+}
+
+/// m0006 applies to a database that already holds duplicates: it keeps the oldest pending
+/// one of each (sender, email) and every resolved one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_unique_pending_migration_resolves_existing_duplicates() {
+    use migration::{Migrator, MigratorTrait};
+    use orgd::entity::{organization, partnership_invitation as inv};
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+
+    for backend in backends() {
+        let db = TestDatabase::create(backend).await;
+        let conn = sea_orm::Database::connect(db.url.as_str())
+            .await
+            .expect("connect");
+        Migrator::up(&conn, Some(5))
+            .await
+            .expect("migrate to m0005");
+        let now = chrono::Utc::now();
+        let org = organization::ActiveModel {
+            uuid: Set(uuid::Uuid::new_v4()),
+            name: Set("Before m0006".into()),
+            description: Set(String::new()),
+            language: Set("en".into()),
+            timezone: Set("UTC".into()),
+            enforces_two_factor_auth: Set(false),
+            data_retention_period: Set(0),
+            tags: Set("[]".into()),
+            state: Set("active".into()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&conn)
+        .await
+        .expect("organization");
+        let row = |email: &str, status: i32| inv::ActiveModel {
+            uuid: Set(uuid::Uuid::new_v4()),
+            key: Set(uuid::Uuid::new_v4().simple().to_string()),
+            organization_id: Set(org.id),
+            email: Set(email.to_string()),
+            message: Set(String::new()),
+            status: Set(status),
+            created_at: Set(now),
+            ..Default::default()
+        };
+        let mut kept = Vec::new();
+        for (email, status) in [
+            ("twice@dup.example", 0),
+            ("twice@dup.example", 0),
+            ("twice@dup.example", 0),
+            ("twice@dup.example", 1),
+            ("twice@dup.example", 2),
+            ("once@dup.example", 0),
+        ] {
+            kept.push(row(email, status).insert(&conn).await.expect("invitation"));
+        }
+        Migrator::up(&conn, None)
+            .await
+            .expect("m0006 over duplicates");
+        let left: Vec<i64> = inv::Entity::find()
+            .filter(inv::Column::OrganizationId.eq(org.id))
+            .order_by_asc(inv::Column::Id)
+            .all(&conn)
+            .await
+            .expect("rows")
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
+        let expected: Vec<i64> = [0, 3, 4, 5].iter().map(|i| kept[*i].id).collect();
+        assert_eq!(
+            left,
+            expected,
+            "[{}] the oldest pending one and the resolved ones stay",
+            backend.name()
+        );
+        // And the index holds from now on.
+        assert!(
+            row("twice@dup.example", 0).insert(&conn).await.is_err(),
+            "[{}] a second pending invitation is refused",
+            backend.name()
+        );
+        let _ = conn.close().await;
+        db.destroy().await;
+    }
+}

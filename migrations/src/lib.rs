@@ -7,6 +7,7 @@ mod m0002_groupalarm;
 mod m0003_giosg;
 mod m0004_partner_directory;
 mod m0005_partner_search;
+mod m0006_pending_invitation_unique;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_giosg::Migration),
             Box::new(m0004_partner_directory::Migration),
             Box::new(m0005_partner_search::Migration),
+            Box::new(m0006_pending_invitation_unique::Migration),
         ]
     }
 }

@@ -7,9 +7,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, Set,
-    Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait,
+    QueryFilter, Set, Statement,
 };
 use uuid::Uuid;
 
@@ -169,7 +170,9 @@ pub async fn create(
 }
 
 /// Stores a new pending invitation from the organization the proof is for: sending one
-/// needs settings permission there, whichever surface asks.
+/// needs settings permission there, whichever surface asks. One is pending per (sender,
+/// email) — a unique index (m0006) settles concurrent senders — so a repeat returns the
+/// invitation already pending, unchanged.
 pub(crate) async fn insert_pending(
     conn: &impl ConnectionTrait,
     sender: &Authorized<Admin>,
@@ -177,20 +180,39 @@ pub(crate) async fn insert_pending(
     message: String,
     partner_display_name: Option<String>,
 ) -> DomainResult<inv::Model> {
-    Ok(inv::ActiveModel {
+    inv::Entity::insert(inv::ActiveModel {
         uuid: Set(Uuid::new_v4()),
         key: Set(Uuid::new_v4().simple().to_string()),
         organization_id: Set(sender.organization_id()),
         created_by_user_id: Set(sender.user_id()),
-        email: Set(email),
+        email: Set(email.clone()),
         message: Set(message),
         partner_display_name: Set(partner_display_name),
         status: Set(PENDING),
         created_at: Set(super::now()),
         ..Default::default()
-    }
-    .insert(conn)
-    .await?)
+    })
+    .on_conflict(
+        OnConflict::columns([inv::Column::OrganizationId, inv::Column::Email])
+            // Written out, not bound: SQLite matches the index by the predicate's text.
+            .target_and_where(Expr::cust(format!("status = {PENDING}")))
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await
+    .or_else(|e| match e {
+        // The one already pending stands.
+        DbErr::RecordNotInserted => Ok(0),
+        e => Err(e),
+    })?;
+    inv::Entity::find()
+        .filter(inv::Column::OrganizationId.eq(sender.organization_id()))
+        .filter(inv::Column::Email.eq(email))
+        .filter(inv::Column::Status.eq(PENDING))
+        .one(conn)
+        .await?
+        .ok_or_else(|| giosg::not_found("Invitation"))
 }
 
 /// Organizations among `ids` with an active subscription.
