@@ -216,8 +216,10 @@ pub async fn history(
 ) -> DomainResult<History> {
     let (limit, offset) = HISTORY_PAGE.check(limit, offset)?;
     let conn = db.read();
-    access::require::<access::Read>(conn, principal, Some(organization_id), Services::Allowed)
-        .await?;
+    let organization_id =
+        access::require::<access::Read>(conn, principal, Some(organization_id), Services::Allowed)
+            .await?
+            .organization_id();
     let now = Utc::now();
     let start = window_start(now);
     let samples = availability_sample::Entity::find()

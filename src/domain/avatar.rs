@@ -45,8 +45,10 @@ pub async fn set(
         })?)
     };
     let txn = db.begin_write().await?;
-    access::require::<access::Own>(&txn, principal, Some(organization_id), Services::Denied)
-        .await?;
+    let organization_id =
+        access::require::<access::Own>(&txn, principal, Some(organization_id), Services::Denied)
+            .await?
+            .organization_id();
     let org = organization::Entity::find_by_id(organization_id)
         .one(&txn)
         .await?
@@ -93,8 +95,10 @@ pub async fn get(
     organization_id: i64,
 ) -> DomainResult<(String, Vec<u8>)> {
     let conn = db.read();
-    access::require::<access::Read>(conn, principal, Some(organization_id), Services::Allowed)
-        .await?;
+    let organization_id =
+        access::require::<access::Read>(conn, principal, Some(organization_id), Services::Allowed)
+            .await?
+            .organization_id();
     let avatar = organization_avatar::Entity::find_by_id(organization_id)
         .one(conn)
         .await?

@@ -115,28 +115,6 @@ async fn view(
     Ok(views(conn, vec![model], incoming).await?.remove(0))
 }
 
-/// The organization a user acts for: the one named, or their only one.
-async fn acting_organization<N: Need>(
-    conn: &impl ConnectionTrait,
-    principal: &Principal,
-    organization_id: Option<&str>,
-    candidates: Vec<i64>,
-) -> DomainResult<(Authorized<N>, organization::Model)> {
-    if let Some(named) = organization_id {
-        return access::giosg::organization(conn, principal, named).await;
-    }
-    match candidates.as_slice() {
-        [] => Err(DomainError::PermissionDenied(
-            "You do not have access to this organization.".into(),
-        )),
-        [only] => access::giosg::organization_by_id(conn, principal, Some(*only)).await,
-        _ => Err(DomainError::invalid(
-            "organization_id",
-            "This field is required when you belong to several organizations.",
-        )),
-    }
-}
-
 pub async fn create(
     db: &Db,
     principal: &Principal,
@@ -145,9 +123,8 @@ pub async fn create(
 ) -> DomainResult<InvitationView> {
     access::require_user(principal)?;
     let txn = db.begin_write().await?;
-    let candidates = access::giosg::member_organization_ids(&txn, principal).await?;
     let (sender, sender_model) =
-        acting_organization::<Admin>(&txn, principal, organization_id, candidates).await?;
+        access::giosg::acting_organization::<Admin>(&txn, principal, organization_id).await?;
     let email = input.email.trim().to_lowercase();
     let mut v = Violations::default();
     if !is_email(&email) {
@@ -348,30 +325,13 @@ pub async fn list_incoming(
     })
 }
 
-/// An invitation addressed to the caller, and the organizations they may answer it for.
-async fn find_incoming(
-    conn: &impl ConnectionTrait,
-    principal: &Principal,
-    key: &str,
-) -> DomainResult<(inv::Model, Vec<i64>)> {
-    let addressee = Addressee::of(conn, principal).await?;
-    let model = inv::Entity::find()
-        .filter(inv::Column::Key.eq(key.trim()))
-        .filter(addressee.condition())
-        .one(conn)
-        .await?
-        .ok_or_else(|| giosg::not_found("Invitation"))?;
-    let candidates = addressee.may_answer_for(conn, &model).await?;
-    Ok((model, candidates))
-}
-
 pub async fn get_incoming(
     db: &Db,
     principal: &Principal,
     key: &str,
 ) -> DomainResult<InvitationView> {
     let conn = db.read();
-    let (model, _) = find_incoming(conn, principal, key).await?;
+    let model = access::invitation::incoming(conn, principal, key).await?;
     view(conn, model, true).await
 }
 
@@ -397,14 +357,9 @@ async fn answer(
     organization_id: Option<&str>,
     accept: Option<Option<String>>,
 ) -> DomainResult<InvitationView> {
-    let user_id = access::require_user(principal)?;
     let txn = db.begin_write().await?;
-    let (model, candidates) = find_incoming(&txn, principal, key).await?;
-    let (_, org) =
-        acting_organization::<Admin>(&txn, principal, organization_id, candidates.clone()).await?;
-    if !candidates.contains(&org.id) {
-        return Err(giosg::not_found("Invitation"));
-    }
+    let (model, answerer, org) =
+        access::invitation::answer(&txn, principal, key, organization_id).await?;
     lock(&txn, model.id).await?;
     // Read again under the lock: a concurrent answer may have resolved it meanwhile.
     let model = inv::Entity::find_by_id(model.id)
@@ -417,7 +372,7 @@ async fn answer(
     let mut active: inv::ActiveModel = model.clone().into();
     active.resolved_at = Set(Some(super::now()));
     active.resolved_by_organization_id = Set(Some(org.id));
-    active.resolved_by_user_id = Set(Some(user_id));
+    active.resolved_by_user_id = Set(answerer.user_id());
     match accept {
         Some(display_name) => {
             if org.id == model.organization_id {

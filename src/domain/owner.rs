@@ -66,7 +66,9 @@ pub async fn list_invitations(
     max_unpaged: usize,
 ) -> DomainResult<Vec<InvitationView>> {
     let conn = db.read();
-    require_own(conn, principal, organization_id).await?;
+    let organization_id = require_own(conn, principal, organization_id)
+        .await?
+        .organization_id();
     let page = INVITATIONS_PAGE.check_optional(limit, offset)?;
     let query = owner_invitation::Entity::find()
         .filter(owner_invitation::Column::OrganizationId.eq(organization_id))
@@ -176,34 +178,17 @@ pub async fn accept(
     organization_id: i64,
     invitation_id: &str,
 ) -> DomainResult<()> {
-    let user_id = access::require_user(principal)?;
     let txn = db.begin_write().await?;
-    let invitation = match Uuid::parse_str(invitation_id.trim()) {
-        Ok(uuid) => {
-            owner_invitation::Entity::find()
-                .filter(owner_invitation::Column::Uuid.eq(uuid))
-                .filter(owner_invitation::Column::OrganizationId.eq(organization_id))
-                .one(&txn)
-                .await?
-        }
-        Err(_) => None,
-    };
-    let only_invitee = || DomainError::PermissionDenied("only the invited user can accept".into());
-    let invitation = match invitation {
-        Some(i) if i.user_id == user_id => i,
-        Some(_) => return Err(only_invitee()),
-        None => {
-            // Only those who manage the organization may learn that it does not exist.
-            let manages = access::manages(&txn, principal, organization_id).await?;
-            return Err(if manages {
-                DomainError::NotFound("no such invitation".into())
-            } else {
-                only_invitee()
-            });
-        }
-    };
-    membership::lock_organization(&txn, organization_id).await?;
-    membership::upsert(&txn, organization_id, user_id, Role::Owner).await?;
+    let (invitee, invitation) =
+        access::owner::invitation(&txn, principal, organization_id, invitation_id).await?;
+    membership::lock_organization(&txn, invitee.organization_id()).await?;
+    membership::upsert(
+        &txn,
+        invitee.organization_id(),
+        invitation.user_id,
+        Role::Owner,
+    )
+    .await?;
     if invitation.accepted_at.is_none() {
         let mut active = invitation.into_active_model();
         active.accepted_at = Set(Some(super::now()));
@@ -220,7 +205,9 @@ pub async fn remove_invitation(
     user_id: i64,
 ) -> DomainResult<()> {
     let txn = db.begin_write().await?;
-    require_own(&txn, principal, organization_id).await?;
+    let organization_id = require_own(&txn, principal, organization_id)
+        .await?
+        .organization_id();
     let removed = owner_invitation::Entity::delete_many()
         .filter(owner_invitation::Column::OrganizationId.eq(organization_id))
         .filter(owner_invitation::Column::UserId.eq(user_id))
@@ -243,7 +230,9 @@ pub async fn add(
     user_id: i64,
 ) -> DomainResult<()> {
     let txn = db.begin_write().await?;
-    require_own(&txn, principal, organization_id).await?;
+    let organization_id = require_own(&txn, principal, organization_id)
+        .await?
+        .organization_id();
     user_by_id(&txn, user_id).await?;
     membership::lock_organization(&txn, organization_id).await?;
     membership::upsert(&txn, organization_id, user_id, Role::Owner).await?;
@@ -259,7 +248,9 @@ pub async fn remove(
     user_id: i64,
 ) -> DomainResult<()> {
     let txn = db.begin_write().await?;
-    require_own(&txn, principal, organization_id).await?;
+    let organization_id = require_own(&txn, principal, organization_id)
+        .await?
+        .organization_id();
     membership::lock_organization(&txn, organization_id).await?;
     let Some(row) = membership::current_role(&txn, organization_id, user_id)
         .await?

@@ -42,8 +42,10 @@ pub async fn list(
     organization_id: i64,
 ) -> DomainResult<Vec<quick_action::Model>> {
     let conn = db.read();
-    access::require::<access::Read>(conn, principal, Some(organization_id), Services::Allowed)
-        .await?;
+    let organization_id =
+        access::require::<access::Read>(conn, principal, Some(organization_id), Services::Allowed)
+            .await?
+            .organization_id();
     load(conn, organization_id).await
 }
 
@@ -76,8 +78,10 @@ pub async fn replace(
         );
     }
     let txn = db.begin_write().await?;
-    access::require::<access::Own>(&txn, principal, Some(organization_id), Services::Denied)
-        .await?;
+    let organization_id =
+        access::require::<access::Own>(&txn, principal, Some(organization_id), Services::Denied)
+            .await?
+            .organization_id();
     v.into_result()?;
     // Two replaces must not interleave their delete and insert (PostgreSQL runs them
     // concurrently; SQLite has one writer anyway).

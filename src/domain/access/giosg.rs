@@ -84,3 +84,35 @@ pub async fn member_organization_ids(
         Principal::Service { .. } => Vec::new(),
     })
 }
+
+/// The organization a caller acts for on the giosg invitation endpoints: the one named, or
+/// the only one it belongs to (`candidates`, default: all it belongs to), with every check
+/// of [`organization`].
+pub async fn acting_organization<N: Need>(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    organization_id: Option<&str>,
+) -> DomainResult<(Authorized<N>, organization::Model)> {
+    let candidates = member_organization_ids(conn, principal).await?;
+    acting_among(conn, principal, organization_id, candidates).await
+}
+
+/// As [`acting_organization`], choosing among `candidates` when none is named.
+pub(super) async fn acting_among<N: Need>(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    organization_id: Option<&str>,
+    candidates: Vec<i64>,
+) -> DomainResult<(Authorized<N>, organization::Model)> {
+    if let Some(named) = organization_id {
+        return organization(conn, principal, named).await;
+    }
+    match candidates.as_slice() {
+        [] => Err(no_access()),
+        [only] => organization_by_id(conn, principal, Some(*only)).await,
+        _ => Err(DomainError::invalid(
+            "organization_id",
+            "This field is required when you belong to several organizations.",
+        )),
+    }
+}

@@ -8,8 +8,10 @@ use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Statement};
 
 use super::super::error::DomainResult;
+use super::super::giosg::not_found;
 use super::super::membership::Role;
 use super::MAX_DEPTH;
+use super::{Admin, Authorized};
 use crate::auth::Principal;
 use crate::entity::{organization, partnership_invitation as inv, user};
 
@@ -132,4 +134,50 @@ async fn managed_organization_ids(
     }
     ids.dedup();
     Ok(ids)
+}
+
+/// An invitation addressed to the caller, by its key (anyone else's is unknown: 404).
+pub async fn incoming(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    key: &str,
+) -> DomainResult<inv::Model> {
+    let addressee = Addressee::of(conn, principal).await?;
+    find(conn, &addressee, key).await
+}
+
+async fn find(
+    conn: &impl ConnectionTrait,
+    addressee: &Addressee,
+    key: &str,
+) -> DomainResult<inv::Model> {
+    inv::Entity::find()
+        .filter(inv::Column::Key.eq(key.trim()))
+        .filter(addressee.condition())
+        .one(conn)
+        .await?
+        .ok_or_else(|| not_found("Invitation"))
+}
+
+/// Answering (accepting or rejecting) an invitation: a person who is its addressee, with
+/// settings permission in the organization answering (named, or the only one possible),
+/// which is never the sender. Returns the invitation, the proof for the answering
+/// organization and its row.
+pub async fn answer(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    key: &str,
+    organization_id: Option<&str>,
+) -> DomainResult<(inv::Model, Authorized<Admin>, organization::Model)> {
+    super::require_user(principal)?;
+    let addressee = Addressee::of(conn, principal).await?;
+    let model = find(conn, &addressee, key).await?;
+    let candidates = addressee.may_answer_for(conn, &model).await?;
+    let (proof, org) =
+        super::giosg::acting_among::<Admin>(conn, principal, organization_id, candidates.clone())
+            .await?;
+    if !candidates.contains(&org.id) {
+        return Err(not_found("Invitation"));
+    }
+    Ok((model, proof, org))
 }

@@ -21,6 +21,7 @@ pub mod directory;
 pub mod giosg;
 pub mod invitation;
 pub mod membership;
+pub mod owner;
 pub mod presence;
 pub mod service;
 
