@@ -328,6 +328,8 @@ struct Fx {
     record: String,
     /// A pending invitation to A's email, from C: its key.
     incoming_key: String,
+    /// A pending invitation to A's member's own email, from C: its key.
+    member_key: String,
     /// A pending invitation from A: its id.
     outgoing: String,
     /// An open owner invitation of A for `invitee`.
@@ -533,6 +535,8 @@ async fn fixture(app: App) -> Fx {
         .to_string();
     let from_c = send_invitation(&app, &c_owner.token, &c, &a_email, "from C").await;
     let incoming_key = key_of(&app, &a_owner.token, from_c["id"].as_str().unwrap()).await;
+    let to_member = send_invitation(&app, &c_owner.token, &c, &a_member.email, "to you").await;
+    let member_key = key_of(&app, &a_member.token, to_member["id"].as_str().unwrap()).await;
     let outgoing = send_invitation(&app, &a_owner.token, &a, "elsewhere@example.net", "out").await
         ["id"]
         .as_str()
@@ -596,6 +600,7 @@ async fn fixture(app: App) -> Fx {
         service,
         record,
         incoming_key,
+        member_key,
         outgoing,
         owner_invitation,
         a_client,
@@ -655,6 +660,7 @@ async fn state_of_a(fx: &Fx) -> Value {
         "partnerships": read(app, &format!("/api/v5/orgs/{}/partnerships?page_size=100", a.uuid), owner).await,
         "outgoing": read(app, &format!("/api/v5/outgoing_invitations?organization_id={}&page_size=100", a.uuid), owner).await,
         "incoming": read(app, "/api/v5/incoming_invitations?page_size=100", owner).await,
+        "member_incoming": read(app, "/api/v5/incoming_invitations?page_size=100", &fx.a_member.token).await,
         "directory": stable(&dir.json),
         "memberships": memberships.json,
         "a": read(app, &format!("/api/v1/organization/{}", a.id), owner).await,
@@ -806,6 +812,15 @@ fn paths(fx: &Fx, who: &Outsider) -> Vec<Path> {
                 "orgd.v1.PartnershipInvitationService.AcceptIncomingInvitation",
                 json!({"key": fx.incoming_key, "acceptance": {}}),
             )
+            .body(json!({})),
+        ),
+        path(
+            "accept, for A, an invitation to A's member",
+            call(
+                "orgd.v1.PartnershipInvitationService.AcceptIncomingInvitation",
+                json!({"key": fx.member_key, "organization_id": a.uuid, "acceptance": {}}),
+            )
+            .query(format!("organization_id={}", a.uuid))
             .body(json!({})),
         ),
         path(
