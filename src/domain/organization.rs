@@ -10,7 +10,7 @@ use sea_orm::{
     SqlErr, Statement,
 };
 
-use super::access::{self, Level, Services};
+use super::access::{self, Own, Read, Services};
 use super::availability::{self, Availability};
 use super::error::{DomainError, DomainResult};
 use super::keys::OrganizationKey;
@@ -253,14 +253,7 @@ pub async fn create(
     let user_id = access::require_user(principal)?;
     let txn = db.begin_write().await?;
     if input.parent_id.is_some() {
-        access::require(
-            &txn,
-            principal,
-            input.parent_id,
-            Level::Own,
-            Services::Denied,
-        )
-        .await?;
+        access::require::<Own>(&txn, principal, input.parent_id, Services::Denied).await?;
     }
     // Permission before validation: a caller without access learns nothing from its input.
     input.validate()?;
@@ -322,20 +315,15 @@ pub async fn get(db: &Db, principal: &Principal, id: i64) -> DomainResult<Organi
         })
         .await?;
     let level = found.as_ref().and_then(|(level, _)| *level);
-    access::decide(
-        principal,
-        found.is_some(),
-        level,
-        Level::Read,
-        Services::Allowed,
-    )?;
+    access::decide::<Read>(principal, id, found.is_some(), level, Services::Allowed)?;
     found
         .map(|(_, view)| view)
         .ok_or_else(|| DomainError::NotFound("organization not found".into()))
 }
 
-/// Replaces the writable fields. `parent_id` absent keeps the parent; a new parent must be
-/// owned by the caller and must not be the organization itself or one of its descendants.
+/// Replaces the writable fields. `parent_id` absent keeps the parent; a move needs owner
+/// rights over the organization, its current parent and the new one, which must not be
+/// the organization itself or one of its descendants.
 pub async fn update(
     db: &Db,
     principal: &Principal,
@@ -343,11 +331,11 @@ pub async fn update(
     input: OrganizationInput,
 ) -> DomainResult<OrganizationView> {
     let txn = db.begin_write().await?;
-    access::require(&txn, principal, Some(id), Level::Own, Services::Denied).await?;
+    let own = access::require::<Own>(&txn, principal, Some(id), Services::Denied).await?;
     input.validate()?;
-    let current = find(&txn, id).await?;
+    let current = access::load(&txn, &own).await?;
     if let Some(parent) = input.parent_id.filter(|p| Some(*p) != current.parent_id) {
-        access::require(&txn, principal, Some(parent), Level::Own, Services::Denied).await?;
+        access::move_organization(&txn, principal, &own, current.parent_id, parent).await?;
         if ancestors_of(&txn, parent).await?.contains(&id) {
             return Err(DomainError::invalid(
                 "parent_id",
@@ -394,9 +382,9 @@ pub async fn ancestors_of(conn: &impl ConnectionTrait, id: i64) -> DomainResult<
 /// Owners only; refused while the organization has children.
 pub async fn delete(db: &Db, principal: &Principal, id: i64) -> DomainResult<()> {
     let txn = db.begin_write().await?;
-    access::require(&txn, principal, Some(id), Level::Own, Services::Denied).await?;
+    let own = access::require::<Own>(&txn, principal, Some(id), Services::Denied).await?;
     let children = organization::Entity::find()
-        .filter(organization::Column::ParentId.eq(id))
+        .filter(organization::Column::ParentId.eq(own.organization_id()))
         .count(&txn)
         .await?;
     if children > 0 {
@@ -407,7 +395,9 @@ pub async fn delete(db: &Db, principal: &Principal, id: i64) -> DomainResult<()>
             ),
         });
     }
-    organization::Entity::delete_by_id(id).exec(&txn).await?;
+    organization::Entity::delete_by_id(own.organization_id())
+        .exec(&txn)
+        .await?;
     txn.commit().await?;
     Ok(())
 }
@@ -445,11 +435,10 @@ pub async fn set_state(
     organization: &str,
     state: State,
 ) -> DomainResult<OrganizationView> {
-    if !matches!(principal, Principal::Service { .. }) {
-        return Err(DomainError::PermissionDenied(
-            "only billing services set an organization's state".into(),
-        ));
-    }
+    access::service::require(
+        principal,
+        "only billing services set an organization's state",
+    )?;
     let key = OrganizationKey::parse(organization).ok_or_else(|| {
         DomainError::invalid("organization", "must be an organization id or UUID")
     })?;
@@ -492,8 +481,9 @@ pub async fn children(
 ) -> DomainResult<Children> {
     let (limit, offset) = CHILDREN_PAGE.check(limit, offset)?;
     let conn = db.read();
-    access::require(conn, principal, Some(id), Level::Read, Services::Allowed).await?;
-    let query = organization::Entity::find().filter(organization::Column::ParentId.eq(id));
+    let read = access::require::<Read>(conn, principal, Some(id), Services::Allowed).await?;
+    let query = organization::Entity::find()
+        .filter(organization::Column::ParentId.eq(read.organization_id()));
     let total = query.clone().count(conn).await?;
     let models = query
         .order_by_asc(organization::Column::Id)
@@ -505,9 +495,7 @@ pub async fn children(
     ancestors.reverse();
     let mut readable = Vec::with_capacity(ancestors.len());
     for ancestor in ancestors {
-        let visible = matches!(principal, Principal::Service { .. })
-            || access::level(conn, principal, ancestor).await?.1.is_some();
-        if visible {
+        if access::can_read(conn, principal, ancestor).await? {
             readable.push(ancestor);
         }
     }
@@ -598,9 +586,9 @@ pub async fn set_location(
         v.add("longitude", "must be between -180 and 180");
     }
     let txn = db.begin_write().await?;
-    access::require(&txn, principal, Some(id), Level::Own, Services::Denied).await?;
+    let own = access::require::<Own>(&txn, principal, Some(id), Services::Denied).await?;
     v.into_result()?;
-    let mut active = find(&txn, id).await?.into_active_model();
+    let mut active = access::load(&txn, &own).await?.into_active_model();
     active.location_address = Set(Some(location.address.clone()));
     active.location_latitude = Set(Some(location.latitude));
     active.location_longitude = Set(Some(location.longitude));
@@ -612,8 +600,8 @@ pub async fn set_location(
 
 pub async fn delete_location(db: &Db, principal: &Principal, id: i64) -> DomainResult<()> {
     let txn = db.begin_write().await?;
-    access::require(&txn, principal, Some(id), Level::Own, Services::Denied).await?;
-    let mut active = find(&txn, id).await?.into_active_model();
+    let own = access::require::<Own>(&txn, principal, Some(id), Services::Denied).await?;
+    let mut active = access::load(&txn, &own).await?.into_active_model();
     active.location_address = Set(None);
     active.location_latitude = Set(None);
     active.location_longitude = Set(None);
