@@ -114,8 +114,7 @@ async fn build(
     max_in_flight: usize,
     max_unpaged_items: usize,
 ) -> Result<(Router, Probes), BoxError> {
-    let (health_reporter, health) = tonic_health::server::health_reporter();
-    let probes = Probes::start(db.clone(), health_reporter, SERVICES.to_vec()).await;
+    let probes = Probes::start(db.clone(), SERVICES.to_vec()).await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -178,7 +177,7 @@ async fn build(
         PresenceServiceServer::new(Presences { db: db.clone() })
             .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
     );
-    grpc = grpc_route(grpc, health);
+    grpc = grpc_route(grpc, probes.health_service());
     grpc = grpc_route(grpc, reflection);
     grpc = grpc_route(grpc, reflection_v1alpha);
 
