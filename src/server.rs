@@ -342,7 +342,11 @@ impl Server {
 }
 
 /// The most connections a semaphore (and one `acquire_many`) can count.
-const MAX_CONNECTIONS: usize = u32::MAX as usize;
+const MAX_CONNECTIONS: usize = if Semaphore::MAX_PERMITS < u32::MAX as usize {
+    Semaphore::MAX_PERMITS
+} else {
+    u32::MAX as usize
+};
 
 /// Accepts connections, at most `max_connections` open at once, until `stopped` turns true
 /// (or its sender goes), then waits until every open connection has finished its requests.
