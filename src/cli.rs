@@ -94,6 +94,14 @@ pub struct ServeArgs {
     /// exits with status 1.
     #[arg(long, env = "ORGD_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     shutdown_timeout: Duration,
+    /// SQLite: the most MiB the database may hold; past it writes answer 503
+    /// STORAGE_FULL (with Retry-After) until rows are deleted. Default: the disk's size.
+    #[arg(long, env = "ORGD_SQLITE_MAX_SIZE_MIB")]
+    sqlite_max_size_mib: Option<u64>,
+    /// Serve a database that takes no writes (a read-only file, mode=ro, a standby):
+    /// reads work, writes answer 503 READ_ONLY. Without it such a database is refused.
+    #[arg(long, env = "ORGD_READ_ONLY")]
+    read_only: bool,
 }
 
 impl ServeArgs {
@@ -110,6 +118,8 @@ impl ServeArgs {
         };
         config.drain_delay = self.drain_delay;
         config.shutdown_timeout = self.shutdown_timeout;
+        config.sqlite_max_size_bytes = self.sqlite_max_size_mib.map(|mib| mib * 1024 * 1024);
+        config.read_only = self.read_only;
         config
     }
 }

@@ -37,6 +37,10 @@ pub struct Config {
     pub drain_delay: Duration,
     /// On shutdown, how long open requests and streams get before the process exits anyway.
     pub shutdown_timeout: Duration,
+    /// SQLite: the most bytes the database may hold; past it writes answer 503 STORAGE_FULL.
+    pub sqlite_max_size_bytes: Option<u64>,
+    /// Serve a database that takes no writes (writes answer 503 READ_ONLY).
+    pub read_only: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -59,6 +63,15 @@ impl Config {
             tls: None,
             drain_delay: Duration::ZERO,
             shutdown_timeout: limits::DEFAULT_SHUTDOWN_TIMEOUT,
+            sqlite_max_size_bytes: None,
+            read_only: false,
+        }
+    }
+
+    pub fn db_options(&self) -> crate::db::DbOptions {
+        crate::db::DbOptions {
+            sqlite_max_size_bytes: self.sqlite_max_size_bytes,
+            read_only: self.read_only,
         }
     }
 }

@@ -13,4 +13,5 @@ pub mod probes;
 pub mod proto;
 pub mod rest;
 pub mod server;
+pub mod startup;
 pub mod tls;

@@ -23,7 +23,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
 use crate::connections;
-use crate::db::Db;
+use crate::db::{Db, OpenError};
 use crate::grpc::{
     availability::AvailabilityReports,
     billing::Billing,
@@ -47,6 +47,7 @@ use crate::proto::v1::partnership_service_server::PartnershipServiceServer;
 use crate::proto::v1::presence_service_server::PresenceServiceServer;
 use crate::proto::{DESCRIPTOR_POOL, FILE_DESCRIPTOR_SET};
 use crate::rest::Transcoder;
+use crate::startup::{SchemaGate, wait_for_database};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -81,6 +82,7 @@ pub async fn app(db: Db) -> Result<Router, BoxError> {
         db,
         limits::DEFAULT_MAX_IN_FLIGHT,
         crate::domain::validate::MAX_UNPAGED_ITEMS,
+        SchemaGate::open(),
     )
     .await
 }
@@ -91,8 +93,9 @@ pub async fn app_with_limits(
     db: Db,
     max_in_flight: usize,
     max_unpaged_items: usize,
+    schema: SchemaGate,
 ) -> Result<Router, BoxError> {
-    Ok(build(db, max_in_flight, max_unpaged_items).await?.0)
+    Ok(build(db, max_in_flight, max_unpaged_items, schema).await?.0)
 }
 
 /// Every service gRPC health answers for (besides `""`, the server as a whole).
@@ -113,6 +116,7 @@ async fn build(
     db: Db,
     max_in_flight: usize,
     max_unpaged_items: usize,
+    schema: SchemaGate,
 ) -> Result<(Router, Probes), BoxError> {
     let probes = Probes::start(db.clone(), SERVICES.to_vec()).await;
     let reflection = tonic_reflection::server::Builder::configure()
@@ -217,6 +221,10 @@ async fn build(
         ))
         .layer(axum::middleware::from_fn(limits::bound_uri))
         .layer(axum::middleware::from_fn_with_state(
+            schema,
+            crate::startup::gate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             Arc::new(Semaphore::new(max_in_flight)),
             limits::shed_load,
         ))
@@ -240,8 +248,20 @@ impl Server {
     /// Connects to (creating and migrating) the database, binds, and serves in the background.
     pub async fn start(config: Config) -> Result<Server, BoxError> {
         let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
-        let db = Db::connect_and_migrate(&config.database_url).await?;
-        let (app, probes) = build(db, config.max_in_flight, config.max_unpaged_items).await?;
+        let db = Db::connect_with(&config.database_url, &config.db_options()).await?;
+        let schema = match db.prepare().await {
+            Ok(()) => SchemaGate::open(),
+            Err(OpenError::Unreachable { target, source }) => {
+                tracing::warn!(database = %target, error = %source,
+                    "the database is unreachable: serving 503 until it answers");
+                let gate = SchemaGate::closed();
+                wait_for_database(db.clone(), gate.clone());
+                gate
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let (app, probes) =
+            build(db, config.max_in_flight, config.max_unpaged_items, schema).await?;
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let max_connections = config

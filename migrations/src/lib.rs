@@ -7,6 +7,7 @@ mod m0002_groupalarm;
 mod m0003_giosg;
 mod m0004_partner_directory;
 mod m0005_partner_search;
+pub mod m0007_token_notify;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_giosg::Migration),
             Box::new(m0004_partner_directory::Migration),
             Box::new(m0005_partner_search::Migration),
+            Box::new(m0007_token_notify::Migration),
         ]
     }
 }

@@ -43,6 +43,14 @@ impl TokenCache {
         (fresh && valid).then(|| entry.principal.clone())
     }
 
+    /// Forgets every token: some may have been deleted (another instance said so).
+    pub fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     pub fn put(
         &self,
         hash: String,

@@ -51,6 +51,9 @@ impl Db {
     async fn writable(&self) -> Result<(), Unready> {
         let read_only = |detail: String| Unready::new("DATABASE_READ_ONLY", detail);
         let unavailable = |e: sea_orm::DbErr| Unready::new("DATABASE_UNAVAILABLE", e.to_string());
+        if self.read_only {
+            return Err(read_only("served read-only (--read-only)".into()));
+        }
         match self.backend() {
             DatabaseBackend::Postgres => {
                 // `on` on a hot standby and under `default_transaction_read_only`.
@@ -76,7 +79,7 @@ impl Db {
                 // `BEGIN IMMEDIATE` succeeds on a read-only file; rewriting the header's
                 // user_version with its own value does not (`mode=ro`, `query_only`, a file
                 // or directory without write permission), and is rolled back.
-                let txn = self.begin_write().await.map_err(unavailable)?;
+                let txn = self.begin_immediate().await.map_err(unavailable)?;
                 let version: i64 = txn
                     .query_one_raw(Statement::from_string(
                         DatabaseBackend::Sqlite,

@@ -4,6 +4,8 @@
 
 use sea_orm::DbErr;
 use tonic::Code;
+
+use crate::db::Outage;
 use tonic_types::{ErrorDetails, StatusExt};
 
 /// The `domain` of every `google.rpc.ErrorInfo` orgd sends.
@@ -51,8 +53,25 @@ pub enum DomainError {
         reason: &'static str,
         message: String,
     },
+    /// The database cannot serve the request now (full, read-only, unreachable, busy): 503.
+    #[error("{}", .0.message())]
+    Unavailable(Outage),
     #[error("database error: {0}")]
-    Database(#[from] DbErr),
+    Database(DbErr),
+}
+
+/// Every database error that is an outage becomes [`DomainError::Unavailable`], wherever
+/// it was raised, so no operation can turn a full disk or a lost connection into a 500.
+impl From<DbErr> for DomainError {
+    fn from(e: DbErr) -> DomainError {
+        match Outage::of(&e) {
+            Some(outage) => {
+                tracing::warn!(error = %e, reason = outage.reason(), "database unavailable");
+                DomainError::Unavailable(outage)
+            }
+            None => DomainError::Database(e),
+        }
+    }
 }
 
 fn describe(violations: &[Violation]) -> String {
@@ -85,7 +104,7 @@ impl DomainError {
             DomainError::Conflict { reason, .. } | DomainError::AlreadyExists { reason, .. } => {
                 reason
             }
-            DomainError::Database(e) if is_busy(e) => "UNAVAILABLE",
+            DomainError::Unavailable(outage) => outage.reason(),
             DomainError::Database(_) => "INTERNAL",
         }
     }
@@ -98,18 +117,10 @@ impl DomainError {
             DomainError::Invalid(_) | DomainError::TooLarge(_) => Code::InvalidArgument,
             DomainError::Conflict { .. } => Code::FailedPrecondition,
             DomainError::AlreadyExists { .. } => Code::AlreadyExists,
-            DomainError::Database(e) if is_busy(e) => Code::Unavailable,
+            DomainError::Unavailable(_) => Code::Unavailable,
             DomainError::Database(_) => Code::Internal,
         }
     }
-}
-
-/// Lock contention and pool exhaustion are transient: the client may retry.
-fn is_busy(e: &DbErr) -> bool {
-    let text = e.to_string();
-    text.contains("database is locked")
-        || text.contains("pool timed out")
-        || text.contains("PoolTimedOut")
 }
 
 impl From<DomainError> for tonic::Status {
@@ -118,11 +129,7 @@ impl From<DomainError> for tonic::Status {
         let message = match &e {
             DomainError::Database(db) => {
                 tracing::error!(error = %db, "database error");
-                if code == Code::Unavailable {
-                    "the database is busy, retry later".to_string()
-                } else {
-                    "internal error".to_string()
-                }
+                "internal error".to_string()
             }
             other => other.to_string(),
         };
@@ -131,6 +138,9 @@ impl From<DomainError> for tonic::Status {
             ERROR_DOMAIN,
             std::collections::HashMap::new(),
         );
+        if let DomainError::Unavailable(outage) = &e {
+            details.set_retry_info(Some(outage.retry_after()));
+        }
         if let DomainError::Invalid(violations) = &e {
             for v in violations {
                 details.add_bad_request_violation(v.field.clone(), v.description.clone());

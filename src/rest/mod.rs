@@ -684,8 +684,14 @@ fn status_error(binding: &Binding, status: &tonic::Status) -> RestError {
         .bad_request()
         .map(|b| b.field_violations.clone())
         .unwrap_or_default();
+    let retry_after = details
+        .retry_info()
+        .and_then(|r| r.retry_delay)
+        .filter(|_| violations.is_empty());
     if violations.is_empty() {
-        return RestError::new(status.code(), &reason, status.message());
+        let mut e = RestError::new(status.code(), &reason, status.message());
+        e.retry_after = retry_after;
+        return e;
     }
     let issues = violations
         .iter()
