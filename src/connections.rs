@@ -10,7 +10,10 @@ use http_body_util::BodyExt;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncRead, AsyncWrite};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio_rustls::TlsAcceptor;
@@ -33,15 +36,15 @@ pub async fn serve(
     app: Router,
     settings: Arc<Settings>,
     stop: watch::Receiver<bool>,
-    _permit: OwnedSemaphorePermit,
+    permit: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
     match &settings.tls {
-        None => serve_io(stream, app, &settings, stop).await,
+        None => serve_io(Lingering::new(stream, permit), app, &settings, stop).await,
         Some(acceptor) => {
             match tokio::time::timeout(limits::TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
             {
-                Ok(Ok(tls)) => serve_io(tls, app, &settings, stop).await,
+                Ok(Ok(tls)) => serve_io(Lingering::new(tls, permit), app, &settings, stop).await,
                 Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
                 Err(_) => tracing::debug!("TLS handshake timed out"),
             }
@@ -110,6 +113,92 @@ where
 /// across an await, which would make the future not `Send`).
 pub async fn stop_requested(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// How long a closed connection keeps reading what the peer still sends.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// A connection's socket that, once hyper is done with it, closes the way HTTP servers must
+/// (a lingering close): FIN first, then read and discard until the peer closes too. Closing
+/// at once with the peer's last frames unread (its PING answer to a GOAWAY, a WINDOW_UPDATE)
+/// makes the kernel send RST, and the peer may then lose the end of the response it had
+/// not read yet. The connection keeps its place under the cap until then.
+struct Lingering<I: AsyncRead + AsyncWrite + Unpin + Send + 'static> {
+    io: Option<I>,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl<I: AsyncRead + AsyncWrite + Unpin + Send + 'static> Lingering<I> {
+    fn new(io: I, permit: OwnedSemaphorePermit) -> Self {
+        Lingering {
+            io: Some(io),
+            permit: Some(permit),
+        }
+    }
+
+    fn io(&mut self) -> &mut I {
+        self.io.as_mut().expect("present until dropped")
+    }
+}
+
+impl<I: AsyncRead + AsyncWrite + Unpin + Send + 'static> Drop for Lingering<I> {
+    fn drop(&mut self) {
+        let (Some(mut io), permit) = (self.io.take(), self.permit.take()) else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            let _permit = permit;
+            let _ = tokio::time::timeout(LINGER, async {
+                let _ = io.shutdown().await;
+                let mut sink = [0u8; 1024];
+                while matches!(io.read(&mut sink).await, Ok(n) if n > 0) {}
+            })
+            .await;
+        });
+    }
+}
+
+impl<I: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncRead for Lingering<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(self.io()).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncWrite for Lingering<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(self.io()).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(self.io()).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(self.io()).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(self.io()).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.as_ref().is_some_and(|io| io.is_write_vectored())
+    }
 }
 
 #[derive(Clone, Copy, Default)]

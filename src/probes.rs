@@ -2,15 +2,21 @@
 //! and gRPC health (`grpc.health.v1.Health`) report one state, on the serving port, without
 //! a token and outside the API's layers (auth, load shedding), so they are not API traffic.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use axum::response::Response;
 use http::StatusCode;
-use tokio::sync::Mutex;
-use tonic_health::ServingStatus;
-use tonic_health::server::HealthReporter;
+use tokio::sync::{Mutex, watch};
+use tonic::codegen::tokio_stream::Stream;
+use tonic::{Request, Response as GrpcResponse, Status};
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_server::{Health, HealthServer};
+use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 
 use crate::db::{Db, Unready};
 
@@ -27,12 +33,13 @@ pub struct Probes {
 
 struct Inner {
     db: Db,
-    health: HealthReporter,
     /// Every service gRPC health answers for, besides `""` (the server as a whole).
     services: Vec<&'static str>,
     /// Held while a status is reported, so a check finishing late never overwrites
     /// draining's NOT_SERVING.
     state: Mutex<State>,
+    /// What gRPC health reports, for every name alike; watchers hear only changes.
+    health: watch::Sender<Reported>,
 }
 
 struct State {
@@ -40,24 +47,34 @@ struct State {
     database: Result<(), Unready>,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Reported {
+    status: ServingStatus,
+    /// The last status there will be: `Health/Watch` streams end once they have sent it.
+    last: bool,
+}
+
 impl Probes {
     /// Checks the database once and reports the outcome; then keeps checking every
     /// [`CHECK_INTERVAL`] until every handle is dropped or draining starts.
-    pub async fn start(db: Db, health: HealthReporter, services: Vec<&'static str>) -> Probes {
+    pub async fn start(db: Db, services: Vec<&'static str>) -> Probes {
+        let (health, _) = watch::channel(Reported {
+            status: ServingStatus::NotServing,
+            last: false,
+        });
         let probes = Probes {
             inner: Arc::new(Inner {
                 db,
-                health,
                 services,
                 state: Mutex::new(State {
                     draining: false,
                     database: Err(Unready::new("STARTING", "not checked yet")),
                 }),
+                health,
             }),
         };
         probes.inner.refresh().await;
-        let weak = Arc::downgrade(&probes.inner);
-        tokio::spawn(watch(weak));
+        tokio::spawn(watch(Arc::downgrade(&probes.inner)));
         probes
     }
 
@@ -74,16 +91,21 @@ impl Probes {
     pub async fn start_draining(&self) {
         let mut state = self.inner.state.lock().await;
         state.draining = true;
-        self.inner.report(ServingStatus::NotServing).await;
+        self.inner.report(ServingStatus::NotServing);
     }
 
-    /// Ends every open `Health/Watch` stream (with status OK, after the last status it
-    /// sent): the last step of a shutdown, so such streams do not hold it up.
+    /// Ends every open `Health/Watch` stream (with status OK, once it has sent the last
+    /// status): the last step of a shutdown, so such streams do not hold it up.
     pub async fn end_watches(&self) {
-        let mut health = self.inner.health.clone();
-        for name in self.inner.names() {
-            health.clear_service_status(name).await;
-        }
+        let _state = self.inner.state.lock().await;
+        self.inner.health.send_modify(|r| r.last = true);
+    }
+
+    /// `grpc.health.v1.Health`, answering from these probes.
+    pub fn health_service(&self) -> HealthServer<HealthService> {
+        HealthServer::new(HealthService {
+            probes: self.clone(),
+        })
     }
 
     /// `/healthz` and `/readyz`.
@@ -119,8 +141,8 @@ impl Probes {
 }
 
 impl Inner {
-    fn names(&self) -> impl Iterator<Item = &str> {
-        std::iter::once("").chain(self.services.iter().copied())
+    fn is_known(&self, name: &str) -> bool {
+        name.is_empty() || self.services.contains(&name)
     }
 
     /// Asks the database and reports the answer, unless draining has started meanwhile.
@@ -142,19 +164,20 @@ impl Inner {
                 Err(e) => tracing::warn!(reason = e.reason, detail = %e.detail, "not ready"),
             }
         }
-        let status = match database {
+        self.report(match database {
             Ok(()) => ServingStatus::Serving,
             Err(_) => ServingStatus::NotServing,
-        };
+        });
         state.database = database;
-        self.report(status).await;
     }
 
-    /// The same status for `""` and every service; watchers hear only changes.
-    async fn report(&self, status: ServingStatus) {
-        for name in self.names() {
-            self.health.set_service_status(name, status).await;
-        }
+    /// Watchers are woken only by a change.
+    fn report(&self, status: ServingStatus) {
+        self.health.send_if_modified(|r| {
+            let changed = r.status != status;
+            r.status = status;
+            changed
+        });
     }
 }
 
@@ -171,4 +194,97 @@ async fn watch(inner: Weak<Inner>) {
 
 fn json(status: StatusCode, body: serde_json::Value) -> Response {
     crate::rest::dialect::json_response(status, body.to_string().into_bytes())
+}
+
+/// gRPC health from [`Probes`]: one status for `""` and every service, NOT_FOUND for any
+/// other name. (tonic-health's own service could lose the last status of a `Watch` ended
+/// right after it, and repeated unchanged statuses to watchers.)
+pub struct HealthService {
+    probes: Probes,
+}
+
+impl HealthService {
+    fn known(&self, request: &HealthCheckRequest) -> Result<(), Status> {
+        if self.probes.inner.is_known(&request.service) {
+            Ok(())
+        } else {
+            Err(Status::not_found("service not registered"))
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Health for HealthService {
+    async fn check(
+        &self,
+        request: Request<HealthCheckRequest>,
+    ) -> Result<GrpcResponse<HealthCheckResponse>, Status> {
+        self.known(request.get_ref())?;
+        let status = self.probes.inner.health.borrow().status;
+        Ok(GrpcResponse::new(HealthCheckResponse {
+            status: status as i32,
+        }))
+    }
+
+    type WatchStream = StatusStream;
+
+    async fn watch(
+        &self,
+        request: Request<HealthCheckRequest>,
+    ) -> Result<GrpcResponse<StatusStream>, Status> {
+        self.known(request.get_ref())?;
+        let updates = self.probes.inner.health.subscribe();
+        Ok(GrpcResponse::new(StatusStream {
+            next: Some(Box::pin(next_status(updates, None))),
+        }))
+    }
+}
+
+type Updates = watch::Receiver<Reported>;
+type NextStatus = Pin<Box<dyn Future<Output = Option<(ServingStatus, Updates)>> + Send>>;
+
+/// `Health/Watch`: the current status, then every change, then the end once the last one
+/// has been sent.
+pub struct StatusStream {
+    next: Option<NextStatus>,
+}
+
+/// The first status other than `sent`; None once the last status has been sent.
+async fn next_status(
+    mut updates: Updates,
+    sent: Option<ServingStatus>,
+) -> Option<(ServingStatus, Updates)> {
+    loop {
+        let now = *updates.borrow_and_update();
+        if sent != Some(now.status) {
+            return Some((now.status, updates));
+        }
+        if now.last {
+            return None;
+        }
+        updates.changed().await.ok()?;
+    }
+}
+
+impl Stream for StatusStream {
+    type Item = Result<HealthCheckResponse, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let Some(next) = self.next.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match next.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(None) => {
+                self.next = None;
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some((status, updates))) => {
+                self.next = Some(Box::pin(next_status(updates, Some(status))));
+                Poll::Ready(Some(Ok(HealthCheckResponse {
+                    status: status as i32,
+                })))
+            }
+        }
+    }
 }

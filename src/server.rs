@@ -117,8 +117,7 @@ async fn build(
     max_unpaged_items: usize,
     schema: SchemaGate,
 ) -> Result<(Router, Probes), BoxError> {
-    let (health_reporter, health) = tonic_health::server::health_reporter();
-    let probes = Probes::start(db.clone(), health_reporter, SERVICES.to_vec()).await;
+    let probes = Probes::start(db.clone(), SERVICES.to_vec()).await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -181,7 +180,7 @@ async fn build(
         PresenceServiceServer::new(Presences { db: db.clone() })
             .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
     );
-    grpc = grpc_route(grpc, health);
+    grpc = grpc_route(grpc, probes.health_service());
     grpc = grpc_route(grpc, reflection);
     grpc = grpc_route(grpc, reflection_v1alpha);
 
@@ -378,7 +377,11 @@ impl Server {
 }
 
 /// The most connections a semaphore (and one `acquire_many`) can count.
-const MAX_CONNECTIONS: usize = u32::MAX as usize;
+const MAX_CONNECTIONS: usize = if Semaphore::MAX_PERMITS < u32::MAX as usize {
+    Semaphore::MAX_PERMITS
+} else {
+    u32::MAX as usize
+};
 
 /// Accepts connections, at most `max_connections` open at once, until `stopped` turns true
 /// (or its sender goes), then waits until every open connection has finished its requests.

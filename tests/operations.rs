@@ -399,6 +399,36 @@ async fn sigterm_drains_and_ends_open_streams() {
     );
 }
 
+/// Without a drain delay the stream still hears NOT_SERVING before it ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_without_drain_delay_still_reports_not_serving() {
+    for _ in 0..5 {
+        let dir = TempDir::new();
+        let port = free_port();
+        let mut server = serve(&dir, &format!("127.0.0.1:{port}"), port, &[]).await;
+        let mut watch = HealthClient::new(server.channel().await)
+            .watch(HealthCheckRequest {
+                service: "orgd.v1.BillingService".into(),
+            })
+            .await
+            .expect("Health/Watch")
+            .into_inner();
+        let first = watch.message().await.unwrap().expect("a first status");
+        assert_eq!(first.status(), ServingStatus::Serving);
+        server.sigterm().await;
+        let next = tokio::time::timeout(GUARD, watch.message())
+            .await
+            .expect("the stream hears of the shutdown");
+        assert!(
+            matches!(&next, Ok(Some(r)) if r.status() == ServingStatus::NotServing),
+            "NOT_SERVING before the end: {next:?}"
+        );
+        let end = tokio::time::timeout(GUARD, watch.message()).await.unwrap();
+        assert!(matches!(end, Ok(None)), "then a clean end: {end:?}");
+        assert!(server.exit().await.success());
+    }
+}
+
 /// A stream the client never ends cannot hold the process: after `--shutdown-timeout` it
 /// exits with status 1 and says why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -34,10 +34,7 @@ impl Db {
             .query_one_raw(Statement::from_string(self.backend(), "SELECT 1"))
             .await
             .map_err(unavailable)?;
-        // Serving a read-only database on purpose (`--read-only`): reads are the service.
-        if !self.read_only {
-            self.writable().await?;
-        }
+        self.writable().await?;
         let pending = Migrator::get_pending_migrations(&self.write)
             .await
             .map_err(unavailable)?;
@@ -54,6 +51,9 @@ impl Db {
     async fn writable(&self) -> Result<(), Unready> {
         let read_only = |detail: String| Unready::new("DATABASE_READ_ONLY", detail);
         let unavailable = |e: sea_orm::DbErr| Unready::new("DATABASE_UNAVAILABLE", e.to_string());
+        if self.read_only {
+            return Err(read_only("served read-only (--read-only)".into()));
+        }
         match self.backend() {
             DatabaseBackend::Postgres => {
                 // `on` on a hot standby and under `default_transaction_read_only`.
