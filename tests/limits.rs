@@ -578,3 +578,128 @@ async fn every_request_string_and_list_has_a_bound() {
     })
     .await;
 }
+
+/// A NUL byte is refused in every string of every request, on every surface and both
+/// backends (PostgreSQL's text cannot hold one: it used to answer 500), before anything
+/// is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nul_byte_in_any_request_string_is_refused() {
+    for_each_backend(|app| async move {
+        let owner = app.user("nul").await;
+        let org = app.org(&owner.token, "Nul").await;
+        let id = id_of(&org);
+        let uuid = org["uuid"].as_str().unwrap().to_string();
+
+        // Unauthenticated, on the public token endpoint: MyCreditApp's 422 at the field.
+        let r = app
+            .rest(
+                Method::POST,
+                "/v1/oauth2/token",
+                Auth::None,
+                Some(&json!({"client_id": "a\u{0}", "client_secret": "b"})),
+            )
+            .await;
+        r.assert_status(422);
+        assert_eq!(r.json["detail"][0]["loc"], json!(["body", "client_id"]));
+        assert_eq!(
+            r.json["detail"][0]["msg"],
+            json!("must not contain a NUL character")
+        );
+
+        // GroupAlarm: a create and an update; nothing is created or changed.
+        for body in [
+            json!({"name": "A\u{0}B", "timezone": "Europe/Berlin"}),
+            json!({"name": "Fine", "timezone": "Europe/Berlin", "description": "x\u{0}"}),
+            json!({"name": "Fine", "timezone": "Europe/Berlin", "tags": ["ok", "\u{0}"]}),
+        ] {
+            app.rest(
+                Method::POST,
+                "/api/v1/organization",
+                Auth::Bearer(&owner.token),
+                Some(&body),
+            )
+            .await
+            .assert_error(400, "INVALID_ARGUMENT");
+        }
+        let mut update = org.clone();
+        update["name"] = json!("Re\u{0}named");
+        app.rest(
+            Method::PUT,
+            "/api/v1/organization",
+            Auth::Bearer(&owner.token),
+            Some(&update),
+        )
+        .await
+        .assert_error(400, "INVALID_ARGUMENT");
+        let listed = app
+            .rest(
+                Method::GET,
+                "/api/v1/organizations",
+                Auth::Bearer(&owner.token),
+                None,
+            )
+            .await;
+        assert_eq!(ids_of(&listed.json), [id]);
+        assert_eq!(listed.json[0]["name"], "Nul");
+
+        // A NUL in the query string, percent-encoded.
+        let r = send(
+            app.http
+                .get(app.url(&format!(
+                    "/api/v5/orgs/{uuid}/partnerships?ordering=%00created_at"
+                )))
+                .header("Authorization", format!("Token {}", owner.token)),
+        )
+        .await;
+        r.assert_status(400);
+
+        // giosg: the field's message under its name.
+        let r = app
+            .rest(
+                Method::POST,
+                "/api/v5/outgoing_invitations",
+                Auth::Token(&owner.token),
+                Some(&json!({"email": "a\u{0}@example.com", "partner_display_name": "P"})),
+            )
+            .await;
+        r.assert_status(400);
+        assert_eq!(
+            r.json,
+            json!({"email": ["must not contain a NUL character"]}),
+            "{}",
+            r.text
+        );
+
+        // gRPC: INVALID_ARGUMENT naming the field.
+        let mut orgs = app.organizations().await;
+        let status = orgs
+            .create_organization(bearer(
+                CreateOrganizationRequest {
+                    organization: Some(Organization {
+                        name: "Grpc\u{0}".into(),
+                        timezone: "Europe/Berlin".into(),
+                        ..Default::default()
+                    }),
+                },
+                &owner.token,
+            ))
+            .await
+            .expect_err("a NUL in the name");
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        let details = tonic_types::StatusExt::get_error_details(&status);
+        assert_eq!(
+            details.bad_request().unwrap().field_violations[0].field,
+            "organization.name"
+        );
+        let listed = app
+            .rest(
+                Method::GET,
+                "/api/v1/organizations",
+                Auth::Bearer(&owner.token),
+                None,
+            )
+            .await;
+        assert_eq!(ids_of(&listed.json), [id]);
+    })
+    .await;
+}

@@ -1,6 +1,7 @@
 //! The codec of every orgd gRPC service (`build.rs` names it as the codec path): prost's,
 //! plus one bound on every request message, whatever the RPC: no string longer than
-//! [`MAX_STRING_CHARS`] characters, no repeated or map field with more than
+//! [`MAX_STRING_CHARS`] characters or holding a NUL (PostgreSQL's text cannot store one,
+//! and no field of ours means one), no repeated or map field with more than
 //! [`MAX_LIST_ITEMS`] entries (OWASP API4). It is a backstop under the domain's own, tighter
 //! rules, so that a field nobody thought to bound (an opaque id, a filter list) is bounded
 //! too, on gRPC, grpc-web and REST (which calls the services in-process) alike. Like the
@@ -85,19 +86,17 @@ impl<U: Message + Default + Name> Decoder for BoundedDecoder<U> {
 
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
         let Some(descriptor) = CHECKED.get(&U::full_name()) else {
-            return self.0.decode(buf);
+            return U::decode(buf).map(Some).map_err(undecodable);
         };
         // Split off, not copied: both decodes read the same bytes.
         let bytes = buf.copy_to_bytes(buf.remaining());
         if let Ok(message) = DynamicMessage::decode(descriptor.clone(), bytes.clone()) {
-            let violations = oversized_fields(&message);
+            let violations = backstop_violations(&message);
             if !violations.is_empty() {
                 return Err(DomainError::Invalid(violations).into());
             }
         }
-        U::decode(bytes)
-            .map(Some)
-            .map_err(|e| Status::internal(e.to_string()))
+        U::decode(bytes).map(Some).map_err(undecodable)
     }
 
     fn buffer_settings(&self) -> BufferSettings {
@@ -105,9 +104,16 @@ impl<U: Message + Default + Name> Decoder for BoundedDecoder<U> {
     }
 }
 
-/// Every string and list of the message over the backstop, named by its proto field path
-/// (`organization.tags`, `quick_actions.3.name`) as domain violations are.
-pub fn oversized_fields(message: &DynamicMessage) -> Vec<Violation> {
+/// Bytes that are not the message the RPC takes are the client's mistake (prost's own
+/// decoder calls it INTERNAL).
+fn undecodable(e: prost::DecodeError) -> Status {
+    Status::invalid_argument(format!("the request message does not decode: {e}"))
+}
+
+/// Every string and list of the message over the backstop, and every string holding a NUL,
+/// named by its proto field path (`organization.tags`, `quick_actions.3.name`) as domain
+/// violations are.
+pub fn backstop_violations(message: &DynamicMessage) -> Vec<Violation> {
     let mut out = Vec::new();
     visit_message(message, "", &mut out);
     out
@@ -141,6 +147,9 @@ fn visit_value(value: &Value, path: &str, opaque: bool, out: &mut Vec<Violation>
                 path,
                 format!("must be at most {MAX_STRING_CHARS} characters"),
             ));
+        }
+        Value::String(s) if s.contains('\0') => {
+            out.push(Violation::new(path, "must not contain a NUL character"));
         }
         Value::List(items) if items.len() > MAX_LIST_ITEMS => out.push(too_many(path)),
         Value::List(items) => {
@@ -192,7 +201,7 @@ mod tests {
                 ..Default::default()
             }),
         };
-        let fields: Vec<String> = oversized_fields(&dynamic(&update))
+        let fields: Vec<String> = backstop_violations(&dynamic(&update))
             .into_iter()
             .map(|v| v.field)
             .collect();
@@ -202,7 +211,7 @@ mod tests {
             partner_ids: vec!["a".into(), long],
             ..Default::default()
         };
-        let fields: Vec<String> = oversized_fields(&dynamic(&list))
+        let fields: Vec<String> = backstop_violations(&dynamic(&list))
             .into_iter()
             .map(|v| v.field)
             .collect();

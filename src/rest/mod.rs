@@ -520,7 +520,7 @@ fn within_backstop(
     binding: &Binding,
     message: DynamicMessage,
 ) -> Result<DynamicMessage, RestError> {
-    let violations = crate::grpc::codec::oversized_fields(&message);
+    let violations = crate::grpc::codec::backstop_violations(&message);
     if violations.is_empty() {
         return Ok(message);
     }
