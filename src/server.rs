@@ -51,8 +51,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A gRPC request message: an avatar's 1 MiB of image plus the rest of its message.
 const GRPC_MAX_MESSAGE_BYTES: usize = limits::MAX_BODY_BYTES + 64 * 1024;
 
-/// Mounts a tonic service at `/<package.Service>/*`, speaking gRPC and grpc-web. The
-/// grpc-web layer sits on gRPC routes only: elsewhere it would refuse plain HTTP/1.1.
+/// Mounts a tonic service whose methods take one request message each (every one but
+/// reflection) at `/<package.Service>/*`, speaking gRPC and grpc-web, its request framing
+/// checked (`grpc::framing`).
 fn grpc_route<S>(router: Router, svc: S) -> Router
 where
     S: Service<
@@ -66,11 +67,37 @@ where
         + 'static,
     S::Future: Send + 'static,
 {
+    let name = S::NAME;
+    grpc_stream_route(
+        router,
+        name,
+        crate::grpc::framing::UnaryFraming::new(svc, GRPC_MAX_MESSAGE_BYTES),
+    )
+}
+
+/// Mounts a tonic service at `/<name>/*`, speaking gRPC and grpc-web. The grpc-web layer
+/// sits on gRPC routes only: elsewhere it would refuse plain HTTP/1.1.
+fn grpc_stream_route<S>(router: Router, name: &str, svc: S) -> Router
+where
+    S: Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
     let web = GrpcWebLayer::new().layer(svc);
     router.route_service(
-        &format!("/{}/{{*rpc}}", S::NAME),
+        &format!("/{name}/{{*rpc}}"),
         web.map_request(|req: Request| req.map(tonic::body::Body::new)),
     )
+}
+
+fn name_of<S: NamedService>(_: &S) -> &'static str {
+    S::NAME
 }
 
 /// The whole application, for a database that is already migrated.
@@ -176,7 +203,8 @@ pub async fn app_with_limits(
             .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
     );
     grpc = grpc_route(grpc, health);
-    grpc = grpc_route(grpc, reflection);
+    // Reflection is a bidirectional stream: many messages per call are its point.
+    grpc = grpc_stream_route(grpc, name_of(&reflection), reflection);
 
     let transcoder = Transcoder::new(&DESCRIPTOR_POOL, grpc.clone());
     // Generated once, from the same bindings the transcoder serves; no token needed.

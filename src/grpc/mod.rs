@@ -4,6 +4,7 @@ pub mod availability;
 pub mod billing;
 pub mod codec;
 pub mod convert;
+pub mod framing;
 pub mod invitation;
 pub mod membership;
 pub mod organization;

@@ -1,0 +1,157 @@
+//! The length-prefixed framing of a unary gRPC request (flag byte, 4-byte length, message),
+//! checked before tonic reads it. tonic reports a client's framing mistakes as INTERNAL, a
+//! server error, and takes the first of several messages on a unary call without a word;
+//! here a broken frame is INVALID_ARGUMENT, a compression the server does not speak is
+//! UNIMPLEMENTED, and a unary call carries exactly one message. grpc-web requests arrive
+//! here already turned into gRPC by tonic-web, so a grpc-web-text body that is not base64
+//! shows up as a body that cannot be read, and is the client's mistake too.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use tonic::Status;
+use tonic::body::Body;
+use tower::Service;
+
+const HEADER_BYTES: usize = 5;
+
+/// Wraps a tonic service whose every method takes a single request message.
+#[derive(Clone)]
+pub struct UnaryFraming<S> {
+    inner: S,
+    /// The largest message accepted; tonic's `max_decoding_message_size` of the service.
+    max_message_bytes: usize,
+}
+
+impl<S> UnaryFraming<S> {
+    pub fn new(inner: S, max_message_bytes: usize) -> UnaryFraming<S> {
+        UnaryFraming {
+            inner,
+            max_message_bytes,
+        }
+    }
+}
+
+impl<S> Service<http::Request<Body>> for UnaryFraming<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+        // The clone that was made ready is the one that serves this call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let max = self.max_message_bytes;
+        Box::pin(async move {
+            let (parts, body) = req.into_parts();
+            match one_message(&parts.headers, body, max).await {
+                Ok(bytes) => {
+                    inner
+                        .call(http::Request::from_parts(
+                            parts,
+                            Body::new(Full::new(bytes)),
+                        ))
+                        .await
+                }
+                Err(status) => Ok(status.into_http()),
+            }
+        })
+    }
+}
+
+/// The request body, once it is known to hold exactly one well-formed, uncompressed frame
+/// of at most `max` bytes.
+async fn one_message(headers: &http::HeaderMap, body: Body, max: usize) -> Result<Bytes, Status> {
+    if let Some(encoding) = headers.get("grpc-encoding")
+        && encoding != "identity"
+    {
+        let mut status = Status::unimplemented(format!(
+            "grpc-encoding {:?} is not supported; send messages uncompressed",
+            String::from_utf8_lossy(encoding.as_bytes())
+        ));
+        status
+            .metadata_mut()
+            .insert("grpc-accept-encoding", "identity".parse().expect("ASCII"));
+        return Err(status);
+    }
+    // One byte past the largest frame tells "too large" without reading more of it.
+    let bytes = Limited::new(body, HEADER_BYTES + max + 1)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.downcast_ref::<LengthLimitError>().is_some() {
+                too_large(max)
+            } else {
+                Status::invalid_argument(format!("the request body could not be read: {e}"))
+            }
+        })?
+        .to_bytes();
+    check_frames(&bytes, max)?;
+    Ok(bytes)
+}
+
+fn check_frames(bytes: &[u8], max: usize) -> Result<(), Status> {
+    let mut rest = bytes;
+    let mut messages = 0;
+    while !rest.is_empty() {
+        let Some(header) = rest.get(..HEADER_BYTES) else {
+            return Err(Status::invalid_argument(format!(
+                "truncated gRPC frame: {} bytes where a 5-byte frame header belongs",
+                rest.len()
+            )));
+        };
+        match header[0] {
+            0 => {}
+            // No compression is accepted (see above), so nothing may be compressed.
+            1 => {
+                return Err(Status::invalid_argument(
+                    "the compressed flag is set but the request names no grpc-encoding",
+                ));
+            }
+            flag => {
+                return Err(Status::invalid_argument(format!(
+                    "invalid gRPC frame flag {flag} (0 or 1)"
+                )));
+            }
+        }
+        let declared = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+        if declared > max {
+            return Err(too_large(max));
+        }
+        let available = rest.len() - HEADER_BYTES;
+        if declared > available {
+            return Err(Status::invalid_argument(format!(
+                "truncated gRPC frame: it declares {declared} bytes, {available} follow"
+            )));
+        }
+        rest = &rest[HEADER_BYTES + declared..];
+        messages += 1;
+    }
+    match messages {
+        1 => Ok(()),
+        0 => Err(Status::invalid_argument("the request carries no message")),
+        n => Err(Status::invalid_argument(format!(
+            "a unary call takes one request message, this request carries {n}"
+        ))),
+    }
+}
+
+/// tonic's own code for a message over its decoding limit.
+fn too_large(max: usize) -> Status {
+    Status::out_of_range(format!("a request message may have at most {max} bytes"))
+}
