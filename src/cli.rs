@@ -41,6 +41,21 @@ pub enum Command {
         /// Requests in progress at once; more are refused with 503 and retry-after.
         #[arg(long, env = "ORGD_MAX_IN_FLIGHT", default_value_t = crate::limits::DEFAULT_MAX_IN_FLIGHT)]
         max_in_flight: usize,
+        /// The most bytes one response may have; a list past it is refused whole (409).
+        #[arg(long, env = "ORGD_MAX_RESPONSE_BYTES", default_value_t = crate::limits::DEFAULT_MAX_RESPONSE_BYTES)]
+        max_response_bytes: usize,
+        /// Writes per minute one user or organization token may make (0: unlimited).
+        #[arg(long, env = "ORGD_WRITES_PER_MINUTE", default_value_t = crate::limits::DEFAULT_WRITE_RATE.per_minute)]
+        writes_per_minute: u32,
+        /// Writes one token may make at once before the per-minute rate applies.
+        #[arg(long, env = "ORGD_WRITE_BURST", default_value_t = crate::limits::DEFAULT_WRITE_RATE.burst)]
+        write_burst: u32,
+        /// Child organizations one organization may have.
+        #[arg(long, env = "ORGD_MAX_CHILDREN", default_value_t = crate::limits::DEFAULT_MAX_CHILDREN)]
+        max_children: u64,
+        /// Organizations a user may belong to and still create another.
+        #[arg(long, env = "ORGD_MAX_ORGANIZATIONS_PER_USER", default_value_t = crate::limits::DEFAULT_MAX_ORGANIZATIONS_PER_USER)]
+        max_organizations_per_user: u64,
     },
     /// Apply all migrations and exit.
     Migrate,
@@ -157,10 +172,20 @@ pub async fn run(cli: Cli) -> Result<(), BoxError> {
     if let Command::Serve {
         listen,
         max_in_flight,
+        max_response_bytes,
+        writes_per_minute,
+        write_burst,
+        max_children,
+        max_organizations_per_user,
     } = cli.command
     {
         let mut config = Config::new(listen, cli.database_url.clone());
         config.max_in_flight = max_in_flight.max(1);
+        config.max_response_bytes = max_response_bytes.max(1);
+        config.write_rate = (writes_per_minute > 0)
+            .then(|| crate::rate_limit::Rate::new(write_burst.max(1), writes_per_minute));
+        config.max_children = max_children;
+        config.max_organizations_per_user = max_organizations_per_user;
         let server = Server::start(config).await?;
         tracing::info!(
             "orgd ready on http://{} (gRPC, grpc-web, REST; database {})",

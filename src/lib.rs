@@ -9,5 +9,7 @@ pub mod entity;
 pub mod grpc;
 pub mod limits;
 pub mod proto;
+pub mod purge;
+pub mod rate_limit;
 pub mod rest;
 pub mod server;

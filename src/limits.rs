@@ -4,11 +4,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::LazyLock;
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use tokio::sync::Semaphore;
+
+use crate::auth::{Authn, Principal};
+use crate::domain::DomainError;
+use crate::rate_limit::{Limiter, Rate, retry_after_secs};
 
 /// Largest request body in general (REST and gRPC messages).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -35,6 +43,17 @@ const _: () = assert!(
 );
 /// Requests in progress at once; more are refused at once instead of queueing.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
+/// The most bytes one response may have, as protobuf (gRPC) and as JSON (REST), checked
+/// while it is written: a list past it is refused whole with TOO_MANY_RESULTS.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+/// Writes (every RPC but `Get*` / `List*`) one user or organization token may make: 120 at
+/// once, then 600 a minute. Internal services are not counted (`max_in_flight` bounds
+/// them). `Config::write_rate` changes it, `None` turns it off.
+pub const DEFAULT_WRITE_RATE: Rate = Rate::new(120, 600);
+/// Child organizations one organization may have.
+pub const DEFAULT_MAX_CHILDREN: u64 = 10_000;
+/// Organizations one user may create while a member of this many.
+pub const DEFAULT_MAX_ORGANIZATIONS_PER_USER: u64 = 1_000;
 /// How long refused clients are asked to wait.
 const RETRY_AFTER_SECS: &str = "1";
 
@@ -97,4 +116,71 @@ pub async fn bound_uri(req: Request, next: Next) -> Response {
         return (StatusCode::URI_TOO_LONG, "URI too long\n").into_response();
     }
     next.run(req).await
+}
+
+/// A response over its byte budget: refused whole, as every list read whole is past its
+/// bound (TOO_MANY_RESULTS, 409 / FAILED_PRECONDITION).
+pub fn response_too_large(max_bytes: usize) -> DomainError {
+    crate::domain::validate::too_many_results(
+        max_bytes,
+        "bytes in the response",
+        "ask for a page (limit and offset, or page_size) instead",
+    )
+}
+
+/// The address of the peer that sent a request (the server records it per connection).
+pub fn peer_ip(extensions: &http::Extensions) -> Option<IpAddr> {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
+/// The gRPC paths (`/orgd.v1.Service/Method`) that change state: every method but the
+/// standard reads, `Get*` and `List*` (AIP-131, AIP-132).
+static WRITES: LazyLock<HashSet<String>> = LazyLock::new(|| {
+    crate::proto::DESCRIPTOR_POOL
+        .services()
+        .flat_map(|s| s.methods().collect::<Vec<_>>())
+        .filter(|m| !(m.name().starts_with("Get") || m.name().starts_with("List")))
+        .map(|m| format!("/{}/{}", m.parent_service().full_name(), m.name()))
+        .collect()
+});
+
+/// How fast each user or organization token may write, one token bucket each.
+#[derive(Debug)]
+pub struct WriteLimiter(Option<Limiter<(usize, i64)>>);
+
+impl WriteLimiter {
+    pub fn new(rate: Option<Rate>) -> WriteLimiter {
+        WriteLimiter(rate.map(Limiter::new))
+    }
+
+    /// Spends one write of the caller's budget when `path` is a write, or refuses it with
+    /// RESOURCE_EXHAUSTED and when to retry. Anonymous calls are left to the RPC's own
+    /// authentication; services are not counted.
+    pub fn admit(&self, path: &str, extensions: &http::Extensions) -> Result<(), tonic::Status> {
+        let Some(limiter) = &self.0 else {
+            return Ok(());
+        };
+        let key = match extensions.get::<Authn>() {
+            Some(Authn::Authenticated(Principal::User { user_id })) => (0, *user_id),
+            Some(Authn::Authenticated(Principal::Organization { organization_id })) => {
+                (1, *organization_id)
+            }
+            _ => return Ok(()),
+        };
+        if !WRITES.contains(path) {
+            return Ok(());
+        }
+        limiter.take(&key).map_err(|retry_after| {
+            DomainError::RateLimited {
+                message: format!(
+                    "too many writes by this token; retry in {} s",
+                    retry_after_secs(retry_after)
+                ),
+                retry_after,
+            }
+            .into()
+        })
+    }
 }

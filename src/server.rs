@@ -23,6 +23,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
 use crate::db::Db;
+use crate::grpc::admission::{Admission, Bounds};
 use crate::grpc::{
     availability::AvailabilityReports,
     billing::Billing,
@@ -52,9 +53,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 const GRPC_MAX_MESSAGE_BYTES: usize = limits::MAX_BODY_BYTES + 64 * 1024;
 
 /// Mounts a tonic service whose methods take one request message each (every one but
-/// reflection) at `/<package.Service>/*`, speaking gRPC and grpc-web, its request framing
-/// checked (`grpc::framing`).
-fn grpc_route<S>(router: Router, svc: S) -> Router
+/// reflection) at `/<package.Service>/*`, speaking gRPC and grpc-web, behind its bounds
+/// (`grpc::admission`).
+fn grpc_route<S>(router: Router, svc: S, bounds: &Bounds) -> Router
 where
     S: Service<
             http::Request<tonic::body::Body>,
@@ -67,12 +68,7 @@ where
         + 'static,
     S::Future: Send + 'static,
 {
-    let name = S::NAME;
-    grpc_stream_route(
-        router,
-        name,
-        crate::grpc::framing::UnaryFraming::new(svc, GRPC_MAX_MESSAGE_BYTES),
-    )
+    grpc_stream_route(router, S::NAME, Admission::new(svc, bounds.clone()))
 }
 
 /// Mounts a tonic service at `/<name>/*`, speaking gRPC and grpc-web. The grpc-web layer
@@ -100,23 +96,28 @@ fn name_of<S: NamedService>(_: &S) -> &'static str {
     S::NAME
 }
 
-/// The whole application, for a database that is already migrated.
+/// The whole application at the default bounds, for a database that is already migrated.
 pub async fn app(db: Db) -> Result<Router, BoxError> {
-    app_with_limits(
-        db,
-        limits::DEFAULT_MAX_IN_FLIGHT,
-        crate::domain::validate::MAX_UNPAGED_ITEMS,
-    )
-    .await
+    let config = Config::new(
+        crate::config::DEFAULT_LISTEN
+            .parse()
+            .expect("a socket address"),
+        String::new(),
+    );
+    app_with_config(db, &config).await
 }
 
-/// The application refusing work beyond `max_in_flight` concurrent requests, and lists read
-/// whole beyond `max_unpaged_items` items.
-pub async fn app_with_limits(
-    db: Db,
-    max_in_flight: usize,
-    max_unpaged_items: usize,
-) -> Result<Router, BoxError> {
+/// The application with the bounds of `config` (in flight, lists read whole, response
+/// bytes, write rate, OAuth2 attempts, organization counts).
+pub async fn app_with_config(db: Db, config: &Config) -> Result<Router, BoxError> {
+    let max_unpaged_items = config.max_unpaged_items;
+    let max_in_flight = config.max_in_flight;
+    let bounds = Bounds {
+        writes: Arc::new(limits::WriteLimiter::new(config.write_rate)),
+        max_request_bytes: GRPC_MAX_MESSAGE_BYTES,
+        max_response_bytes: config.max_response_bytes,
+    };
+    let max_response = config.max_response_bytes;
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<OrganizationServiceServer<Organizations>>()
@@ -156,8 +157,14 @@ pub async fn app_with_limits(
         OrganizationServiceServer::new(Organizations {
             db: db.clone(),
             max_unpaged_items,
+            quota: crate::domain::organization::Quota {
+                max_children: config.max_children,
+                max_organizations_per_user: config.max_organizations_per_user,
+            },
         })
-        .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+        .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(max_response),
+        &bounds,
     );
     grpc = grpc_route(
         grpc,
@@ -165,48 +172,70 @@ pub async fn app_with_limits(
             db: db.clone(),
             max_unpaged_items,
         })
-        .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+        .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(max_response),
+        &bounds,
     );
     grpc = grpc_route(
         grpc,
         BillingServiceServer::new(Billing { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(max_response),
+        &bounds,
     );
     grpc = grpc_route(
         grpc,
         AvailabilityServiceServer::new(AvailabilityReports { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(max_response),
+        &bounds,
     );
     grpc = grpc_route(
         grpc,
         OrganizationPartnerServiceServer::new(Partners { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(max_response),
+        &bounds,
     );
     grpc = grpc_route(
         grpc,
-        OAuthServiceServer::new(OAuth { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+        OAuthServiceServer::new(OAuth {
+            db: db.clone(),
+            throttle: Arc::new(crate::domain::oauth::Throttle::new(
+                config.oauth_failures_per_client,
+                config.oauth_failures_per_peer,
+            )),
+        })
+        .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(max_response),
+        &bounds,
     );
     grpc = grpc_route(
         grpc,
         PartnershipServiceServer::new(Partnerships { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(max_response),
+        &bounds,
     );
     grpc = grpc_route(
         grpc,
         PartnershipInvitationServiceServer::new(Invitations { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(max_response),
+        &bounds,
     );
     grpc = grpc_route(
         grpc,
         PresenceServiceServer::new(Presences { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(max_response),
+        &bounds,
     );
-    grpc = grpc_route(grpc, health);
+    grpc = grpc_route(grpc, health, &bounds);
     // Reflection is a bidirectional stream: many messages per call are its point.
     grpc = grpc_stream_route(grpc, name_of(&reflection), reflection);
 
-    let transcoder = Transcoder::new(&DESCRIPTOR_POOL, grpc.clone());
+    let transcoder = Transcoder::new(&DESCRIPTOR_POOL, grpc.clone(), max_response);
     // Generated once, from the same bindings the transcoder serves; no token needed.
     let openapi = bytes::Bytes::from(
         serde_json::to_vec(&crate::rest::openapi::document(&DESCRIPTOR_POOL))
@@ -253,13 +282,16 @@ pub struct Server {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    /// Deletes expired rows until the server stops.
+    purger: JoinHandle<()>,
 }
 
 impl Server {
     /// Connects to (creating and migrating) the database, binds, and serves in the background.
     pub async fn start(config: Config) -> Result<Server, BoxError> {
         let db = Db::connect_and_migrate(&config.database_url).await?;
-        let app = app_with_limits(db, config.max_in_flight, config.max_unpaged_items).await?;
+        let app = app_with_config(db.clone(), &config).await?;
+        let purger = crate::purge::spawn(db, config.purge_interval);
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
@@ -268,6 +300,7 @@ impl Server {
             addr,
             stop: Some(stop),
             task,
+            purger,
         })
     }
 
@@ -283,6 +316,7 @@ impl Server {
         if let Err(e) = (&mut self.task).await {
             tracing::error!(error = %e, "server task failed");
         }
+        self.purger.abort();
     }
 
     /// Serves until Ctrl-C or SIGTERM, then shuts down gracefully.
@@ -315,7 +349,7 @@ async fn serve(
         tokio::select! {
             _ = &mut stopped => break,
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(conn) => conn,
                     // Out of file descriptors and the like: wait instead of spinning.
                     Err(e) => {
@@ -325,7 +359,10 @@ async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let service = TowerToHyperService::new(app.clone());
+                // The peer's address, for what is throttled per address (OAuth2 attempts).
+                let service = TowerToHyperService::new(
+                    axum::Extension(axum::extract::ConnectInfo(peer)).layer(app.clone()),
+                );
                 let conn = builder
                     .serve_connection_with_upgrades(TokioIo::new(stream), service)
                     .into_owned();

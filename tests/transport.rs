@@ -847,7 +847,9 @@ async fn grpc_framing_mistakes_are_invalid_argument_not_internal() {
         };
         const GRPC: &str = "application/grpc";
         let invalid = 3;
-        let cases: Vec<(&str, &str, Vec<(&str, &str)>, Vec<u8>, i32)> = vec![
+        // (what, path, extra headers, body, expected grpc-status)
+        type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, Vec<u8>, i32);
+        let cases: Vec<Case> = vec![
             (
                 "a truncated frame header",
                 GET,

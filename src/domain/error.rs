@@ -51,6 +51,13 @@ pub enum DomainError {
         reason: &'static str,
         message: String,
     },
+    /// Too many attempts of this kind from this caller for now (429 / RESOURCE_EXHAUSTED,
+    /// with `google.rpc.RetryInfo` and `retry-after`).
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     #[error("database error: {0}")]
     Database(#[from] DbErr),
 }
@@ -85,6 +92,7 @@ impl DomainError {
             DomainError::Conflict { reason, .. } | DomainError::AlreadyExists { reason, .. } => {
                 reason
             }
+            DomainError::RateLimited { .. } => "RATE_LIMITED",
             DomainError::Database(e) if is_busy(e) => "UNAVAILABLE",
             DomainError::Database(_) => "INTERNAL",
         }
@@ -98,6 +106,7 @@ impl DomainError {
             DomainError::Invalid(_) | DomainError::TooLarge(_) => Code::InvalidArgument,
             DomainError::Conflict { .. } => Code::FailedPrecondition,
             DomainError::AlreadyExists { .. } => Code::AlreadyExists,
+            DomainError::RateLimited { .. } => Code::ResourceExhausted,
             DomainError::Database(e) if is_busy(e) => Code::Unavailable,
             DomainError::Database(_) => Code::Internal,
         }
@@ -136,6 +145,16 @@ impl From<DomainError> for tonic::Status {
                 details.add_bad_request_violation(v.field.clone(), v.description.clone());
             }
         }
-        tonic::Status::with_error_details(code, message, details)
+        if let DomainError::RateLimited { retry_after, .. } = &e {
+            details.set_retry_info(Some(*retry_after));
+        }
+        let mut status = tonic::Status::with_error_details(code, message, details);
+        if let DomainError::RateLimited { retry_after, .. } = &e {
+            let secs = crate::rate_limit::retry_after_secs(*retry_after);
+            status
+                .metadata_mut()
+                .insert("retry-after", secs.to_string().parse().expect("digits"));
+        }
+        status
     }
 }

@@ -6,77 +6,20 @@
 //! here already turned into gRPC by tonic-web, so a grpc-web-text body that is not base64
 //! shows up as a body that cannot be read, and is the client's mistake too.
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tonic::Status;
 use tonic::body::Body;
-use tower::Service;
 
 const HEADER_BYTES: usize = 5;
 
-/// Wraps a tonic service whose every method takes a single request message.
-#[derive(Clone)]
-pub struct UnaryFraming<S> {
-    inner: S,
-    /// The largest message accepted; tonic's `max_decoding_message_size` of the service.
-    max_message_bytes: usize,
-}
-
-impl<S> UnaryFraming<S> {
-    pub fn new(inner: S, max_message_bytes: usize) -> UnaryFraming<S> {
-        UnaryFraming {
-            inner,
-            max_message_bytes,
-        }
-    }
-}
-
-impl<S> Service<http::Request<Body>> for UnaryFraming<S>
-where
-    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
-        // The clone that was made ready is the one that serves this call.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let max = self.max_message_bytes;
-        Box::pin(async move {
-            let (parts, body) = req.into_parts();
-            match one_message(&parts.headers, body, max).await {
-                Ok(bytes) => {
-                    inner
-                        .call(http::Request::from_parts(
-                            parts,
-                            Body::new(Full::new(bytes)),
-                        ))
-                        .await
-                }
-                Err(status) => Ok(status.into_http()),
-            }
-        })
-    }
-}
-
 /// The request body, once it is known to hold exactly one well-formed, uncompressed frame
 /// of at most `max` bytes.
-async fn one_message(headers: &http::HeaderMap, body: Body, max: usize) -> Result<Bytes, Status> {
+pub async fn one_message(
+    headers: &http::HeaderMap,
+    body: Body,
+    max: usize,
+) -> Result<Bytes, Status> {
     if let Some(encoding) = headers.get("grpc-encoding")
         && encoding != "identity"
     {

@@ -1,5 +1,6 @@
 //! tonic services: proto ↔ domain conversion only; the rules live in `domain`.
 
+pub mod admission;
 pub mod availability;
 pub mod billing;
 pub mod codec;

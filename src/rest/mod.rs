@@ -43,10 +43,12 @@ struct Inner {
     surfaces: Vec<(String, dialect::Dialect)>,
     /// The gRPC services, called in-process.
     grpc: axum::Router,
+    /// The most bytes of JSON one response may have (`Config::max_response_bytes`).
+    max_response_bytes: usize,
 }
 
 impl Transcoder {
-    pub fn new(pool: &DescriptorPool, grpc: axum::Router) -> Transcoder {
+    pub fn new(pool: &DescriptorPool, grpc: axum::Router, max_response_bytes: usize) -> Transcoder {
         let bindings = binding::bindings(pool);
         let mut routes: HashMap<Method, matchit::Router<usize>> = HashMap::new();
         for (i, b) in bindings.iter().enumerate() {
@@ -63,6 +65,7 @@ impl Transcoder {
                 bindings,
                 surfaces,
                 grpc,
+                max_response_bytes,
             }),
         }
     }
@@ -259,10 +262,20 @@ impl Transcoder {
         }
         let mut out = Vec::with_capacity(512);
         let naming = binding.dialect.naming();
-        match &binding.response_body {
-            Some(field) => json::encode_field(&output, field, naming, &mut out),
-            None if binding.method.output().fields().len() == 0 => {}
-            None => json::encode_message(&output, naming, &mut out),
+        let max = self.inner.max_response_bytes;
+        let written = match &binding.response_body {
+            Some(field) => json::encode_field_within(&output, field, naming, max, &mut out),
+            None if binding.method.output().fields().len() == 0 => Ok(()),
+            None => json::encode_message_within(&output, naming, max, &mut out),
+        };
+        // JSON spells out what protobuf numbers, so a response within the RPC's budget can
+        // still be over it here; it is refused whole as well.
+        if written.is_err() {
+            drop(out);
+            return Err(status_error(
+                binding,
+                &crate::limits::response_too_large(max).into(),
+            ));
         }
         if out.is_empty() {
             return Ok(success.into_response());
@@ -684,8 +697,11 @@ fn status_error(binding: &Binding, status: &tonic::Status) -> RestError {
         .bad_request()
         .map(|b| b.field_violations.clone())
         .unwrap_or_default();
+    let retry_after = details.retry_info().and_then(|r| r.retry_delay);
     if violations.is_empty() {
-        return RestError::new(status.code(), &reason, status.message());
+        let mut e = RestError::new(status.code(), &reason, status.message());
+        e.retry_after = retry_after;
+        return e;
     }
     let issues = violations
         .iter()
