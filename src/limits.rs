@@ -46,10 +46,10 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 /// The most bytes one response may have, as protobuf (gRPC) and as JSON (REST), checked
 /// while it is written: a list past it is refused whole with TOO_MANY_RESULTS.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
-/// Writes (every RPC but `Get*` / `List*`) one user or organization token may make: 120 at
-/// once, then 600 a minute. Internal services are not counted (`max_in_flight` bounds
+/// Writes (every RPC but `Get*` / `List*`) one user or organization token may make: 1,000
+/// at once (a batch import, a test suite), then 600 a minute. Internal services are not counted (`max_in_flight` bounds
 /// them). `Config::write_rate` changes it, `None` turns it off.
-pub const DEFAULT_WRITE_RATE: Rate = Rate::new(120, 600);
+pub const DEFAULT_WRITE_RATE: Rate = Rate::new(1_000, 600);
 /// Child organizations one organization may have.
 pub const DEFAULT_MAX_CHILDREN: u64 = 10_000;
 /// Organizations one user may create while a member of this many.
