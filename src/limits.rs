@@ -118,6 +118,62 @@ pub async fn bound_uri(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
+/// Memory the lists answered whole may take at once. Each may be as large as the response
+/// budget and is held about [`WHOLE_LIST_COPIES`] times over while it is built (rows,
+/// messages, protobuf, JSON: measured with `orgd-bench --case worst_list`), so they take
+/// turns, `WHOLE_LIST_MEMORY / (WHOLE_LIST_COPIES * max_response_bytes)` at once (2 at the
+/// defaults). Waiting for a turn costs next to nothing; a turn is held while the response
+/// is built, not while a client takes its time reading it.
+pub const WHOLE_LIST_MEMORY: usize = 160 * 1024 * 1024;
+pub const WHOLE_LIST_COPIES: usize = 5;
+
+/// The RPCs that may answer a list whole (`domain::validate::MAX_UNPAGED_ITEMS`), the only
+/// ones whose responses can approach the byte budget; every other list has a page size.
+const WHOLE_LIST_RPCS: [&str; 4] = [
+    "/orgd.v1.OrganizationService/GetOrganizations",
+    "/orgd.v1.OrganizationService/GetPaginatedOrganizations",
+    "/orgd.v1.OrganizationService/ListOwnerInvitations",
+    "/orgd.v1.MembershipService/ListMemberships",
+];
+
+/// The turns of [`WHOLE_LIST_RPCS`], shared by gRPC and the REST transcoder.
+#[derive(Clone, Debug)]
+pub struct WholeLists(Arc<Semaphore>);
+
+/// Put on an in-process call by a REST request that holds its turn already.
+#[derive(Clone, Copy, Debug)]
+pub struct TurnHeld;
+
+impl WholeLists {
+    pub fn new(max_response_bytes: usize) -> WholeLists {
+        let per_list = WHOLE_LIST_COPIES.saturating_mul(max_response_bytes.max(1));
+        let turns = (WHOLE_LIST_MEMORY / per_list).clamp(1, Semaphore::MAX_PERMITS);
+        WholeLists(Arc::new(Semaphore::new(turns)))
+    }
+
+    /// Waits for a turn when `grpc_path` may answer a list whole (`None` otherwise).
+    pub async fn turn(&self, grpc_path: &str) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        if !WHOLE_LIST_RPCS.contains(&grpc_path) {
+            return None;
+        }
+        self.0.clone().acquire_owned().await.ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_whole_list_rpcs_exist() {
+        for path in super::WHOLE_LIST_RPCS {
+            let (service, method) = path[1..].split_once('/').unwrap();
+            let found = crate::proto::DESCRIPTOR_POOL
+                .get_service_by_name(service)
+                .is_some_and(|s| s.methods().any(|m| m.name() == method));
+            assert!(found, "{path}");
+        }
+    }
+}
+
 /// A response over its byte budget: refused whole, as every list read whole is past its
 /// bound (TOO_MANY_RESULTS, 409 / FAILED_PRECONDITION).
 pub fn response_too_large(max_bytes: usize) -> DomainError {

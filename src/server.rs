@@ -114,6 +114,7 @@ pub async fn app_with_config(db: Db, config: &Config) -> Result<Router, BoxError
     let max_in_flight = config.max_in_flight;
     let bounds = Bounds {
         writes: Arc::new(limits::WriteLimiter::new(config.write_rate)),
+        whole_lists: limits::WholeLists::new(config.max_response_bytes),
         max_request_bytes: GRPC_MAX_MESSAGE_BYTES,
         max_response_bytes: config.max_response_bytes,
     };
@@ -235,7 +236,12 @@ pub async fn app_with_config(db: Db, config: &Config) -> Result<Router, BoxError
     // Reflection is a bidirectional stream: many messages per call are its point.
     grpc = grpc_stream_route(grpc, name_of(&reflection), reflection);
 
-    let transcoder = Transcoder::new(&DESCRIPTOR_POOL, grpc.clone(), max_response);
+    let transcoder = Transcoder::new(
+        &DESCRIPTOR_POOL,
+        grpc.clone(),
+        max_response,
+        bounds.whole_lists.clone(),
+    );
     // Generated once, from the same bindings the transcoder serves; no token needed.
     let openapi = bytes::Bytes::from(
         serde_json::to_vec(&crate::rest::openapi::document(&DESCRIPTOR_POOL))

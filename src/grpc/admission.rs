@@ -1,6 +1,7 @@
 //! What every orgd tonic service is wrapped in (inside tonic-web, so grpc-web calls get
 //! the same answers in their own framing): the caller's write budget is spent
-//! (`limits::WriteLimiter`), the request's framing is checked (`grpc::framing`), and a
+//! (`limits::WriteLimiter`), a list answered whole waits for its turn
+//! (`limits::WholeLists`), the request's framing is checked (`grpc::framing`), and a
 //! response over the byte budget is refused whole with TOO_MANY_RESULTS.
 
 use std::convert::Infallible;
@@ -16,12 +17,14 @@ use tonic::Status;
 use tonic::body::Body;
 use tower::Service;
 
-use crate::limits::WriteLimiter;
+use crate::limits::{TurnHeld, WholeLists, WriteLimiter};
 
 /// The bounds [`Admission`] applies, shared by every service of a server.
 #[derive(Clone, Debug)]
 pub struct Bounds {
     pub writes: Arc<WriteLimiter>,
+    /// Turns of the lists answered whole.
+    pub whole_lists: WholeLists,
     /// The largest request message; tonic's `max_decoding_message_size`.
     pub max_request_bytes: usize,
     /// The largest response message; tonic's `max_encoding_message_size`.
@@ -66,6 +69,11 @@ where
             if let Err(status) = bounds.writes.admit(req.uri().path(), req.extensions()) {
                 return Ok(status.into_http());
             }
+            // A REST call holds its turn already, for the JSON it writes afterwards.
+            let turn = match req.extensions().get::<TurnHeld>() {
+                Some(_) => None,
+                None => bounds.whole_lists.turn(req.uri().path()).await,
+            };
             let (parts, body) = req.into_parts();
             let bytes =
                 match super::framing::one_message(&parts.headers, body, bounds.max_request_bytes)
@@ -77,8 +85,15 @@ where
             let request = http::Request::from_parts(parts, Body::new(Full::new(bytes)));
             let response = inner.call(request).await?;
             let max = bounds.max_response_bytes;
+            let mut turn = turn;
             Ok(response.map(|body| {
-                Body::new(body.map_frame(move |frame| over_budget_is_too_many_results(frame, max)))
+                Body::new(body.map_frame(move |frame| {
+                    // tonic encodes the message when the body is first polled: once a frame
+                    // is out, the list is built and the turn goes, whether or not the client
+                    // reads on (a slow reader must not hold everyone's turn).
+                    drop(turn.take());
+                    over_budget_is_too_many_results(frame, max)
+                }))
             }))
         })
     }

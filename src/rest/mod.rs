@@ -45,10 +45,16 @@ struct Inner {
     grpc: axum::Router,
     /// The most bytes of JSON one response may have (`Config::max_response_bytes`).
     max_response_bytes: usize,
+    whole_lists: crate::limits::WholeLists,
 }
 
 impl Transcoder {
-    pub fn new(pool: &DescriptorPool, grpc: axum::Router, max_response_bytes: usize) -> Transcoder {
+    pub fn new(
+        pool: &DescriptorPool,
+        grpc: axum::Router,
+        max_response_bytes: usize,
+        whole_lists: crate::limits::WholeLists,
+    ) -> Transcoder {
         let bindings = binding::bindings(pool);
         let mut routes: HashMap<Method, matchit::Router<usize>> = HashMap::new();
         for (i, b) in bindings.iter().enumerate() {
@@ -66,6 +72,7 @@ impl Transcoder {
                 surfaces,
                 grpc,
                 max_response_bytes,
+                whole_lists,
             }),
         }
     }
@@ -158,6 +165,8 @@ impl Transcoder {
         vars: Vec<(usize, String)>,
         req: Request,
     ) -> Result<Response, RestError> {
+        // Held through the RPC and the JSON, while the list is built (see `limits`).
+        let turn = self.inner.whole_lists.turn(&binding.grpc_path).await;
         let (parts, body) = req.into_parts();
         let limit = binding.max_body_bytes;
         let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
@@ -223,6 +232,9 @@ impl Transcoder {
         );
         headers.insert(header::TE, HeaderValue::from_static("trailers"));
         *inner.extensions_mut() = parts.extensions;
+        if turn.is_some() {
+            inner.extensions_mut().insert(crate::limits::TurnHeld);
+        }
 
         let response = self
             .inner
@@ -257,6 +269,8 @@ impl Transcoder {
             .unwrap_or(binding.success);
         let data = collected.to_bytes();
         let output = decode_frame(binding.method.output(), &data)?;
+        // The protobuf is not needed while the JSON is written.
+        drop(data);
         if binding.raw_response {
             return Ok(raw_response(binding, &output));
         }
@@ -280,6 +294,7 @@ impl Transcoder {
         if out.is_empty() {
             return Ok(success.into_response());
         }
+        drop(turn);
         Ok(dialect::json_response(success, out))
     }
 }
