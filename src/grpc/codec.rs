@@ -15,7 +15,7 @@ use bytes::Buf;
 use prost::{Message, Name};
 use prost_reflect::{DynamicMessage, Kind, MapKey, MessageDescriptor, ReflectMessage, Value};
 use tonic::Status;
-use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder};
+use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic_prost::{ProstDecoder, ProstEncoder};
 
 use crate::domain::DomainError;
@@ -65,15 +65,35 @@ where
 {
     type Encode = T;
     type Decode = U;
-    type Encoder = ProstEncoder<T>;
+    type Encoder = SizedEncoder<T>;
     type Decoder = BoundedDecoder<U>;
 
     fn encoder(&mut self) -> Self::Encoder {
-        ProstEncoder::default()
+        SizedEncoder(ProstEncoder::default())
     }
 
     fn decoder(&mut self) -> Self::Decoder {
         BoundedDecoder(ProstDecoder::default())
+    }
+}
+
+/// prost's encoder, with the buffer grown once to the message's size: left to grow by
+/// doubling, a large list (up to the response budget) would briefly take three times its
+/// size while the buffer is copied.
+#[derive(Debug)]
+pub struct SizedEncoder<T>(ProstEncoder<T>);
+
+impl<T: Message> Encoder for SizedEncoder<T> {
+    type Item = T;
+    type Error = Status;
+
+    fn encode(&mut self, item: T, buf: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        buf.reserve(item.encoded_len());
+        self.0.encode(item, buf)
+    }
+
+    fn buffer_settings(&self) -> BufferSettings {
+        self.0.buffer_settings()
     }
 }
 

@@ -269,12 +269,15 @@ impl Transcoder {
             .unwrap_or(binding.success);
         let data = collected.to_bytes();
         let output = decode_frame(binding.method.output(), &data)?;
+        // JSON is about as long as the protobuf plus the field names: reserved once rather
+        // than grown by doubling, which copies a large list over and over.
+        let estimate = (data.len() + data.len() / 4).min(self.inner.max_response_bytes) + 512;
         // The protobuf is not needed while the JSON is written.
         drop(data);
         if binding.raw_response {
             return Ok(raw_response(binding, &output));
         }
-        let mut out = Vec::with_capacity(512);
+        let mut out = Vec::with_capacity(estimate);
         let naming = binding.dialect.naming();
         let max = self.inner.max_response_bytes;
         let written = match &binding.response_body {
