@@ -112,6 +112,21 @@ pub struct ServeArgs {
     /// reads work, writes answer 503 READ_ONLY. Without it such a database is refused.
     #[arg(long, env = "ORGD_READ_ONLY")]
     read_only: bool,
+    /// The most bytes one response may have; a list past it is refused whole (409).
+    #[arg(long, env = "ORGD_MAX_RESPONSE_BYTES", default_value_t = crate::limits::DEFAULT_MAX_RESPONSE_BYTES)]
+    max_response_bytes: usize,
+    /// Writes per minute one user or organization token may make (0: unlimited).
+    #[arg(long, env = "ORGD_WRITES_PER_MINUTE", default_value_t = crate::limits::DEFAULT_WRITE_RATE.per_minute)]
+    writes_per_minute: u32,
+    /// Writes one token may make at once before the per-minute rate applies.
+    #[arg(long, env = "ORGD_WRITE_BURST", default_value_t = crate::limits::DEFAULT_WRITE_RATE.burst)]
+    write_burst: u32,
+    /// Child organizations one organization may have.
+    #[arg(long, env = "ORGD_MAX_CHILDREN", default_value_t = crate::limits::DEFAULT_MAX_CHILDREN)]
+    max_children: u64,
+    /// Organizations a user may belong to and still create another.
+    #[arg(long, env = "ORGD_MAX_ORGANIZATIONS_PER_USER", default_value_t = crate::limits::DEFAULT_MAX_ORGANIZATIONS_PER_USER)]
+    max_organizations_per_user: u64,
 }
 
 impl ServeArgs {
@@ -130,6 +145,11 @@ impl ServeArgs {
         config.shutdown_timeout = self.shutdown_timeout;
         config.sqlite_max_size_bytes = self.sqlite_max_size_mib.map(|mib| mib * 1024 * 1024);
         config.read_only = self.read_only;
+        config.max_response_bytes = self.max_response_bytes.max(1);
+        config.write_rate = (self.writes_per_minute > 0)
+            .then(|| crate::rate_limit::Rate::new(self.write_burst.max(1), self.writes_per_minute));
+        config.max_children = self.max_children;
+        config.max_organizations_per_user = self.max_organizations_per_user;
         config
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::limits;
+use crate::rate_limit::Rate;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Created and migrated on first start; WAL mode.
@@ -41,6 +42,20 @@ pub struct Config {
     pub drain_delay: Duration,
     /// On shutdown, how long open requests and streams get before the process exits anyway.
     pub shutdown_timeout: Duration,
+    /// The most bytes one response may have (`limits::DEFAULT_MAX_RESPONSE_BYTES`).
+    pub max_response_bytes: usize,
+    /// Writes each user or organization token may make (`limits::DEFAULT_WRITE_RATE`);
+    /// `None`: unlimited.
+    pub write_rate: Option<Rate>,
+    /// Failed OAuth2 client-credential attempts per existing client id and per peer.
+    pub oauth_failures_per_client: Rate,
+    pub oauth_failures_per_peer: Rate,
+    /// How often expired rows are deleted (`purge::DEFAULT_INTERVAL`).
+    pub purge_interval: Duration,
+    /// Child organizations one organization may have (`limits::DEFAULT_MAX_CHILDREN`).
+    pub max_children: u64,
+    /// Organizations one user may belong to (`limits::DEFAULT_MAX_ORGANIZATIONS_PER_USER`).
+    pub max_organizations_per_user: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -65,6 +80,13 @@ impl Config {
             tls: None,
             drain_delay: Duration::ZERO,
             shutdown_timeout: limits::DEFAULT_SHUTDOWN_TIMEOUT,
+            max_response_bytes: crate::limits::DEFAULT_MAX_RESPONSE_BYTES,
+            write_rate: Some(crate::limits::DEFAULT_WRITE_RATE),
+            oauth_failures_per_client: crate::domain::oauth::DEFAULT_FAILURES_PER_CLIENT,
+            oauth_failures_per_peer: crate::domain::oauth::DEFAULT_FAILURES_PER_PEER,
+            purge_interval: crate::purge::DEFAULT_INTERVAL,
+            max_children: crate::limits::DEFAULT_MAX_CHILDREN,
+            max_organizations_per_user: crate::limits::DEFAULT_MAX_ORGANIZATIONS_PER_USER,
         }
     }
 

@@ -39,12 +39,16 @@ pub async fn serve(
     permit: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
+    // The peer's address, for what is throttled per address (OAuth2 attempts).
+    let peer = stream.peer_addr().ok();
     match &settings.tls {
-        None => serve_io(Lingering::new(stream, permit), app, &settings, stop).await,
+        None => serve_io(Lingering::new(stream, permit), app, peer, &settings, stop).await,
         Some(acceptor) => {
             match tokio::time::timeout(limits::TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
             {
-                Ok(Ok(tls)) => serve_io(Lingering::new(tls, permit), app, &settings, stop).await,
+                Ok(Ok(tls)) => {
+                    serve_io(Lingering::new(tls, permit), app, peer, &settings, stop).await
+                }
                 Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
                 Err(_) => tracing::debug!("TLS handshake timed out"),
             }
@@ -52,14 +56,23 @@ pub async fn serve(
     }
 }
 
-async fn serve_io<I>(io: I, app: Router, settings: &Settings, mut stop: watch::Receiver<bool>)
-where
+async fn serve_io<I>(
+    io: I,
+    app: Router,
+    peer: Option<std::net::SocketAddr>,
+    settings: &Settings,
+    mut stop: watch::Receiver<bool>,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let activity = Activity::default();
     let service = {
         let activity = activity.clone();
-        tower::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+        tower::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+            if let Some(peer) = peer {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+            }
             let in_flight = activity.begin();
             let app = app.clone();
             async move {

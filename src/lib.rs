@@ -12,6 +12,8 @@ pub mod limits;
 pub mod observability;
 pub mod probes;
 pub mod proto;
+pub mod purge;
+pub mod rate_limit;
 pub mod rest;
 pub mod server;
 pub mod startup;

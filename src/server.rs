@@ -23,6 +23,7 @@ use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 use crate::config::Config;
 use crate::connections;
 use crate::db::{Db, OpenError};
+use crate::grpc::admission::{Admission, Bounds};
 use crate::grpc::{
     availability::AvailabilityReports,
     billing::Billing,
@@ -53,9 +54,10 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A gRPC request message: an avatar's 1 MiB of image plus the rest of its message.
 const GRPC_MAX_MESSAGE_BYTES: usize = limits::MAX_BODY_BYTES + 64 * 1024;
 
-/// Mounts a tonic service at `/<package.Service>/*`, speaking gRPC and grpc-web. The
-/// grpc-web layer sits on gRPC routes only: elsewhere it would refuse plain HTTP/1.1.
-fn grpc_route<S>(router: Router, svc: S) -> Router
+/// Mounts a tonic service whose methods take one request message each (every one but
+/// reflection) at `/<package.Service>/*`, speaking gRPC and grpc-web, behind its bounds
+/// (`grpc::admission`).
+fn grpc_route<S>(router: Router, svc: S, bounds: &Bounds) -> Router
 where
     S: Service<
             http::Request<tonic::body::Body>,
@@ -68,33 +70,43 @@ where
         + 'static,
     S::Future: Send + 'static,
 {
+    grpc_stream_route(router, S::NAME, Admission::new(svc, bounds.clone()))
+}
+
+/// Mounts a tonic service at `/<name>/*`, speaking gRPC and grpc-web. The grpc-web layer
+/// sits on gRPC routes only: elsewhere it would refuse plain HTTP/1.1.
+fn grpc_stream_route<S>(router: Router, name: &str, svc: S) -> Router
+where
+    S: Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
     let web = GrpcWebLayer::new().layer(crate::observability::request::GrpcStatus(svc));
     router.route_service(
-        &format!("/{}/{{*rpc}}", S::NAME),
+        &format!("/{name}/{{*rpc}}"),
         web.map_request(|req: Request| req.map(tonic::body::Body::new)),
     )
 }
 
-/// The whole application, for a database that is already migrated.
-pub async fn app(db: Db) -> Result<Router, BoxError> {
-    app_with_limits(
-        db,
-        limits::DEFAULT_MAX_IN_FLIGHT,
-        crate::domain::validate::MAX_UNPAGED_ITEMS,
-        SchemaGate::open(),
-    )
-    .await
+fn name_of<S: NamedService>(_: &S) -> &'static str {
+    S::NAME
 }
 
-/// The application refusing work beyond `max_in_flight` concurrent requests, and lists read
-/// whole beyond `max_unpaged_items` items.
-pub async fn app_with_limits(
-    db: Db,
-    max_in_flight: usize,
-    max_unpaged_items: usize,
-    schema: SchemaGate,
-) -> Result<Router, BoxError> {
-    Ok(build(db, max_in_flight, max_unpaged_items, schema).await?.0)
+/// The whole application at the default bounds, for a database that is already migrated.
+pub async fn app(db: Db) -> Result<Router, BoxError> {
+    let config = Config::new(
+        crate::config::DEFAULT_LISTEN
+            .parse()
+            .expect("a socket address"),
+        String::new(),
+    );
+    Ok(build(db, &config, SchemaGate::open()).await?.0)
 }
 
 /// Every service gRPC health answers for (besides `""`, the server as a whole).
@@ -110,13 +122,19 @@ const SERVICES: &[&str] = &[
     <OAuthServiceServer<OAuth> as NamedService>::NAME,
 ];
 
-/// The application and the probes reporting its readiness.
-async fn build(
-    db: Db,
-    max_in_flight: usize,
-    max_unpaged_items: usize,
-    schema: SchemaGate,
-) -> Result<(Router, Probes), BoxError> {
+/// The application with the bounds of `config` (in flight, lists read whole, response
+/// bytes, write rate, OAuth2 attempts, organization counts), and the probes reporting its
+/// readiness.
+async fn build(db: Db, config: &Config, schema: SchemaGate) -> Result<(Router, Probes), BoxError> {
+    let max_unpaged_items = config.max_unpaged_items;
+    let max_in_flight = config.max_in_flight;
+    let bounds = Bounds {
+        writes: Arc::new(limits::WriteLimiter::new(config.write_rate)),
+        whole_lists: limits::WholeLists::new(config.max_response_bytes),
+        max_request_bytes: GRPC_MAX_MESSAGE_BYTES,
+        max_response_bytes: config.max_response_bytes,
+    };
+    let max_response = config.max_response_bytes;
     let probes = Probes::start(db.clone(), SERVICES.to_vec()).await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
@@ -134,8 +152,14 @@ async fn build(
         OrganizationServiceServer::new(Organizations {
             db: db.clone(),
             max_unpaged_items,
+            quota: crate::domain::organization::Quota {
+                max_children: config.max_children,
+                max_organizations_per_user: config.max_organizations_per_user,
+            },
         })
-        .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+        .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(max_response),
+        &bounds,
     );
     grpc = grpc_route(
         grpc,
@@ -143,48 +167,76 @@ async fn build(
             db: db.clone(),
             max_unpaged_items,
         })
-        .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+        .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(max_response),
+        &bounds,
     );
     grpc = grpc_route(
         grpc,
         BillingServiceServer::new(Billing { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(max_response),
+        &bounds,
     );
     grpc = grpc_route(
         grpc,
         AvailabilityServiceServer::new(AvailabilityReports { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(max_response),
+        &bounds,
     );
     grpc = grpc_route(
         grpc,
         OrganizationPartnerServiceServer::new(Partners { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(max_response),
+        &bounds,
     );
     grpc = grpc_route(
         grpc,
-        OAuthServiceServer::new(OAuth { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+        OAuthServiceServer::new(OAuth {
+            db: db.clone(),
+            throttle: Arc::new(crate::domain::oauth::Throttle::new(
+                config.oauth_failures_per_client,
+                config.oauth_failures_per_peer,
+            )),
+        })
+        .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(max_response),
+        &bounds,
     );
     grpc = grpc_route(
         grpc,
         PartnershipServiceServer::new(Partnerships { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(max_response),
+        &bounds,
     );
     grpc = grpc_route(
         grpc,
         PartnershipInvitationServiceServer::new(Invitations { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(max_response),
+        &bounds,
     );
     grpc = grpc_route(
         grpc,
         PresenceServiceServer::new(Presences { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(max_response),
+        &bounds,
     );
-    grpc = grpc_route(grpc, probes.health_service());
-    grpc = grpc_route(grpc, reflection);
-    grpc = grpc_route(grpc, reflection_v1alpha);
+    grpc = grpc_route(grpc, probes.health_service(), &bounds);
+    // Reflection is a bidirectional stream: many messages per call are its point.
+    grpc = grpc_stream_route(grpc, name_of(&reflection), reflection);
+    grpc = grpc_stream_route(grpc, name_of(&reflection_v1alpha), reflection_v1alpha);
 
-    let transcoder = Transcoder::new(&DESCRIPTOR_POOL, grpc.clone());
+    let transcoder = Transcoder::new(
+        &DESCRIPTOR_POOL,
+        grpc.clone(),
+        max_response,
+        bounds.whole_lists.clone(),
+    );
     // Generated once, from the same bindings the transcoder serves; no token needed.
     let openapi = bytes::Bytes::from(
         serde_json::to_vec(&crate::rest::openapi::document(&DESCRIPTOR_POOL))
@@ -257,6 +309,8 @@ pub struct Server {
     task: JoinHandle<()>,
     drain_delay: Duration,
     shutdown_timeout: Duration,
+    /// Deletes expired rows until the server stops.
+    purger: JoinHandle<()>,
 }
 
 impl Server {
@@ -275,8 +329,8 @@ impl Server {
             }
             Err(e) => return Err(e.into()),
         };
-        let (app, probes) =
-            build(db, config.max_in_flight, config.max_unpaged_items, schema).await?;
+        let (app, probes) = build(db.clone(), &config, schema).await?;
+        let purger = crate::purge::spawn(db, config.purge_interval);
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let max_connections = config
@@ -319,6 +373,7 @@ impl Server {
             task,
             drain_delay: config.drain_delay,
             shutdown_timeout: config.shutdown_timeout,
+            purger,
         })
     }
 
@@ -349,6 +404,7 @@ impl Server {
             tokio::time::sleep(self.drain_delay).await;
         }
         let _ = self.stop.send(true);
+        self.purger.abort();
         self.probes.end_watches().await;
         match tokio::time::timeout(self.shutdown_timeout, &mut self.task).await {
             Ok(Ok(())) => true,

@@ -56,6 +56,13 @@ pub enum DomainError {
     /// The database cannot serve the request now (full, read-only, unreachable, busy): 503.
     #[error("{}", .0.message())]
     Unavailable(Outage),
+    /// Too many attempts of this kind from this caller for now (429 / RESOURCE_EXHAUSTED,
+    /// with `google.rpc.RetryInfo` and `retry-after`).
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     #[error("database error: {0}")]
     Database(DbErr),
 }
@@ -105,6 +112,7 @@ impl DomainError {
                 reason
             }
             DomainError::Unavailable(outage) => outage.reason(),
+            DomainError::RateLimited { .. } => "RATE_LIMITED",
             DomainError::Database(_) => "INTERNAL",
         }
     }
@@ -118,7 +126,19 @@ impl DomainError {
             DomainError::Conflict { .. } => Code::FailedPrecondition,
             DomainError::AlreadyExists { .. } => Code::AlreadyExists,
             DomainError::Unavailable(_) => Code::Unavailable,
+            DomainError::RateLimited { .. } => Code::ResourceExhausted,
             DomainError::Database(_) => Code::Internal,
+        }
+    }
+}
+
+impl DomainError {
+    /// When a client refused for now may try again (429 and 503 say so).
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            DomainError::RateLimited { retry_after, .. } => Some(*retry_after),
+            DomainError::Unavailable(outage) => Some(outage.retry_after()),
+            _ => None,
         }
     }
 }
@@ -138,14 +158,22 @@ impl From<DomainError> for tonic::Status {
             ERROR_DOMAIN,
             std::collections::HashMap::new(),
         );
-        if let DomainError::Unavailable(outage) = &e {
-            details.set_retry_info(Some(outage.retry_after()));
-        }
         if let DomainError::Invalid(violations) = &e {
             for v in violations {
                 details.add_bad_request_violation(v.field.clone(), v.description.clone());
             }
         }
-        tonic::Status::with_error_details(code, message, details)
+        let retry_after = e.retry_after();
+        if retry_after.is_some() {
+            details.set_retry_info(retry_after);
+        }
+        let mut status = tonic::Status::with_error_details(code, message, details);
+        if let Some(wait) = retry_after {
+            let secs = crate::rate_limit::retry_after_secs(wait);
+            status
+                .metadata_mut()
+                .insert("retry-after", secs.to_string().parse().expect("digits"));
+        }
+        status
     }
 }

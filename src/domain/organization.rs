@@ -244,11 +244,88 @@ async fn find(conn: &impl ConnectionTrait, id: i64) -> DomainResult<organization
         .ok_or_else(|| DomainError::NotFound("organization not found".into()))
 }
 
+/// How many organizations may be made: children under one parent, and organizations per
+/// user (one who belongs to that many creates no more). Both bound what one list reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quota {
+    pub max_children: u64,
+    pub max_organizations_per_user: u64,
+}
+
+impl Default for Quota {
+    fn default() -> Quota {
+        Quota {
+            max_children: crate::limits::DEFAULT_MAX_CHILDREN,
+            max_organizations_per_user: crate::limits::DEFAULT_MAX_ORGANIZATIONS_PER_USER,
+        }
+    }
+}
+
+/// The reasons of the quota's refusals (409 / FAILED_PRECONDITION).
+pub const TOO_MANY_CHILDREN: &str = "TOO_MANY_CHILDREN";
+pub const TOO_MANY_ORGANIZATIONS: &str = "TOO_MANY_ORGANIZATIONS";
+
+impl Quota {
+    /// Refuses one more child under `parent`. The parent's row is locked first (PostgreSQL;
+    /// SQLite has one writer), so concurrent creates under it are counted one after another.
+    async fn room_for_child(self, txn: &impl ConnectionTrait, parent: i64) -> DomainResult<()> {
+        organization::Entity::find_by_id(parent)
+            .lock_exclusive()
+            .one(txn)
+            .await?;
+        let children = organization::Entity::find()
+            .filter(organization::Column::ParentId.eq(parent))
+            .count(txn)
+            .await?;
+        if children >= self.max_children {
+            return Err(DomainError::Conflict {
+                reason: TOO_MANY_CHILDREN,
+                message: format!(
+                    "the organization has {children} child organizations, the most it may have"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuses one more organization to a user who belongs to the most already.
+    async fn room_for_member(self, txn: &impl ConnectionTrait, user_id: i64) -> DomainResult<()> {
+        crate::entity::user::Entity::find_by_id(user_id)
+            .lock_exclusive()
+            .one(txn)
+            .await?;
+        let joined = crate::entity::membership::Entity::find()
+            .filter(crate::entity::membership::Column::UserId.eq(user_id))
+            .count(txn)
+            .await?;
+        if joined >= self.max_organizations_per_user {
+            return Err(DomainError::Conflict {
+                reason: TOO_MANY_ORGANIZATIONS,
+                message: format!(
+                    "you belong to {joined} organizations, the most one user may; \
+                     leave or delete one first"
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// The caller becomes the owner. A parent must be owned by the caller.
 pub async fn create(
     db: &Db,
     principal: &Principal,
     input: OrganizationInput,
+) -> DomainResult<OrganizationView> {
+    create_within(db, principal, input, Quota::default()).await
+}
+
+/// As [`create`], within `quota`.
+pub async fn create_within(
+    db: &Db,
+    principal: &Principal,
+    input: OrganizationInput,
+    quota: Quota,
 ) -> DomainResult<OrganizationView> {
     let user_id = access::require_user(principal)?;
     let txn = db.begin_write().await?;
@@ -257,6 +334,10 @@ pub async fn create(
     }
     // Permission before validation: a caller without access learns nothing from its input.
     input.validate()?;
+    if let Some(parent) = input.parent_id {
+        quota.room_for_child(&txn, parent).await?;
+    }
+    quota.room_for_member(&txn, user_id).await?;
     let now = super::now();
     let model = organization::ActiveModel {
         uuid: Set(uuid::Uuid::new_v4()),
@@ -330,6 +411,17 @@ pub async fn update(
     id: i64,
     input: OrganizationInput,
 ) -> DomainResult<OrganizationView> {
+    update_within(db, principal, id, input, Quota::default()).await
+}
+
+/// As [`update`]; a move to a new parent stays within `quota`.
+pub async fn update_within(
+    db: &Db,
+    principal: &Principal,
+    id: i64,
+    input: OrganizationInput,
+    quota: Quota,
+) -> DomainResult<OrganizationView> {
     let txn = db.begin_write().await?;
     let own = access::require::<Own>(&txn, principal, Some(id), Services::Denied).await?;
     input.validate()?;
@@ -342,6 +434,7 @@ pub async fn update(
                 "an organization cannot be moved under itself or its descendants",
             ));
         }
+        quota.room_for_child(&txn, parent).await?;
     }
     let mut active = current.clone().into_active_model();
     active.name = Set(input.name.trim().to_string());

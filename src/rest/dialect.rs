@@ -188,12 +188,12 @@ impl Dialect {
             }]}),
         };
         let mut response = json_response(status, body.to_string().into_bytes());
-        if let Some(after) = err.retry_after {
-            // Whole seconds, at least one: `Retry-After: 0` would invite a retry storm.
-            let secs = after.as_secs().max(1);
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        if let Some(wait) = err.retry_after {
+            let secs = crate::rate_limit::retry_after_secs(wait);
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_str(&secs.to_string()).expect("digits"),
+            );
         }
         response
     }
