@@ -167,6 +167,9 @@ async fn start(
     configure: impl Fn(&mut orgd::config::Config),
 ) -> (orgd::server::Server, App) {
     let mut config = orgd::config::Config::new("127.0.0.1:0".parse().unwrap(), url.to_string());
+    // One user fills the disk with organizations: its quota and write rate are not tested here.
+    config.max_organizations_per_user = u64::MAX;
+    config.write_rate = None;
     configure(&mut config);
     let server = orgd::server::Server::start(config)
         .await
@@ -379,6 +382,8 @@ async fn postgres_on_a_full_tablespace_refuses_writes_until_space_returns() {
         let token = user["token"].as_str().unwrap().to_string();
         let mut config = orgd::config::Config::new("127.0.0.1:0".parse().unwrap(), url.clone());
         config.max_in_flight = 64;
+        config.max_organizations_per_user = u64::MAX;
+        config.write_rate = None;
         let server = orgd::server::Server::start(config)
             .await
             .expect("server starts");
@@ -393,6 +398,8 @@ async fn postgres_on_a_full_tablespace_refuses_writes_until_space_returns() {
         // A fresh server on the same database lists every acknowledged write.
         let mut config = orgd::config::Config::new("127.0.0.1:0".parse().unwrap(), url.clone());
         config.max_in_flight = 64;
+        config.max_organizations_per_user = u64::MAX;
+        config.write_rate = None;
         let server = orgd::server::Server::start(config).await.unwrap();
         let app = App::for_server(Backend::Postgres, server.local_addr(), &url);
         assert_listed(&app, &token, &outcome.acknowledged).await;

@@ -203,6 +203,23 @@ impl Db {
     /// Opens the database: SQLite at once (its file is local), PostgreSQL lazily, so that a
     /// server can start, answer 503 and wait for a database that is not up yet.
     pub async fn connect_with(url: &str, db_options: &DbOptions) -> Result<Db, DbErr> {
+        // Instances starting together on a new SQLite file race to switch it to WAL, which
+        // takes the file's lock without waiting for it: the losers open again shortly.
+        let deadline = std::time::Instant::now() + SQLITE_BUSY_TIMEOUT;
+        loop {
+            match Db::connect_once(url, db_options).await {
+                Err(e)
+                    if Outage::of(&e) == Some(Outage::Busy)
+                        && std::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn connect_once(url: &str, db_options: &DbOptions) -> Result<Db, DbErr> {
         let metrics = Metrics::new();
         if url.starts_with("sqlite:") {
             // `mode=rwc` (the default URL has it) creates a missing file; any other mode
