@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use super::binding::{self, Binding, BodyTarget, HTTP_BODY};
 use super::dialect::Dialect;
 use super::json::{FieldNaming, enum_json_value, is_wrapper};
+use crate::domain::validate::{self, FieldRule, Format, Required, field_rule};
 use crate::limits::{MAX_LIST_ITEMS, MAX_STRING_CHARS};
 
 /// The error statuses every operation may answer: what the dialects map RPC codes to
@@ -179,14 +180,18 @@ fn error_schema(dialect: Dialect) -> Value {
 struct Generator {
     /// Component schemas by name.
     schemas: Map<String, Value>,
-    /// The component name of each (message, JSON names?, response?) generated or under way.
-    names: HashMap<(String, bool, bool), String>,
+    /// The component name of each (message, JSON names?, response?, creating?) generated or
+    /// under way.
+    names: HashMap<(String, bool, bool, bool), String>,
     /// Whether schemas being generated describe a response (else a request).
     response: bool,
     /// Whether they describe a request body, whose strings and lists carry the codec's
     /// backstop (`grpc::codec`). Parameters do not: the URI and header sizes bound them
     /// more tightly (414, 431), and a documented maximum would invite values they refuse.
     body: bool,
+    /// Whether the operation creates what its body describes (a POST), which decides
+    /// [`Required::OnCreate`].
+    creating: bool,
 }
 
 impl Generator {
@@ -194,11 +199,12 @@ impl Generator {
         let naming = b.dialect.naming();
         let input = b.input();
         self.response = false;
+        self.creating = b.http_method == Method::POST;
         let mut parameters = Vec::new();
         for fields in &b.variables {
             let last = fields.last().expect("non-empty variable path");
             let mut schema = self.scalar_param_schema(last);
-            if matches!(last.kind(), Kind::String) {
+            if matches!(last.kind(), Kind::String) && schema.get("minLength").is_none() {
                 // An empty segment would not match the route at all.
                 schema["minLength"] = json!(1);
             }
@@ -260,25 +266,31 @@ impl Generator {
                 json!({"schema": self.form_schema(b)}),
             );
         }
-        let schema = match &b.body {
+        let (schema, required) = match &b.body {
             BodyTarget::None => return None,
-            BodyTarget::Field(field) => self.field_schema(field, naming),
+            BodyTarget::Field(field) => (self.field_schema(field, naming), self.required(field)),
             BodyTarget::Whole => {
                 let mut properties = Map::new();
+                let mut required = Vec::new();
                 for field in b.input().fields() {
                     if b.binds_top_level(&field) {
                         continue;
                     }
-                    properties.insert(
-                        client_name(&field, naming).to_string(),
-                        self.field_schema(&field, naming),
-                    );
+                    let name = client_name(&field, naming).to_string();
+                    if self.required(&field) {
+                        required.push(name.clone());
+                    }
+                    properties.insert(name, self.field_schema(&field, naming));
                 }
-                json!({"type": "object", "properties": properties})
+                let mut schema = json!({"type": "object", "properties": properties});
+                if !required.is_empty() {
+                    schema["required"] = json!(required);
+                }
+                (schema, !required.is_empty())
             }
         };
         content.insert("application/json".into(), json!({"schema": schema}));
-        Some(json!({"required": false, "content": content}))
+        Some(json!({"required": required, "content": content}))
     }
 
     /// A form body as the transcoder reads it: keys as query parameters are named (dotted
@@ -291,11 +303,20 @@ impl Generator {
                 self.query_params(&field, &mut Vec::new(), naming, 0, &mut fields);
             }
         }
+        let required: Vec<Value> = fields
+            .iter()
+            .filter(|p| p["required"] == true)
+            .map(|p| p["name"].clone())
+            .collect();
         let properties: Map<String, Value> = fields
             .into_iter()
             .filter_map(|mut p| Some((p["name"].as_str()?.to_string(), p["schema"].take())))
             .collect();
-        json!({"type": "object", "properties": properties})
+        let mut schema = json!({"type": "object", "properties": properties});
+        if !required.is_empty() {
+            schema["required"] = Value::Array(required);
+        }
+        schema
     }
 
     fn responses(&mut self, b: &Binding) -> Map<String, Value> {
@@ -373,25 +394,45 @@ impl Generator {
             }
             _ if field.is_list() => {
                 let items = self.scalar_param_schema(field);
-                out.push(json!({
+                let list = self.bound_list(json!({"type": "array", "items": items}));
+                let mut param = json!({
                     "name": name,
                     "in": "query",
                     "style": "form",
                     "explode": true,
-                    "schema": self.bound_list(json!({"type": "array", "items": items})),
-                }))
+                    "schema": self.list_rule(field, list),
+                });
+                if self.required(field) {
+                    param["required"] = json!(true);
+                }
+                out.push(param)
             }
-            _ => out.push(json!({
-                "name": name,
-                "in": "query",
-                "schema": self.scalar_param_schema(field),
-            })),
+            _ => {
+                let mut param = json!({
+                    "name": name,
+                    "in": "query",
+                    "schema": self.scalar_param_schema(field),
+                });
+                if self.required(field) {
+                    param["required"] = json!(true);
+                }
+                out.push(param)
+            }
         }
         prefix.pop();
     }
 
-    /// The schema of one value of a field as a path, query or header string carries it.
+    /// The schema of one value of a field as a path, query or header string carries it,
+    /// with the field's rule.
     fn scalar_param_schema(&mut self, field: &FieldDescriptor) -> Value {
+        let schema = self.unruled_param_schema(field);
+        match self.rule(field) {
+            Some(rule) => apply_rule(schema, rule),
+            None => schema,
+        }
+    }
+
+    fn unruled_param_schema(&mut self, field: &FieldDescriptor) -> Value {
         match field.kind() {
             Kind::Enum(e) => {
                 let names: Vec<String> = e
@@ -446,13 +487,58 @@ impl Generator {
             let value = self.value_schema(&entry.map_entry_value_field().kind(), naming);
             return self.bound_list(json!({"type": "object", "additionalProperties": value}));
         }
+        let rule = self.rule(field);
         if field.is_list() {
-            let items = self.value_schema(&kind, naming);
-            return self.bound_list(json!({"type": "array", "items": items}));
+            let mut items = self.value_schema(&kind, naming);
+            if let Some(rule) = rule {
+                items = apply_rule(items, rule);
+            }
+            let list = self.bound_list(json!({"type": "array", "items": items}));
+            return self.list_rule(field, list);
         }
-        let schema = self.value_schema(&kind, naming);
+        let mut schema = self.value_schema(&kind, naming);
+        if let Some(rule) = rule {
+            if is_any_value(&kind) {
+                // A rule on text makes a google.protobuf.Value a string (or null, unset).
+                schema = json!({"type": "string"});
+            }
+            schema = apply_rule(schema, rule);
+        }
         let nullable = field.supports_presence() || matches!(kind, Kind::Enum(_));
-        if nullable { or_null(schema) } else { schema }
+        // A required field is refused when null, as when it is absent.
+        if nullable && !self.required(field) {
+            or_null(schema)
+        } else {
+            schema
+        }
+    }
+
+    /// The field's rule, in a request (responses are what the server wrote).
+    fn rule(&self, field: &FieldDescriptor) -> Option<&'static FieldRule> {
+        if self.response {
+            return None;
+        }
+        field_rule(field.full_name())
+    }
+
+    /// Whether a request of this operation must carry the field.
+    fn required(&self, field: &FieldDescriptor) -> bool {
+        self.rule(field).is_some_and(|r| match r.required {
+            Required::No => false,
+            Required::Yes => true,
+            Required::OnCreate => self.creating,
+        })
+    }
+
+    /// A list's own bounds: at most `max_items`, at least one entry when required.
+    fn list_rule(&self, field: &FieldDescriptor, mut list: Value) -> Value {
+        if let Some(max) = self.rule(field).and_then(|r| r.max_items) {
+            list["maxItems"] = json!(max);
+        }
+        if self.required(field) {
+            list["minItems"] = json!(1);
+        }
+        list
     }
 
     /// The JSON of one value of a kind (not null, except where the value itself may be).
@@ -466,6 +552,9 @@ impl Generator {
                 json!({"type": "string", "enum": names})
             }
             Kind::Message(m) => match m.full_name() {
+                "google.protobuf.Timestamp" if !self.response => json!({
+                    "type": "string", "format": "date-time", "pattern": RFC3339_PATTERN,
+                }),
                 "google.protobuf.Timestamp" => json!({"type": "string", "format": "date-time"}),
                 "google.protobuf.Duration" => {
                     json!({"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]{1,9})?s$"})
@@ -490,25 +579,44 @@ impl Generator {
     /// name is reserved before its fields are visited).
     fn message_ref(&mut self, message: &MessageDescriptor, naming: FieldNaming) -> Value {
         let json_names = naming == FieldNaming::JsonName;
-        let key = (message.full_name().to_string(), json_names, self.response);
+        // Only a message with fields required on create has a variant for creating.
+        let creating = !self.response
+            && self.creating
+            && message.fields().any(|f| {
+                field_rule(f.full_name()).is_some_and(|r| r.required == Required::OnCreate)
+            });
+        let key = (
+            message.full_name().to_string(),
+            json_names,
+            self.response,
+            creating,
+        );
         let name = match self.names.get(&key) {
             Some(name) => name.clone(),
             None => {
                 // The first naming a message is used with gets its plain full name; request
-                // bodies get their own variant, without `required`.
+                // bodies get their own variant with the request rules. Titles differ as the
+                // names do: client generators name their types by title, and two schemas
+                // of one title collide (openapi-python-client then drops operations).
                 let other_naming = self
                     .names
                     .keys()
-                    .any(|(full, json, _)| full == message.full_name() && *json != json_names);
+                    .any(|(full, json, ..)| full == message.full_name() && *json != json_names);
                 let mut name = message.full_name().to_string();
+                let mut title = message.name().to_string();
                 if other_naming {
                     name = format!("{name}.{naming:?}");
+                    title = format!("{title}{naming:?}");
                 }
-                if !self.response {
+                if creating {
+                    name.push_str("-create-input");
+                    title.push_str("CreateInput");
+                } else if !self.response {
                     name.push_str("-input");
+                    title.push_str("Input");
                 }
                 self.names.insert(key, name.clone());
-                let schema = self.message_schema(message, naming);
+                let schema = self.message_schema(message, naming, &title);
                 self.schemas.insert(name.clone(), schema);
                 name
             }
@@ -518,24 +626,35 @@ impl Generator {
 
     /// In a response every field is written, and nothing else; a request may send any
     /// subset (and unknown keys are ignored).
-    fn message_schema(&mut self, message: &MessageDescriptor, naming: FieldNaming) -> Value {
+    fn message_schema(
+        &mut self,
+        message: &MessageDescriptor,
+        naming: FieldNaming,
+        title: &str,
+    ) -> Value {
         let mut properties = Map::new();
+        let mut required_in_request = Vec::new();
         // Declaration order, as the codec writes them.
         let declared = message.descriptor_proto().field.iter();
         let fields = declared.filter_map(|f| message.get_field(u32::try_from(f.number()).ok()?));
         for field in fields {
-            properties.insert(
-                client_name(&field, naming).to_string(),
-                self.field_schema(&field, naming),
-            );
+            let name = client_name(&field, naming).to_string();
+            if self.required(&field) {
+                required_in_request.push(name.clone());
+            }
+            properties.insert(name, self.field_schema(&field, naming));
         }
         if !self.response {
-            return json!({"type": "object", "title": message.name(), "properties": properties});
+            let mut schema = json!({"type": "object", "title": title, "properties": properties});
+            if !required_in_request.is_empty() {
+                schema["required"] = json!(required_in_request);
+            }
+            return schema;
         }
         let required: Vec<&String> = properties.keys().collect();
         json!({
             "type": "object",
-            "title": message.name(),
+            "title": title,
             "properties": properties,
             "required": required,
             "additionalProperties": false,
@@ -560,6 +679,75 @@ fn header_display_name(name: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("-")
+}
+
+/// RFC 3339 as `DateTime::parse_from_rfc3339` reads it, within what a Timestamp holds.
+/// Days stop at 28 so that every string it describes is a real date.
+const RFC3339_PATTERN: &str = concat!(
+    r"^[1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])[Tt]",
+    r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?",
+    r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+);
+
+fn is_any_value(kind: &Kind) -> bool {
+    matches!(kind, Kind::Message(m) if m.full_name() == "google.protobuf.Value")
+}
+
+/// A field's rule on the schema of one of its values.
+fn apply_rule(mut schema: Value, rule: &FieldRule) -> Value {
+    let integer = schema["type"] == "integer";
+    let number = |x: f64| {
+        if integer && x.fract() == 0.0 {
+            json!(x as i64)
+        } else {
+            json!(x)
+        }
+    };
+    if let Some(min) = rule.min {
+        schema["minimum"] = number(min);
+    }
+    if let Some(max) = rule.max {
+        schema["maximum"] = number(max);
+    }
+    if rule.not_blank {
+        schema["pattern"] = json!(r"\S");
+    }
+    if let Some(min) = rule.min_chars {
+        schema["minLength"] = json!(min);
+    }
+    if let Some(max) = rule.max_chars {
+        schema["maxLength"] = json!(max);
+    }
+    match rule.format {
+        None => {}
+        Some(Format::Email) => {
+            schema["pattern"] = json!(validate::EMAIL_PATTERN);
+            schema["maxLength"] = json!(validate::EMAIL_MAX_CHARS);
+        }
+        Some(Format::Bcp47OrEmpty) => {
+            schema["pattern"] = json!(format!("^$|{}", validate::BCP47_PATTERN));
+            schema["maxLength"] = json!(validate::BCP47_MAX_CHARS);
+        }
+        Some(Format::Uuid) => {
+            schema["pattern"] = json!(validate::UUID_PATTERN);
+            schema["format"] = json!("uuid");
+        }
+        Some(Format::ImageOrEmpty) => {
+            schema["pattern"] = json!(validate::IMAGE_BASE64_PATTERN);
+        }
+        Some(Format::IanaTimezoneOrEmpty) => {
+            let names: Vec<&str> = std::iter::once("")
+                .chain(validate::iana_timezone_names())
+                .collect();
+            schema = json!({"type": "string", "enum": names});
+        }
+        Some(Format::CountryCode) => {
+            let codes: Vec<&str> = validate::country_codes().collect();
+            schema = json!({"type": "string", "enum": codes});
+        }
+        Some(Format::OneOf(values)) => schema = json!({"type": "string", "enum": values}),
+    }
+    schema
 }
 
 fn or_null(schema: Value) -> Value {
