@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use orgd::proto::DESCRIPTOR_POOL;
 use orgd::rest::binding::{BodyTarget, bindings};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 async fn fetch(app: &App, token: Option<&str>) -> Value {
@@ -102,8 +103,10 @@ async fn document_lists_every_binding_with_schemas_and_security() {
 
         // A GroupAlarm operation: path parameter by its JSON name, the body a $ref, 201.
         let create = &doc["paths"]["/api/v1/organization"]["post"];
+        // The body is required (validate::FIELD_RULES), so it is not nullable either.
+        assert_eq!(create["requestBody"]["required"], true);
         assert_eq!(
-            create["requestBody"]["content"]["application/json"]["schema"]["anyOf"][0]["$ref"],
+            create["requestBody"]["content"]["application/json"]["schema"]["$ref"],
             "#/components/schemas/orgd.v1.Organization-input"
         );
         // Responses carry every field and nothing else; requests may send any subset.
@@ -119,10 +122,10 @@ async fn document_lists_every_binding_with_schemas_and_security() {
             schemas["orgd.v1.Organization"]["additionalProperties"],
             false
         );
-        assert!(
-            schemas["orgd.v1.Organization-input"]
-                .get("required")
-                .is_none()
+        // A request requires only what the domain rules require.
+        assert_eq!(
+            schemas["orgd.v1.Organization-input"]["required"],
+            json!(["name"])
         );
         let keys = |name: &str| -> Vec<String> {
             schemas[name]["properties"]
@@ -291,18 +294,25 @@ fn form_bodies_are_documented_where_the_transcoder_reads_them() {
     );
 }
 
-/// Every string and list a request body may carry shows the bound the gRPC codec enforces
-/// on it; responses are not bounded by it, and parameters are bounded more tightly by the
-/// URI and header sizes (a documented maximum there would invite a 414 or 431).
+/// Every string and list a request body may carry shows a bound: the field's own rule
+/// (`validate::FIELD_RULES`) where it has one, else the one the gRPC codec enforces on every
+/// request; responses are not bounded by either. Parameters carry only their fields' rules:
+/// the URI and header sizes bound the rest more tightly (a documented maximum there would
+/// invite a 414 or 431).
 #[test]
 fn request_bodies_carry_the_bound_of_every_string_and_list() {
+    use orgd::domain::validate::{
+        DESCRIPTION_MAX_CHARS, EMAIL_MAX_CHARS, NAME_MAX_CHARS, TAG_MAX_CHARS, TAGS_MAX, field_rule,
+    };
     use orgd::limits::{MAX_LIST_ITEMS, MAX_STRING_CHARS};
     let doc = orgd::rest::openapi::document(&DESCRIPTOR_POOL);
     let schemas = &doc["components"]["schemas"];
     let input = &schemas["orgd.v1.Organization-input"]["properties"];
-    assert_eq!(input["name"]["maxLength"], MAX_STRING_CHARS);
-    assert_eq!(input["tags"]["maxItems"], MAX_LIST_ITEMS);
-    assert_eq!(input["tags"]["items"]["maxLength"], MAX_STRING_CHARS);
+    assert_eq!(input["name"]["maxLength"], NAME_MAX_CHARS);
+    assert_eq!(input["description"]["maxLength"], DESCRIPTION_MAX_CHARS);
+    assert_eq!(input["uuid"]["maxLength"], MAX_STRING_CHARS);
+    assert_eq!(input["tags"]["maxItems"], TAGS_MAX);
+    assert_eq!(input["tags"]["items"]["maxLength"], TAG_MAX_CHARS);
     assert_eq!(input["ownerIDs"]["maxItems"], MAX_LIST_ITEMS);
     let output = &schemas["orgd.v1.Organization"]["properties"];
     assert!(output["name"].get("maxLength").is_none());
@@ -311,26 +321,262 @@ fn request_bodies_carry_the_bound_of_every_string_and_list() {
     let patch = &doc["paths"][ship]["patch"]["requestBody"]["content"];
     assert_eq!(
         patch["application/json"]["schema"]["properties"]["display_name"],
-        json!({"anyOf": [{"maxLength": MAX_STRING_CHARS}, {"type": "null"}]})
+        json!({"type": ["string", "null"], "pattern": "\\S", "maxLength": NAME_MAX_CHARS})
     );
     let invite = &doc["paths"]["/api/v1/organization/{organizationID}/owner/invitations"]["post"];
+    let body = &invite["requestBody"]["content"];
     assert_eq!(
-        invite["requestBody"]["content"]["application/json"]["schema"]["properties"]["email"]["maxLength"],
-        MAX_STRING_CHARS
+        body["application/json"]["schema"]["properties"]["email"]["maxLength"],
+        EMAIL_MAX_CHARS
+    );
+    assert_eq!(
+        body["application/json"]["schema"]["required"],
+        json!(["email"])
+    );
+    assert_eq!(
+        body["application/x-www-form-urlencoded"]["schema"]["required"],
+        json!(["email"])
     );
 
     for b in bindings(&DESCRIPTOR_POOL) {
         let params = operation(&doc, &b)["parameters"].as_array().cloned();
         for p in params.unwrap_or_default() {
             let schema = &p["schema"];
-            assert!(
-                schema.get("maxItems").is_none()
-                    && schema.get("maxLength").is_none()
-                    && schema["items"].get("maxLength").is_none(),
-                "{} {}: {schema}",
-                b.route,
-                p["name"]
-            );
+            let backstop = [
+                &schema["maxItems"],
+                &schema["maxLength"],
+                &schema["items"]["maxLength"],
+            ]
+            .into_iter()
+            .any(|n| *n == json!(MAX_STRING_CHARS) || *n == json!(MAX_LIST_ITEMS));
+            assert!(!backstop, "{} {}: {schema}", b.route, p["name"]);
         }
     }
+    // A parameter's own rule is documented: search_text is 1..=255 characters.
+    let partners = &doc["paths"]["/v1/partners"]["get"]["parameters"];
+    let search = partners
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "search_text")
+        .unwrap();
+    let rule = field_rule("orgd.v1.ListOrganizationPartnersRequest.search_text").unwrap();
+    assert_eq!(search["schema"]["maxLength"], json!(rule.max_chars));
+    assert_eq!(search["schema"]["minLength"], 1);
+}
+
+/// A request with `params` in the query of a GET operation whose path variables are the
+/// organization's id or UUID (None: another variable the test has no value for).
+fn query_url(path: &str, org: &Value, params: &[(String, String)]) -> Option<String> {
+    let mut url = String::new();
+    for segment in path.split('/').skip(1) {
+        url.push('/');
+        match segment {
+            "{organizationID}" => url.push_str(&org["id"].to_string()),
+            "{organization_id}" => url.push_str(org["uuid"].as_str().unwrap()),
+            s if s.starts_with('{') => return None,
+            s => url.push_str(s),
+        }
+    }
+    let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    Some(format!("{url}?{}", query.join("&")))
+}
+
+/// A value the parameter's schema allows: its minimum, its first enum value.
+fn allowed_value(schema: &Value) -> Option<String> {
+    let schema = if schema["type"] == "array" {
+        &schema["items"]
+    } else {
+        schema
+    };
+    if let Some(min) = schema["minimum"].as_i64() {
+        return Some(min.to_string());
+    }
+    schema["enum"]
+        .as_array()
+        .and_then(|values| values.iter().find_map(Value::as_str))
+        .map(str::to_string)
+}
+
+/// Every integer bound the document states on a query parameter is the server's: the
+/// bound itself is accepted and one past it refused, on every operation the test can reach
+/// (path variables an organization's id or UUID, required parameters at allowed values).
+#[tokio::test]
+async fn documented_integer_bounds_are_the_servers() {
+    for_each_backend(|app| async move {
+        let owner = app.user("owner").await;
+        let org = app.org(&owner.token, "Bounds").await;
+        let doc = fetch(&app, None).await;
+        let uuid = org["uuid"].as_str().unwrap().to_string();
+        let mut checked = 0;
+        for (path, ops) in doc["paths"].as_object().unwrap() {
+            let Some(get) = ops.get("get") else { continue };
+            let params = get["parameters"].as_array().cloned().unwrap_or_default();
+            let required: Vec<(String, String)> = params
+                .iter()
+                .filter(|p| p["in"] == "query" && p["required"] == true)
+                .filter_map(|p| Some((p["name"].as_str()?.into(), allowed_value(&p["schema"])?)))
+                .collect();
+            for p in params.iter().filter(|p| p["in"] == "query") {
+                let name = p["name"].as_str().unwrap();
+                let schema = &p["schema"];
+                if schema["type"] != "integer" {
+                    continue;
+                }
+                let bounds = [
+                    (schema["minimum"].as_i64(), -1),
+                    (schema["maximum"].as_i64(), 1),
+                ];
+                for (bound, step) in bounds {
+                    let Some(bound) = bound else { continue };
+                    // The type's own range is the JSON codec's, not a domain bound.
+                    if bound == i64::from(i32::MIN)
+                        || bound == i64::from(i32::MAX)
+                        || bound == i64::MIN
+                        || bound == i64::MAX
+                    {
+                        continue;
+                    }
+                    for (value, refused) in [(bound, false), (bound + step, true)] {
+                        let mut query: Vec<(String, String)> = required
+                            .iter()
+                            .filter(|(k, _)| k != name)
+                            .cloned()
+                            .collect();
+                        query.push((name.to_string(), value.to_string()));
+                        let Some(url) = query_url(path, &org, &query) else {
+                            continue;
+                        };
+                        let mut req = app
+                            .http
+                            .get(app.url(&url))
+                            .header("Authorization", format!("Bearer {}", owner.token));
+                        for h in params.iter().filter(|p| p["in"] == "header") {
+                            req = req.header(h["name"].as_str().unwrap(), &uuid);
+                        }
+                        let r = send(req).await;
+                        let status = r.status.as_u16();
+                        let bad_request = status == 400 || status == 422;
+                        assert_eq!(
+                            bad_request, refused,
+                            "GET {url}: {status} {} (documented bound {bound})",
+                            r.text
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        // limit/offset of five GroupAlarm lists, page_size of the giosg ones, MyCreditApp's.
+        assert!(checked >= 20, "{checked} bounds checked");
+    })
+    .await;
+}
+
+/// A path that names a resource with a literal segment answers 405 (with Allow, in the
+/// surface's dialect) to a method it lacks, even where that method has a route whose
+/// variable the segment would fill: `PUT .../owner/invitations` is not AddOwner of a user
+/// whose id is "invitations".
+#[tokio::test]
+async fn a_method_a_path_lacks_is_405_even_where_a_variable_route_matches() {
+    for_each_backend(|app| async move {
+        let owner = app.user("owner").await;
+        let org = app.org(&owner.token, "Methods").await;
+        let path = format!("/api/v1/organization/{}/owner/invitations", org["id"]);
+        for method in [Method::PUT, Method::DELETE] {
+            let r = app
+                .rest(
+                    method.clone(),
+                    &path,
+                    Auth::Bearer(&owner.token),
+                    Some(&json!({})),
+                )
+                .await;
+            r.assert_error(405, "METHOD_NOT_ALLOWED");
+            assert_eq!(r.headers["allow"], "GET, POST", "{method}");
+        }
+        // The variable routes still answer for real ids.
+        let owner_path = format!("/api/v1/organization/{}/owner/{}", org["id"], owner.id);
+        let r = app
+            .rest(Method::PUT, &owner_path, Auth::Bearer(&owner.token), None)
+            .await;
+        assert!(r.status.is_success(), "{} {}", r.status, r.text);
+    })
+    .await;
+}
+
+/// Client generators name a type by its schema's title, and two schemas of one title
+/// collide (openapi-python-client then drops the operations using them): every component
+/// has a title of its own, the request variants included.
+#[test]
+fn every_component_schema_has_a_title_of_its_own() {
+    let doc = orgd::rest::openapi::document(&DESCRIPTOR_POOL);
+    let mut seen = std::collections::HashMap::new();
+    for (name, schema) in doc["components"]["schemas"].as_object().unwrap() {
+        if let Some(title) = schema["title"].as_str()
+            && let Some(other) = seen.insert(title.to_string(), name.clone())
+        {
+            panic!("{name} and {other} are both titled {title}");
+        }
+    }
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["orgd.v1.Organization"]["title"], "Organization");
+    assert_eq!(
+        schemas["orgd.v1.Organization-input"]["title"],
+        "OrganizationInput"
+    );
+    assert_eq!(
+        schemas["orgd.v1.QuickAction-input"]["title"],
+        "QuickActionInput"
+    );
+    assert_eq!(
+        schemas["orgd.v1.OrganizationLocation-input"]["title"],
+        "OrganizationLocationInput"
+    );
+    // Creating requires what an update may leave out: a variant of its own.
+    assert_eq!(
+        schemas["orgd.v1.PartnerInput-create-input"]["required"],
+        json!(["company_name", "partner_type", "email"])
+    );
+    assert!(
+        schemas["orgd.v1.PartnerInput-input"]
+            .get("required")
+            .is_none()
+    );
+}
+
+/// Every rule of `validate::FIELD_RULES` names a request field (a typo would silently leave
+/// the document without it), and each field's rule shows in the document.
+#[test]
+fn every_field_rule_names_a_field_and_shows_in_the_document() {
+    use orgd::domain::validate::FIELD_RULES;
+    let fields: Vec<prost_reflect::FieldDescriptor> = DESCRIPTOR_POOL
+        .all_messages()
+        .flat_map(|m| m.fields().collect::<Vec<_>>())
+        .collect();
+    for (name, _) in FIELD_RULES {
+        let found = match name.strip_prefix("*.") {
+            Some(field) => fields.iter().any(|f| f.name() == field),
+            None => fields.iter().any(|f| f.full_name() == *name),
+        };
+        assert!(found, "{name} names no field");
+    }
+    let doc = orgd::rest::openapi::document(&DESCRIPTOR_POOL);
+    let text = doc.to_string();
+    for pattern in [
+        orgd::domain::validate::EMAIL_PATTERN,
+        orgd::domain::validate::UUID_PATTERN,
+        orgd::domain::validate::IMAGE_BASE64_PATTERN,
+    ] {
+        assert!(text.contains(&json!(pattern).to_string()), "{pattern}");
+    }
+    let org = &doc["components"]["schemas"]["orgd.v1.Organization-input"]["properties"];
+    assert!(
+        org["timezone"]["enum"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("Europe/Berlin"))
+    );
+    let location = &doc["components"]["schemas"]["orgd.v1.OrganizationLocation-input"];
+    assert_eq!(location["properties"]["latitude"]["maximum"], 90.0);
 }
