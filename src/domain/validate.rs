@@ -381,7 +381,8 @@ pub const UUID_PATTERN: &str =
 /// or empty. WebP is accepted too but has no prefix a regular expression can state simply.
 pub const IMAGE_BASE64_PATTERN: &str = concat!(
     r"^(?:(?:iVBORw0KGg[o-r][A-Za-z0-9+/]|/9j/|R0lGOD[dl]h)",
-    r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)?$"
+    // The last symbol before padding carries no stray bits (the decoder refuses those).
+    r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?)?$"
 );
 
 /// Every name [`is_iana_timezone`] accepts.
@@ -631,6 +632,59 @@ pub static FIELD_RULES: &[(&str, FieldRule)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use proptest::prelude::*;
+    use proptest::string::string_regex;
+
+    fn regex(pattern: &str) -> regex::Regex {
+        regex::Regex::new(pattern).unwrap()
+    }
+
+    /// proptest generates from a pattern without its anchors (each is `^...$` whole).
+    fn strings(pattern: &str) -> proptest::string::RegexGeneratorStrategy<String> {
+        let inner = pattern.strip_prefix('^').and_then(|p| p.strip_suffix('$'));
+        string_regex(inner.unwrap()).unwrap()
+    }
+
+    proptest! {
+        /// What a pattern describes the check accepts: a client following the document is
+        /// never refused (schemathesis' positive_data_acceptance, here for every string).
+        #[test]
+        fn what_each_pattern_describes_its_check_accepts(
+            email in strings(EMAIL_PATTERN),
+            tag in strings(BCP47_PATTERN),
+            uuid in strings(UUID_PATTERN),
+            image in strings(IMAGE_BASE64_PATTERN),
+        ) {
+            if email.chars().count() <= EMAIL_MAX_CHARS {
+                // Checked as stored: trimmed and lowercased.
+                prop_assert!(is_email(email.trim()), "{email:?}");
+                prop_assert!(is_email(&email.trim().to_lowercase()), "{email:?}");
+            }
+            if tag.len() <= BCP47_MAX_CHARS {
+                prop_assert!(is_bcp47(&tag), "{tag:?}");
+            }
+            prop_assert!(uuid::Uuid::parse_str(&uuid).is_ok(), "{uuid:?}");
+            let bytes = base64::engine::general_purpose::STANDARD.decode(&image).unwrap();
+            prop_assert!(image.is_empty() || super::super::avatar::sniff(&bytes).is_some());
+        }
+
+        /// And what a check accepts its pattern describes (else the document would hide
+        /// values the server takes, and schemathesis' negative_data_rejection fails).
+        #[test]
+        fn bcp47_pattern_is_is_bcp47(
+            parts in proptest::collection::vec("[a-zA-Z0-9]{1,9}|[xX]|[0-9]{3}|[a-zA-Z]{2,4}", 1..7)
+        ) {
+            let tag = parts.join("-");
+            let by_pattern = regex(BCP47_PATTERN).is_match(&tag) && tag.len() <= BCP47_MAX_CHARS;
+            prop_assert_eq!(by_pattern, is_bcp47(&tag), "{:?}", tag);
+        }
+
+        #[test]
+        fn email_pattern_is_is_email(s in "[ab.@ \t\x07é]{0,10}") {
+            prop_assert_eq!(regex(EMAIL_PATTERN).is_match(&s), is_email(&s), "{:?}", s);
+        }
+    }
 
     #[test]
     fn bcp47_tags() {

@@ -808,6 +808,18 @@ mod tests {
     use super::*;
     use crate::proto::DESCRIPTOR_POOL;
 
+    proptest::proptest! {
+        /// A request timestamp the document describes is one the codec reads.
+        #[test]
+        fn documented_timestamps_parse(
+            s in proptest::string::string_regex(
+                RFC3339_PATTERN.strip_prefix('^').and_then(|p| p.strip_suffix('$')).unwrap(),
+            ).unwrap()
+        ) {
+            proptest::prop_assert!(chrono::DateTime::parse_from_rfc3339(&s).is_ok(), "{s:?}");
+        }
+    }
+
     #[test]
     fn every_binding_is_documented() {
         let doc = document(&DESCRIPTOR_POOL);
