@@ -571,12 +571,13 @@ fn every_field_rule_names_a_field_and_shows_in_the_document() {
         assert!(text.contains(&json!(pattern).to_string()), "{pattern}");
     }
     let org = &doc["components"]["schemas"]["orgd.v1.Organization-input"]["properties"];
-    assert!(
-        org["timezone"]["enum"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("Europe/Berlin"))
-    );
+    let timezone = regex::Regex::new(org["timezone"]["pattern"].as_str().unwrap()).unwrap();
+    for name in orgd::domain::validate::iana_timezone_names().chain([""]) {
+        assert!(timezone.is_match(name), "{name}");
+    }
+    for name in ["Mars/Olympus", "Etc/GMT+0 ", "Etc/GMTx0", "europe/berlin"] {
+        assert!(!timezone.is_match(name) && !orgd::domain::validate::is_iana_timezone(name));
+    }
     let location = &doc["components"]["schemas"]["orgd.v1.OrganizationLocation-input"];
     assert_eq!(location["properties"]["latitude"]["maximum"], 90.0);
 }

@@ -736,10 +736,13 @@ fn apply_rule(mut schema: Value, rule: &FieldRule) -> Value {
             schema["pattern"] = json!(validate::IMAGE_BASE64_PATTERN);
         }
         Some(Format::IanaTimezoneOrEmpty) => {
-            let names: Vec<&str> = std::iter::once("")
-                .chain(validate::iana_timezone_names())
+            // A pattern, not an enum: names such as GMT0, GMT+0 and GMT-0 make the same
+            // identifier in client generators, which then refuse the whole document.
+            let names: Vec<String> = validate::iana_timezone_names()
+                .map(|n| n.replace('+', "\\+").replace('.', "\\."))
                 .collect();
-            schema = json!({"type": "string", "enum": names});
+            schema["pattern"] = json!(format!("^(?:|{})$", names.join("|")));
+            schema["examples"] = json!(["Europe/Berlin", "UTC"]);
         }
         Some(Format::CountryCode) => {
             let codes: Vec<&str> = validate::country_codes().collect();
