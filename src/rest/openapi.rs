@@ -36,7 +36,10 @@ const MAX_QUERY_DEPTH: usize = 3;
 
 /// The whole document for the bindings of `pool`.
 pub fn document(pool: &DescriptorPool) -> Value {
-    let mut generator = Generator::default();
+    let mut generator = Generator {
+        nul_refused: codec_refuses_nul(pool),
+        ..Generator::default()
+    };
     let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
     let mut operation_ids: HashMap<String, usize> = HashMap::new();
     for b in binding::bindings(pool) {
@@ -192,7 +195,28 @@ struct Generator {
     /// Whether the operation creates what its body describes (a POST), which decides
     /// [`Required::OnCreate`].
     creating: bool,
+    /// Whether the codec refuses a NUL in any request string ([`codec_refuses_nul`]).
+    nul_refused: bool,
 }
+
+/// Asks the gRPC codec's backstop, the one place the rule lives, whether it refuses a NUL in
+/// a request string: a string field of some message set to "\0" and checked.
+fn codec_refuses_nul(pool: &DescriptorPool) -> bool {
+    let field = pool.all_messages().find_map(|m| {
+        m.fields()
+            .find(|f| matches!(f.kind(), Kind::String) && !f.is_list() && !f.is_map())
+    });
+    let Some(field) = field else { return false };
+    let mut message = prost_reflect::DynamicMessage::new(field.parent_message().clone());
+    message.set_field(&field, prost_reflect::Value::String("\0".into()));
+    !crate::grpc::codec::oversized_fields(&message).is_empty()
+}
+
+/// A request string without a NUL, for when the codec refuses one.
+const NO_NUL_PATTERN: &str = r"^[^\x00]*$";
+/// Not only whitespace (and, when the codec refuses one, no NUL).
+const NOT_BLANK_PATTERN: &str = r"\S";
+const NOT_BLANK_NO_NUL_PATTERN: &str = r"^[^\x00]*[^\s\x00][^\x00]*$";
 
 impl Generator {
     fn operation(&mut self, b: &Binding, operation_id: String) -> Value {
@@ -427,7 +451,7 @@ impl Generator {
     fn scalar_param_schema(&mut self, field: &FieldDescriptor) -> Value {
         let schema = self.unruled_param_schema(field);
         match self.rule(field) {
-            Some(rule) => apply_rule(schema, rule),
+            Some(rule) => apply_rule(schema, rule, self.nul_refused),
             None => schema,
         }
     }
@@ -461,6 +485,9 @@ impl Generator {
         if self.body && matches!(kind, Kind::String) {
             schema["maxLength"] = json!(MAX_STRING_CHARS);
         }
+        if !self.response && self.nul_refused && matches!(kind, Kind::String) {
+            schema["pattern"] = json!(NO_NUL_PATTERN);
+        }
         schema
     }
 
@@ -491,7 +518,7 @@ impl Generator {
         if field.is_list() {
             let mut items = self.value_schema(&kind, naming);
             if let Some(rule) = rule {
-                items = apply_rule(items, rule);
+                items = apply_rule(items, rule, self.nul_refused);
             }
             let list = self.bound_list(json!({"type": "array", "items": items}));
             return self.list_rule(field, list);
@@ -502,7 +529,7 @@ impl Generator {
                 // A rule on text makes a google.protobuf.Value a string (or null, unset).
                 schema = json!({"type": "string"});
             }
-            schema = apply_rule(schema, rule);
+            schema = apply_rule(schema, rule, self.nul_refused);
         }
         let nullable = field.supports_presence() || matches!(kind, Kind::Enum(_));
         // A required field is refused when null, as when it is absent.
@@ -562,6 +589,9 @@ impl Generator {
                 "google.protobuf.Struct" => json!({"type": "object"}),
                 "google.protobuf.ListValue" => json!({"type": "array"}),
                 // Any JSON value, null included (maxLength binds only a string).
+                "google.protobuf.Value" if self.body && self.nul_refused => {
+                    json!({"maxLength": MAX_STRING_CHARS, "pattern": NO_NUL_PATTERN})
+                }
                 "google.protobuf.Value" if self.body => json!({"maxLength": MAX_STRING_CHARS}),
                 "google.protobuf.Value" => json!({}),
                 HTTP_BODY => json!({"type": "string", "format": "binary"}),
@@ -694,7 +724,7 @@ fn is_any_value(kind: &Kind) -> bool {
 }
 
 /// A field's rule on the schema of one of its values.
-fn apply_rule(mut schema: Value, rule: &FieldRule) -> Value {
+fn apply_rule(mut schema: Value, rule: &FieldRule, nul_refused: bool) -> Value {
     let integer = schema["type"] == "integer";
     let number = |x: f64| {
         if integer && x.fract() == 0.0 {
@@ -710,7 +740,11 @@ fn apply_rule(mut schema: Value, rule: &FieldRule) -> Value {
         schema["maximum"] = number(max);
     }
     if rule.not_blank {
-        schema["pattern"] = json!(r"\S");
+        schema["pattern"] = json!(if nul_refused {
+            NOT_BLANK_NO_NUL_PATTERN
+        } else {
+            NOT_BLANK_PATTERN
+        });
     }
     if let Some(min) = rule.min_chars {
         schema["minLength"] = json!(min);
