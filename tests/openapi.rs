@@ -55,7 +55,9 @@ async fn document_lists_every_binding_with_schemas_and_security() {
                 method,
                 b.route
             );
-            for status in ["401", "403", "404", "413", "429", "503"] {
+            for status in [
+                "401", "403", "404", "408", "413", "414", "429", "431", "503",
+            ] {
                 assert!(
                     op["responses"][status].is_object(),
                     "{status} of {}",
@@ -611,6 +613,36 @@ async fn the_document_states_whether_a_nul_is_accepted() {
         if !documented {
             r.assert_status(400);
         }
+    })
+    .await;
+}
+
+/// What the HTTP layers answer before an operation runs is documented as they send it: an
+/// over-long URI is a 414 in plain text on every operation.
+#[tokio::test]
+async fn an_over_long_uri_is_the_documented_414() {
+    for_each_backend(|app| async move {
+        let owner = app.user("owner").await;
+        let doc = fetch(&app, None).await;
+        let documented = &doc["paths"]["/api/v1/organizations"]["get"]["responses"]["414"];
+        assert!(
+            documented["content"]["text/plain"].is_object(),
+            "{documented}"
+        );
+        let long = "a".repeat(orgd::limits::MAX_URI_BYTES + 1);
+        let r = send(
+            app.http
+                .get(app.url(&format!("/api/v1/organizations?x={long}")))
+                .header("Authorization", format!("Bearer {}", owner.token)),
+        )
+        .await;
+        r.assert_status(414);
+        assert!(
+            r.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain")
+        );
     })
     .await;
 }

@@ -31,6 +31,32 @@ const ERROR_STATUSES: [StatusCode; 9] = [
     StatusCode::SERVICE_UNAVAILABLE,
 ];
 
+/// Statuses the HTTP layers answer before any operation runs, with what they send: the
+/// request's time, the URI's and the headers' size ([`crate::limits`]).
+fn transport_responses() -> [(StatusCode, String, bool); 3] {
+    use crate::limits::{MAX_HEADER_BYTES, MAX_URI_BYTES, REQUEST_TIMEOUT};
+    [
+        (
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request took longer than {} s",
+                REQUEST_TIMEOUT.as_secs()
+            ),
+            false,
+        ),
+        (
+            StatusCode::URI_TOO_LONG,
+            format!("the URI is longer than {MAX_URI_BYTES} bytes"),
+            true,
+        ),
+        (
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("the headers are larger than {MAX_HEADER_BYTES} bytes"),
+            false,
+        ),
+    ]
+}
+
 /// Query parameters are expanded through nested messages this deep at most.
 const MAX_QUERY_DEPTH: usize = 3;
 
@@ -385,6 +411,13 @@ impl Generator {
                 "schema": {"$ref": format!("#/components/schemas/{}", error_schema_name(b.dialect))},
             },
         });
+        for (status, description, text) in transport_responses() {
+            let mut response = json!({"description": description});
+            if text {
+                response["content"] = json!({"text/plain": {"schema": {"type": "string"}}});
+            }
+            responses.insert(status.as_str().to_string(), response);
+        }
         for status in ERROR_STATUSES {
             responses.insert(
                 status.as_str().to_string(),
