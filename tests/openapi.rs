@@ -646,3 +646,69 @@ async fn an_over_long_uri_is_the_documented_414() {
     })
     .await;
 }
+
+/// Links lead from what a POST creates to the operations that name it (schemathesis'
+/// stateful phase follows them): each names a documented operation and fills every path
+/// variable of it, and following one on the real server reaches the created thing.
+#[tokio::test]
+async fn links_lead_from_what_a_post_creates_to_the_operations_naming_it() {
+    for_each_backend(|app| async move {
+        let owner = app.user("owner").await;
+        let doc = fetch(&app, None).await;
+        let mut operations = std::collections::HashMap::new();
+        for (path, ops) in doc["paths"].as_object().unwrap() {
+            for (method, op) in ops.as_object().unwrap() {
+                operations.insert(
+                    op["operationId"].as_str().unwrap().to_string(),
+                    (path, method, op),
+                );
+            }
+        }
+        let mut links = 0;
+        for (_, _, op) in operations.values() {
+            for response in op["responses"].as_object().unwrap().values() {
+                for link in response["links"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|l| l.values())
+                {
+                    links += 1;
+                    let (path, _, target) = operations[link["operationId"].as_str().unwrap()];
+                    let variables = path.matches('{').count();
+                    let filled = link["parameters"]
+                        .as_object()
+                        .unwrap()
+                        .keys()
+                        .filter(|k| k.starts_with("path."))
+                        .count();
+                    assert_eq!(filled, variables, "{link}");
+                    for key in link["parameters"].as_object().unwrap().keys() {
+                        let (place, name) = key.split_once('.').unwrap();
+                        let declared = target["parameters"].as_array().unwrap().iter().any(|p| {
+                            p["in"] == place
+                                && p["name"].as_str().unwrap().eq_ignore_ascii_case(name)
+                        });
+                        assert!(declared, "{key} of {link}");
+                    }
+                }
+            }
+        }
+        assert!(links >= 20, "{links} links");
+
+        let create = &doc["paths"]["/api/v1/organization"]["post"]["responses"]["201"];
+        let link = &create["links"]["OrganizationService_GetOrganization"];
+        assert_eq!(
+            link["parameters"]["path.organizationID"],
+            "$response.body#/id"
+        );
+        let created = app.org(&owner.token, "Linked").await;
+        let pointer = link["parameters"]["path.organizationID"].as_str().unwrap();
+        let id = created
+            .pointer(pointer.strip_prefix("$response.body#").unwrap())
+            .unwrap();
+        let got = app.get_org(Auth::Bearer(&owner.token), id).await;
+        got.assert_status(200);
+        assert_eq!(got.json["id"], created["id"]);
+    })
+    .await;
+}

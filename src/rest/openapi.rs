@@ -68,19 +68,32 @@ pub fn document(pool: &DescriptorPool) -> Value {
     };
     let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
     let mut operation_ids: HashMap<String, usize> = HashMap::new();
-    for b in binding::bindings(pool) {
-        let path = openapi_path(&b);
+    let all = binding::bindings(pool);
+    let mut ids = Vec::with_capacity(all.len());
+    for b in &all {
+        let path = openapi_path(b);
         let mut id = format!("{}.{}", b.method.parent_service().name(), b.method.name());
         let seen = operation_ids.entry(id.clone()).or_default();
         *seen += 1;
         if *seen > 1 {
             id = format!("{id}_{seen}");
         }
-        let op = generator.operation(&b, id);
+        let op = generator.operation(b, id.clone());
+        ids.push(id);
         paths
             .entry(path)
             .or_default()
             .insert(b.http_method.as_str().to_ascii_lowercase(), op);
+    }
+    for creator in &all {
+        let links = links_from(creator, &all, &ids);
+        if links.is_empty() {
+            continue;
+        }
+        let op = &mut paths
+            .get_mut(&openapi_path(creator))
+            .expect("documented above")[&creator.http_method.as_str().to_ascii_lowercase()];
+        op["responses"][creator.success.as_str()]["links"] = Value::Object(links);
     }
     let mut schemas = Map::new();
     for dialect in [Dialect::GroupAlarm, Dialect::Giosg, Dialect::MyCreditApp] {
@@ -118,6 +131,107 @@ pub fn document(pool: &DescriptorPool) -> Value {
             {"ApiToken": []},
         ],
     })
+}
+
+/// The message a POST answers with, when its body is that message as JSON.
+fn created_message(b: &Binding) -> Option<MessageDescriptor> {
+    if b.http_method != Method::POST || b.raw_response {
+        return None;
+    }
+    match &b.response_body {
+        Some(field) if field.is_list() || field.is_map() => None,
+        Some(field) => match field.kind() {
+            Kind::Message(m) => Some(m),
+            _ => None,
+        },
+        None => Some(b.method.output()),
+    }
+}
+
+/// OpenAPI links (for schemathesis' stateful phase, and for readers) from what a POST
+/// creates to the operations of the same surface whose path names it: a path variable
+/// takes the created message's field of its own name (`organization_id`), else the
+/// message's `id` (or `uuid`, as the kinds match) when the variable names the message
+/// (`invitation_id` of an `OwnerInvitation`) or is the `id` under the POST's own path.
+fn links_from(creator: &Binding, all: &[Binding], ids: &[String]) -> Map<String, Value> {
+    let mut links = Map::new();
+    let Some(created) = created_message(creator) else {
+        return links;
+    };
+    let naming = creator.dialect.naming();
+    let snake = snake_case(created.name());
+    let same_kind = |a: &FieldDescriptor, b: &FieldDescriptor| {
+        let string = |f: &FieldDescriptor| matches!(f.kind(), Kind::String);
+        !a.is_list() && !b.is_list() && string(a) == string(b)
+    };
+    for (target, id) in all.iter().zip(ids) {
+        if target.dialect != creator.dialect || std::ptr::eq(target, creator) {
+            continue;
+        }
+        let mut parameters = Map::new();
+        for variable in &target.variables {
+            let [field] = variable.as_slice() else {
+                continue;
+            };
+            // `id` alone is too common a name to say it is the same thing's.
+            let named = created
+                .get_field_by_name(field.name())
+                .filter(|_| field.name() != "id");
+            let names_created = field
+                .name()
+                .strip_suffix("_id")
+                .is_some_and(|stem| snake == stem || snake.ends_with(&format!("_{stem}")))
+                || (field.name() == "id"
+                    && target.route.starts_with(&format!("{}/", creator.route)));
+            let own_id = ["id", "uuid"]
+                .into_iter()
+                .filter_map(|n| created.get_field_by_name(n))
+                .find(|f| same_kind(f, field));
+            let source =
+                named
+                    .filter(|f| same_kind(f, field))
+                    .or(if names_created { own_id } else { None });
+            if let Some(source) = source {
+                parameters.insert(
+                    format!("path.{}", client_name(field, naming)),
+                    json!(format!("$response.body#/{}", client_name(&source, naming))),
+                );
+            }
+        }
+        // Only a link that fills every path variable leads somewhere real.
+        if !parameters.is_empty() && parameters.len() == target.variables.len() {
+            // Headers naming the caller's scope (MyCreditApp's) carry over from the request.
+            for (header, _) in &target.headers {
+                if creator.headers.iter().any(|(h, _)| h == header) {
+                    let name = header_display_name(header.as_str());
+                    parameters.insert(
+                        format!("header.{name}"),
+                        json!(format!("$request.header.{name}")),
+                    );
+                }
+            }
+            links.insert(
+                id.replace('.', "_"),
+                json!({"operationId": id, "parameters": parameters}),
+            );
+        }
+    }
+    links
+}
+
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The binding's matchit route with `{vN}` replaced by the client's name of the variable.
