@@ -1,17 +1,23 @@
-use clap::Parser;
-use tracing_subscriber::EnvFilter;
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("ORGD_LOG")
-                .unwrap_or_else(|_| EnvFilter::new("info,sea_orm_migration=warn,sqlx=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let cli = orgd::cli::Cli::parse();
-    match orgd::cli::run(cli).await {
+    let cli = orgd::cli::Cli::from_env();
+    let traces = match orgd::observability::logging::init(
+        cli.log_format,
+        cli.access_log,
+        cli.otlp_endpoint.as_deref(),
+    ) {
+        Ok(traces) => traces,
+        Err(e) => {
+            eprintln!("orgd: --otlp-endpoint: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let outcome = orgd::cli::run(cli).await;
+    if let Some(provider) = traces {
+        // The exporter's thread sends the spans still queued; it blocks while it does.
+        let _ = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+    }
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("orgd: {e}");

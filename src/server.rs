@@ -8,21 +8,22 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::Request;
 use http::HeaderName;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use std::time::{Duration, Instant};
+
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tonic::server::NamedService;
 use tonic_web::GrpcWebLayer;
 use tower::{Layer, Service, ServiceExt};
 use tower_http::cors::{AllowHeaders, Any, CorsLayer};
-use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
-use crate::db::Db;
+use crate::connections;
+use crate::db::{Db, OpenError};
+use crate::grpc::admission::{Admission, Bounds};
 use crate::grpc::{
     availability::AvailabilityReports,
     billing::Billing,
@@ -34,6 +35,7 @@ use crate::grpc::{
     presence::Presences,
 };
 use crate::limits;
+use crate::probes::Probes;
 use crate::proto::v1::availability_service_server::AvailabilityServiceServer;
 use crate::proto::v1::billing_service_server::BillingServiceServer;
 use crate::proto::v1::membership_service_server::MembershipServiceServer;
@@ -45,15 +47,17 @@ use crate::proto::v1::partnership_service_server::PartnershipServiceServer;
 use crate::proto::v1::presence_service_server::PresenceServiceServer;
 use crate::proto::{DESCRIPTOR_POOL, FILE_DESCRIPTOR_SET};
 use crate::rest::Transcoder;
+use crate::startup::{SchemaGate, wait_for_database};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A gRPC request message: an avatar's 1 MiB of image plus the rest of its message.
 const GRPC_MAX_MESSAGE_BYTES: usize = limits::MAX_BODY_BYTES + 64 * 1024;
 
-/// Mounts a tonic service at `/<package.Service>/*`, speaking gRPC and grpc-web. The
-/// grpc-web layer sits on gRPC routes only: elsewhere it would refuse plain HTTP/1.1.
-fn grpc_route<S>(router: Router, svc: S) -> Router
+/// Mounts a tonic service whose methods take one request message each (every one but
+/// reflection) at `/<package.Service>/*`, speaking gRPC and grpc-web, behind its bounds
+/// (`grpc::admission`).
+fn grpc_route<S>(router: Router, svc: S, bounds: &Bounds) -> Router
 where
     S: Service<
             http::Request<tonic::body::Body>,
@@ -66,62 +70,81 @@ where
         + 'static,
     S::Future: Send + 'static,
 {
-    let web = GrpcWebLayer::new().layer(svc);
+    grpc_stream_route(router, S::NAME, Admission::new(svc, bounds.clone()))
+}
+
+/// Mounts a tonic service at `/<name>/*`, speaking gRPC and grpc-web. The grpc-web layer
+/// sits on gRPC routes only: elsewhere it would refuse plain HTTP/1.1.
+fn grpc_stream_route<S>(router: Router, name: &str, svc: S) -> Router
+where
+    S: Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let web = GrpcWebLayer::new().layer(crate::observability::request::GrpcStatus(svc));
     router.route_service(
-        &format!("/{}/{{*rpc}}", S::NAME),
+        &format!("/{name}/{{*rpc}}"),
         web.map_request(|req: Request| req.map(tonic::body::Body::new)),
     )
 }
 
-/// The whole application, for a database that is already migrated.
-pub async fn app(db: Db) -> Result<Router, BoxError> {
-    app_with_limits(
-        db,
-        limits::DEFAULT_MAX_IN_FLIGHT,
-        crate::domain::validate::MAX_UNPAGED_ITEMS,
-    )
-    .await
+fn name_of<S: NamedService>(_: &S) -> &'static str {
+    S::NAME
 }
 
-/// The application refusing work beyond `max_in_flight` concurrent requests, and lists read
-/// whole beyond `max_unpaged_items` items.
-pub async fn app_with_limits(
-    db: Db,
-    max_in_flight: usize,
-    max_unpaged_items: usize,
-) -> Result<Router, BoxError> {
-    let (health_reporter, health) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<OrganizationServiceServer<Organizations>>()
-        .await;
-    health_reporter
-        .set_serving::<MembershipServiceServer<Memberships>>()
-        .await;
-    health_reporter
-        .set_serving::<BillingServiceServer<Billing>>()
-        .await;
-    health_reporter
-        .set_serving::<AvailabilityServiceServer<AvailabilityReports>>()
-        .await;
-    health_reporter
-        .set_serving::<PartnershipServiceServer<Partnerships>>()
-        .await;
-    health_reporter
-        .set_serving::<PartnershipInvitationServiceServer<Invitations>>()
-        .await;
-    health_reporter
-        .set_serving::<PresenceServiceServer<Presences>>()
-        .await;
-    health_reporter
-        .set_serving::<OrganizationPartnerServiceServer<Partners>>()
-        .await;
-    health_reporter
-        .set_serving::<OAuthServiceServer<OAuth>>()
-        .await;
+/// The whole application at the default bounds, for a database that is already migrated.
+pub async fn app(db: Db) -> Result<Router, BoxError> {
+    let config = Config::new(
+        crate::config::DEFAULT_LISTEN
+            .parse()
+            .expect("a socket address"),
+        String::new(),
+    );
+    Ok(build(db, &config, SchemaGate::open()).await?.0)
+}
+
+/// Every service gRPC health answers for (besides `""`, the server as a whole).
+const SERVICES: &[&str] = &[
+    <OrganizationServiceServer<Organizations> as NamedService>::NAME,
+    <MembershipServiceServer<Memberships> as NamedService>::NAME,
+    <BillingServiceServer<Billing> as NamedService>::NAME,
+    <AvailabilityServiceServer<AvailabilityReports> as NamedService>::NAME,
+    <PartnershipServiceServer<Partnerships> as NamedService>::NAME,
+    <PartnershipInvitationServiceServer<Invitations> as NamedService>::NAME,
+    <PresenceServiceServer<Presences> as NamedService>::NAME,
+    <OrganizationPartnerServiceServer<Partners> as NamedService>::NAME,
+    <OAuthServiceServer<OAuth> as NamedService>::NAME,
+];
+
+/// The application with the bounds of `config` (in flight, lists read whole, response
+/// bytes, write rate, OAuth2 attempts, organization counts), and the probes reporting its
+/// readiness.
+async fn build(db: Db, config: &Config, schema: SchemaGate) -> Result<(Router, Probes), BoxError> {
+    let max_unpaged_items = config.max_unpaged_items;
+    let max_in_flight = config.max_in_flight;
+    let bounds = Bounds {
+        writes: Arc::new(limits::WriteLimiter::new(config.write_rate)),
+        whole_lists: limits::WholeLists::new(config.max_response_bytes),
+        max_request_bytes: GRPC_MAX_MESSAGE_BYTES,
+        max_response_bytes: config.max_response_bytes,
+    };
+    let max_response = config.max_response_bytes;
+    let probes = Probes::start(db.clone(), SERVICES.to_vec()).await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
+    // v1alpha too: grpcurl and grpcio-reflection's stock clients still ask it.
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
 
     let mut grpc = Router::new();
     grpc = grpc_route(
@@ -129,8 +152,14 @@ pub async fn app_with_limits(
         OrganizationServiceServer::new(Organizations {
             db: db.clone(),
             max_unpaged_items,
+            quota: crate::domain::organization::Quota {
+                max_children: config.max_children,
+                max_organizations_per_user: config.max_organizations_per_user,
+            },
         })
-        .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+        .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(max_response),
+        &bounds,
     );
     grpc = grpc_route(
         grpc,
@@ -138,47 +167,76 @@ pub async fn app_with_limits(
             db: db.clone(),
             max_unpaged_items,
         })
-        .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+        .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(max_response),
+        &bounds,
     );
     grpc = grpc_route(
         grpc,
         BillingServiceServer::new(Billing { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(max_response),
+        &bounds,
     );
     grpc = grpc_route(
         grpc,
         AvailabilityServiceServer::new(AvailabilityReports { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(max_response),
+        &bounds,
     );
     grpc = grpc_route(
         grpc,
         OrganizationPartnerServiceServer::new(Partners { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(max_response),
+        &bounds,
     );
     grpc = grpc_route(
         grpc,
-        OAuthServiceServer::new(OAuth { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+        OAuthServiceServer::new(OAuth {
+            db: db.clone(),
+            throttle: Arc::new(crate::domain::oauth::Throttle::new(
+                config.oauth_failures_per_client,
+                config.oauth_failures_per_peer,
+            )),
+        })
+        .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(max_response),
+        &bounds,
     );
     grpc = grpc_route(
         grpc,
         PartnershipServiceServer::new(Partnerships { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(max_response),
+        &bounds,
     );
     grpc = grpc_route(
         grpc,
         PartnershipInvitationServiceServer::new(Invitations { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(max_response),
+        &bounds,
     );
     grpc = grpc_route(
         grpc,
         PresenceServiceServer::new(Presences { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES),
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(max_response),
+        &bounds,
     );
-    grpc = grpc_route(grpc, health);
-    grpc = grpc_route(grpc, reflection);
+    grpc = grpc_route(grpc, probes.health_service(), &bounds);
+    // Reflection is a bidirectional stream: many messages per call are its point.
+    grpc = grpc_stream_route(grpc, name_of(&reflection), reflection);
+    grpc = grpc_stream_route(grpc, name_of(&reflection_v1alpha), reflection_v1alpha);
 
-    let transcoder = Transcoder::new(&DESCRIPTOR_POOL, grpc.clone());
+    let transcoder = Transcoder::new(
+        &DESCRIPTOR_POOL,
+        grpc.clone(),
+        max_response,
+        bounds.whole_lists.clone(),
+    );
     // Generated once, from the same bindings the transcoder serves; no token needed.
     let openapi = bytes::Bytes::from(
         serde_json::to_vec(&crate::rest::openapi::document(&DESCRIPTOR_POOL))
@@ -193,13 +251,26 @@ pub async fn app_with_limits(
             HeaderName::from_static("grpc-status"),
             HeaderName::from_static("grpc-message"),
             HeaderName::from_static("grpc-status-details-bin"),
+            crate::observability::request_id::REQUEST_ID,
         ]);
-    Ok(grpc
+    let observer = crate::observability::request::Observer {
+        metrics: db.metrics().clone(),
+    };
+    crate::observability::spawn_upkeep(db.metrics());
+    let metrics_db = db.clone();
+    let api = grpc
         .route(
             "/openapi.json",
             axum::routing::get(move || {
                 let body = openapi.clone();
                 async move { crate::rest::dialect::json_response(http::StatusCode::OK, body.into()) }
+            }),
+        )
+        .route(
+            "/metrics",
+            axum::routing::get(move || {
+                let db = metrics_db.clone();
+                async move { crate::observability::metrics_response(&db) }
             }),
         )
         .fallback(move |req: Request| transcoder.clone().handle(req))
@@ -214,32 +285,95 @@ pub async fn app_with_limits(
         ))
         .layer(axum::middleware::from_fn(limits::bound_uri))
         .layer(axum::middleware::from_fn_with_state(
+            schema,
+            crate::startup::gate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             Arc::new(Semaphore::new(max_in_flight)),
             limits::shed_load,
         ))
-        .layer(TraceLayer::new_for_http()))
+        .layer(axum::middleware::from_fn_with_state(
+            observer,
+            crate::observability::request::observe,
+        ));
+    // Merged after the layers: probes need no token, are never shed and are not API traffic.
+    Ok((api.merge(probes.router()), probes))
 }
 
 /// A running server; dropped or shut down, it stops accepting and lets requests finish.
 pub struct Server {
     addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
+    tls: bool,
+    probes: Probes,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    drain_delay: Duration,
+    shutdown_timeout: Duration,
+    /// Deletes expired rows until the server stops.
+    purger: JoinHandle<()>,
 }
 
 impl Server {
     /// Connects to (creating and migrating) the database, binds, and serves in the background.
     pub async fn start(config: Config) -> Result<Server, BoxError> {
-        let db = Db::connect_and_migrate(&config.database_url).await?;
-        let app = app_with_limits(db, config.max_in_flight, config.max_unpaged_items).await?;
+        let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
+        let db = Db::connect_with(&config.database_url, &config.db_options()).await?;
+        let schema = match db.prepare().await {
+            Ok(()) => SchemaGate::open(),
+            Err(OpenError::Unreachable { target, source }) => {
+                tracing::warn!(database = %target, error = %source,
+                    "the database is unreachable: serving 503 until it answers");
+                let gate = SchemaGate::closed();
+                wait_for_database(db.clone(), gate.clone());
+                gate
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let (app, probes) = build(db.clone(), &config, schema).await?;
+        let purger = crate::purge::spawn(db, config.purge_interval);
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, app, stopped));
+        let max_connections = config
+            .max_connections
+            .unwrap_or_else(|| {
+                let nofile = limits::open_files_limit();
+                let cap = nofile.map_or(usize::MAX, limits::connection_cap);
+                tracing::info!(
+                    max_connections = cap,
+                    rlimit_nofile = nofile,
+                    "open connections capped by the open-files limit"
+                );
+                cap
+            })
+            .clamp(1, MAX_CONNECTIONS);
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits::HEADER_READ_TIMEOUT)
+            .max_buf_size(limits::MAX_HEADER_BYTES);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_header_list_size(limits::MAX_HEADER_BYTES as u32)
+            .keep_alive_interval(Some(config.h2_keepalive_interval))
+            .keep_alive_timeout(config.h2_keepalive_timeout);
+        let settings = Arc::new(connections::Settings {
+            builder,
+            tls: tls.clone(),
+            idle_timeout: config.idle_timeout,
+        });
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(serve(listener, app, settings, max_connections, stopped));
         Ok(Server {
             addr,
-            stop: Some(stop),
+            tls: tls.is_some(),
+            probes,
+            stop,
             task,
+            drain_delay: config.drain_delay,
+            shutdown_timeout: config.shutdown_timeout,
+            purger,
         })
     }
 
@@ -247,72 +381,134 @@ impl Server {
         self.addr
     }
 
-    /// Stops accepting connections and waits for in-flight requests to finish.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+    /// `https` with TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
+    }
+
+    /// Readiness turns 503 and gRPC health NOT_SERVING; serving goes on.
+    pub async fn start_draining(&self) {
+        self.probes.start_draining().await;
+    }
+
+    /// Drains (readiness 503, health NOT_SERVING), waits the drain delay, stops accepting,
+    /// and waits up to the shutdown timeout for open requests and streams. False when that
+    /// timeout ran out first.
+    pub async fn shutdown(mut self) -> bool {
+        self.probes.start_draining().await;
+        if !self.drain_delay.is_zero() {
+            tracing::info!(
+                drain_delay_ms = self.drain_delay.as_millis() as u64,
+                "draining: readiness is 503, still accepting"
+            );
+            tokio::time::sleep(self.drain_delay).await;
         }
-        if let Err(e) = (&mut self.task).await {
-            tracing::error!(error = %e, "server task failed");
+        let _ = self.stop.send(true);
+        self.purger.abort();
+        self.probes.end_watches().await;
+        match tokio::time::timeout(self.shutdown_timeout, &mut self.task).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "server task failed");
+                false
+            }
+            Err(_) => {
+                tracing::error!(
+                    shutdown_timeout_ms = self.shutdown_timeout.as_millis() as u64,
+                    "shutdown timeout: connections still open, exiting anyway"
+                );
+                self.task.abort();
+                false
+            }
         }
     }
 
-    /// Serves until Ctrl-C or SIGTERM, then shuts down gracefully.
-    pub async fn run_until_signal(self) {
+    /// Serves until Ctrl-C or SIGTERM, then shuts down gracefully; false when the shutdown
+    /// timeout cut it short.
+    pub async fn run_until_signal(self) -> bool {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing in-flight requests");
-        self.shutdown().await;
+        self.shutdown().await
     }
 }
 
-/// Accepts HTTP/1.1 and h2c connections with the bounds of `limits` until `stopped`
-/// fires, then lets every open connection finish its requests.
+/// The most connections a semaphore (and one `acquire_many`) can count.
+const MAX_CONNECTIONS: usize = if Semaphore::MAX_PERMITS < u32::MAX as usize {
+    Semaphore::MAX_PERMITS
+} else {
+    u32::MAX as usize
+};
+
+/// Accepts connections, at most `max_connections` open at once, until `stopped` turns true
+/// (or its sender goes), then waits until every open connection has finished its requests.
 async fn serve(
     listener: TcpListener,
     app: Router,
-    mut stopped: oneshot::Receiver<()>,
-) -> std::io::Result<()> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits::HEADER_READ_TIMEOUT)
-        .max_buf_size(limits::MAX_HEADER_BYTES);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(limits::MAX_HEADER_BYTES as u32);
-    let graceful = GracefulShutdown::new();
+    settings: Arc<connections::Settings>,
+    max_connections: usize,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let open = Arc::new(Semaphore::new(max_connections));
+    let mut refusals = Refusals::default();
+    let for_connections = stopped.clone();
     loop {
         tokio::select! {
-            _ = &mut stopped => break,
+            _ = connections::stop_requested(&mut stopped) => break,
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(conn) => conn,
                     // Out of file descriptors and the like: wait instead of spinning.
                     Err(e) => {
                         tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
                 };
-                let _ = stream.set_nodelay(true);
-                let service = TowerToHyperService::new(app.clone());
-                let conn = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                    .into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                });
+                // At the cap the newcomer is closed at once: it costs one descriptor for a
+                // moment, and the backlog keeps moving instead of filling up.
+                let Ok(permit) = open.clone().try_acquire_owned() else {
+                    refusals.refused(peer, max_connections);
+                    drop(stream);
+                    continue;
+                };
+                tokio::spawn(connections::serve(
+                    stream,
+                    app.clone(),
+                    settings.clone(),
+                    for_connections.clone(),
+                    permit,
+                ));
             }
         }
     }
     drop(listener);
-    graceful.shutdown().await;
-    Ok(())
+    let _ = open.acquire_many(max_connections as u32).await;
+}
+
+/// Connections closed at the cap, logged at most once a second.
+#[derive(Default)]
+struct Refusals {
+    since_log: u64,
+    last_log: Option<Instant>,
+}
+
+impl Refusals {
+    fn refused(&mut self, peer: SocketAddr, max_connections: usize) {
+        self.since_log += 1;
+        if self
+            .last_log
+            .is_none_or(|at| at.elapsed() >= Duration::from_secs(1))
+        {
+            tracing::warn!(
+                %peer,
+                max_connections,
+                refused = self.since_log,
+                "connection limit reached: closing new connections"
+            );
+            self.since_log = 0;
+            self.last_log = Some(Instant::now());
+        }
+    }
 }
 
 async fn shutdown_signal() {

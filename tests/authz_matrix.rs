@@ -186,15 +186,16 @@ const TABLE: &[(&str, &str)] = &[
     ("orgd.v1.MembershipService.ListMemberships", "401 401 403 403 ok ok 403 403 ok ok"),
     ("orgd.v1.BillingService.SetOrganizationState", "401 401 403 403 403 403 403 403 ok 403"),
     ("orgd.v1.AvailabilityService.SetUserAvailability", "401 401 403 403 403 403 403 403 ok 403"),
-    // MyCreditApp: Requester = the caller's own organization, Target = T. Members of T act
-    // on their own directory; a member of the connected P reads it but may not write it
-    // (writing a connected target needs admin on the requester).
+    // MyCreditApp: Requester = the caller's own organization, Target = T. Members of T
+    // write their own directory; inviting from it sends a partnership invitation from T, so
+    // it needs settings permission (issue 13, H2). A member of the connected P reads it and
+    // never writes it (published: create Self ✓, Host ✗, Guest ✗).
     ("orgd.v1.OrganizationPartnerService.ListOrganizationPartners", "401 401 403 ok ok ok 403 ok 403 ok"),
     ("orgd.v1.OrganizationPartnerService.CreateOrganizationPartner", "401 401 403 ok ok ok 403 403 403 ok"),
     ("orgd.v1.OrganizationPartnerService.GetOrganizationPartner", "401 401 403 ok ok ok 403 ok 403 ok"),
     ("orgd.v1.OrganizationPartnerService.UpdateOrganizationPartner", "401 401 403 ok ok ok 403 403 403 ok"),
     ("orgd.v1.OrganizationPartnerService.DeleteOrganizationPartner", "401 401 403 ok ok ok 403 403 403 ok"),
-    ("orgd.v1.OrganizationPartnerService.InviteOrganizationPartner", "401 401 403 ok ok ok 403 403 403 ok"),
+    ("orgd.v1.OrganizationPartnerService.InviteOrganizationPartner", "401 401 403 403 ok ok 403 403 403 ok"),
     // Authenticated by T's client credentials in the body, whatever token comes along.
     ("orgd.v1.OAuthService.CreateToken", "ok ok ok ok ok ok ok ok ok ok"),
     // giosg: 401, 403 not a member, (403 no subscription), 403 no settings permission, 404;
@@ -212,15 +213,17 @@ const TABLE: &[(&str, &str)] = &[
     ("orgd.v1.PartnershipService.ListPartnerUsers", "401 401 403 ok ok ok 403 403 403 ok"),
     ("orgd.v1.PartnershipService.GetPartnerUser", "401 401 403 ok ok ok 403 403 403 ok"),
     // Invitations are addressed by their own id or key: someone else's is as unknown as a
-    // missing one (404, as giosg documents), never 403-then-404 about T.
+    // missing one (404, as giosg documents), never 403-then-404 about T. The incoming one
+    // goes to T's email, so it is for T's admins and owners only: T's plain member does not
+    // see it (issue 13, L4).
     ("orgd.v1.PartnershipInvitationService.CreateOutgoingInvitation", "401 401 403 403 ok ok 403 403 403 403"),
     ("orgd.v1.PartnershipInvitationService.ListOutgoingInvitations", "401 401 403 ok ok ok 403 403 403 ok"),
     ("orgd.v1.PartnershipInvitationService.GetOutgoingInvitation", "401 401 404 ok ok ok 404 404 404 ok"),
     ("orgd.v1.PartnershipInvitationService.CancelOutgoingInvitation", "401 401 404 403 ok ok 404 404 404 ok"),
     ("orgd.v1.PartnershipInvitationService.ListIncomingInvitations", "401 401 ok ok ok ok ok ok ok ok"),
-    ("orgd.v1.PartnershipInvitationService.GetIncomingInvitation", "401 401 404 ok ok ok 404 404 404 ok"),
-    ("orgd.v1.PartnershipInvitationService.AcceptIncomingInvitation", "401 401 404 403 ok ok 403 404 403 403"),
-    ("orgd.v1.PartnershipInvitationService.RejectIncomingInvitation", "401 401 404 403 ok ok 403 404 403 403"),
+    ("orgd.v1.PartnershipInvitationService.GetIncomingInvitation", "401 401 404 404 ok ok 404 404 404 ok"),
+    ("orgd.v1.PartnershipInvitationService.AcceptIncomingInvitation", "401 401 404 404 ok ok 403 404 403 403"),
+    ("orgd.v1.PartnershipInvitationService.RejectIncomingInvitation", "401 401 404 404 ok ok 403 404 403 403"),
     // Presence: a member for themself (the target user is T's member), settings permission
     // for anyone else, services for all; the user status is internal.
     ("orgd.v1.PresenceService.RegisterUserClient", "401 401 403 ok ok ok 403 403 ok ok"),

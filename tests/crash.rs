@@ -33,6 +33,11 @@ async fn start(url: &str) -> Running {
             "serve",
             "--listen",
             &format!("127.0.0.1:{port}"),
+            // One token writes as fast as it can, into one user's organizations.
+            "--writes-per-minute",
+            "0",
+            "--max-organizations-per-user",
+            "1000000",
         ])
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)

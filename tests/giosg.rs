@@ -248,7 +248,24 @@ async fn invite_accept_list_rename_and_remove_over_rest() {
         .await
         .assert_status(200);
         let b_member = member(&app, &b, "beta-member", "member").await;
-        let key = key_of(&app, &b_member.token, &id).await;
+        let key = key_of(&app, &b.owner.token, &id).await;
+        // Sent to B's email, it is for B's admins and owners: a plain member does not see it.
+        assert_eq!(
+            get(&app, "/api/v5/incoming_invitations", &b_member.token)
+                .await
+                .json["results"],
+            json!([]),
+            "a plain member sees no invitation to the organization's email"
+        );
+        assert_detail(
+            &get(
+                &app,
+                &format!("/api/v5/incoming_invitations/{key}"),
+                &b_member.token,
+            )
+            .await,
+            404,
+        );
         let incoming = get(
             &app,
             &format!("/api/v5/incoming_invitations/{key}"),
@@ -265,7 +282,8 @@ async fn invite_accept_list_rename_and_remove_over_rest() {
             "the sender has no incoming invitation"
         );
 
-        // A plain member may not answer; the owner accepts with B's own display name.
+        // A plain member may not answer (it is not theirs: 404); the owner accepts with B's
+        // own display name.
         let accept = format!("/api/v5/incoming_invitations/{key}/accept");
         assert_detail(
             &call(
@@ -276,7 +294,7 @@ async fn invite_accept_list_rename_and_remove_over_rest() {
                 Some(json!({})),
             )
             .await,
-            403,
+            404,
         );
         let accepted = call(
             &app,
@@ -1015,15 +1033,25 @@ async fn invitations_cancel_reject_and_their_codes() {
         app.member_add(c.id, &person.email, "admin").await;
         let sent = invite(&app, &a, &person.email, None).await;
         let key = key_of(&app, &person.token, sent["id"].as_str().unwrap()).await;
-        // Sent to a member's email, it reaches every member of that member's organizations.
-        assert_eq!(
-            key_of(&app, &b.owner.token, sent["id"].as_str().unwrap()).await,
-            key
-        );
-        assert_eq!(
-            key_of(&app, &c.owner.token, sent["id"].as_str().unwrap()).await,
-            key
-        );
+        // Sent to a person's email, it is that person's: the owners of their organizations
+        // do not see it (issue 13, L4).
+        for owner in [&b.owner, &c.owner] {
+            let seen = get(
+                &app,
+                "/api/v5/incoming_invitations?page_size=100",
+                &owner.token,
+            )
+            .await;
+            assert!(
+                seen.json["results"]
+                    .as_array()
+                    .expect("results")
+                    .iter()
+                    .all(|i| i["id"] != sent["id"]),
+                "{}",
+                seen.text
+            );
+        }
         let accept = format!("/api/v5/incoming_invitations/{key}/accept");
         assert_field_error(
             &call(&app, Method::POST, &accept, &person.token, None).await,

@@ -1683,7 +1683,7 @@ async fn validation_is_422_before_permission_403() {
 // Requester and target across organizations.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn own_directory_is_writable_by_any_member() {
+async fn own_directory_is_writable_by_any_member_and_invites_need_settings_permission() {
     for_each_backend(|app| async move {
         let a = new_org(&app, "own").await;
         for role in ["member", "admin", "owner"] {
@@ -1701,9 +1701,14 @@ async fn own_directory_is_writable_by_any_member() {
             let r = ctx.patch(&id, &json!({"city": "Essen"})).await;
             r.assert_status(200);
             assert_eq!(r.json["city"], json!("Essen"));
+            // An invitation comes from the organization: settings permission (issue 13, H2).
             let r = ctx.invite(&id).await;
-            r.assert_status(200);
-            assert_eq!(r.json["invitation_status"], json!("invited"));
+            if role == "member" {
+                assert_plain_error(&r, 403);
+            } else {
+                r.assert_status(200);
+                assert_eq!(r.json["invitation_status"], json!("invited"));
+            }
             let (items, _) = ctx
                 .list_ok(&format!("{BOTH}&partner_ids={id}&limit=10&offset=0"))
                 .await;
@@ -1715,7 +1720,7 @@ async fn own_directory_is_writable_by_any_member() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connected_organizations_read_freely_and_write_as_admin() {
+async fn connected_organizations_read_each_other_and_never_write() {
     for_each_backend(|app| async move {
         let a = new_org(&app, "requester").await;
         let b = new_org(&app, "connected").await;
@@ -1779,26 +1784,23 @@ async fn connected_organizations_read_freely_and_write_as_admin() {
         assert_eq!(got.json, b_partner, "the member's writes changed nothing");
         assert_eq!(b_own.list_ok(&list_q).await.1, 1);
 
-        // As admin or owner of the requester: allowed, and lands in B's directory.
+        // Not even as admin or owner of the requester: the published matrix has create
+        // "Self ✓, Host ✗, Guest ✗", and acting as B needs B's consent (issue 13, H1).
         for u in [&a_admin, &a.owner] {
             let w = Ctx::new(&app, &u.token, &a.uuid, &b.uuid);
-            let p = w
-                .create_ok(&body("Written by A", "supplier", "wa@example.com"))
-                .await;
-            let id = sid(&p);
-            let seen = b_own.get(&id).await;
-            seen.assert_status(200);
-            assert_eq!(seen.json["company_name"], json!("Written by A"));
-            assert_plain_error(&a_own.get(&id).await, 404);
-            let r = w.patch(&id, &json!({"sales_amount": 5})).await;
-            r.assert_status(200);
-            assert_eq!(r.json["sales_amount"], json!(5));
-            let r = w.invite(&id).await;
-            r.assert_status(200);
-            assert_eq!(r.json["invitation_status"], json!("invited"));
-            w.delete(&id).await.assert_status(204);
-            assert_plain_error(&b_own.get(&id).await, 404);
+            assert_plain_error(
+                &w.create(&body("Written by A", "supplier", "wa@example.com"))
+                    .await,
+                403,
+            );
+            assert_plain_error(&w.patch(&b_id, &json!({"sales_amount": 5})).await, 403);
+            assert_plain_error(&w.invite(&b_id).await, 403);
+            assert_plain_error(&w.delete(&b_id).await, 403);
         }
+        let got = b_own.get(&b_id).await;
+        got.assert_status(200);
+        assert_eq!(got.json, b_partner, "A's writes changed nothing");
+        assert_eq!(b_own.list_ok(&list_q).await.1, 1);
 
         // An unconnected target: 403 even for A's owner, for reads and writes.
         let u = Ctx::new(&app, &a.owner.token, &a.uuid, &c.uuid);
@@ -2420,43 +2422,45 @@ async fn lengths_count_characters_not_bytes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn invitation_on_a_connected_target_comes_from_the_target() {
+async fn invitations_come_only_from_the_directory_owner() {
     for_each_backend(|app| async move {
         let a = new_org(&app, "inv-req").await;
         let b = new_org(&app, "inv-tgt").await;
         let g = new_org(&app, "inv-guest").await;
         partner_up(&app, &a, &b).await;
         let admin = member(&app, &a, "inv-admin", "admin").await;
-        let w = Ctx::new(&app, &admin.token, &a.uuid, &b.uuid);
-        let p = w
+        let b_own = Ctx::new(&app, &b.owner.token, &b.uuid, &b.uuid);
+        let id = sid(&b_own
             .create_ok(&body("Guest Co", "customer", &g.owner.email))
+            .await);
+        // A's admin, connected to B, cannot invite from B (issue 13, H1).
+        let w = Ctx::new(&app, &admin.token, &a.uuid, &b.uuid);
+        assert_plain_error(&w.invite(&id).await, 403);
+        let incoming_of_g = || async {
+            let list = giosg(
+                &app,
+                Method::GET,
+                "/api/v5/incoming_invitations?page_size=100",
+                &g.owner.token,
+                None,
+            )
             .await;
-        let id = sid(&p);
-        let r = w.invite(&id).await;
+            list.assert_status(200);
+            list.json["results"].as_array().expect("results").clone()
+        };
+        assert!(incoming_of_g().await.is_empty(), "nothing reached G");
+
+        // B's owner invites: the invitation comes from B.
+        let r = b_own.invite(&id).await;
         r.assert_status(200);
         assert_eq!(r.json["invitation_status"], json!("invited"));
-
-        let list = giosg(
-            &app,
-            Method::GET,
-            "/api/v5/incoming_invitations?page_size=100",
-            &g.owner.token,
-            None,
-        )
-        .await;
-        list.assert_status(200);
-        let results = list.json["results"].as_array().expect("results").clone();
-        assert_eq!(results.len(), 1, "one invitation: {}", list.text);
-        assert_eq!(
-            results[0]["created_by_organization_id"],
-            json!(b.uuid),
-            "the invitation comes from the target organization: {}",
-            list.text
-        );
+        let results = incoming_of_g().await;
+        assert_eq!(results.len(), 1, "one invitation: {results:?}");
+        assert_eq!(results[0]["created_by_organization_id"], json!(b.uuid));
+        assert_eq!(results[0]["created_by_user_id"], json!(b.owner.uuid));
         let key = results[0]["key"].as_str().expect("key").to_string();
         accept(&app, &g.owner, &g, &key).await;
 
-        let b_own = Ctx::new(&app, &b.owner.token, &b.uuid, &b.uuid);
         let got = b_own.get(&id).await;
         got.assert_status(200);
         assert_eq!(got.json["invitation_status"], json!("accepted"));
@@ -2475,8 +2479,8 @@ async fn invitation_on_a_connected_target_comes_from_the_target() {
                 .await,
             403,
         );
-        // Inviting again through A: 409.
-        assert_plain_error(&w.invite(&id).await, 409);
+        // Inviting again: 409.
+        assert_plain_error(&b_own.invite(&id).await, 409);
     })
     .await;
 }

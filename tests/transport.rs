@@ -1,6 +1,6 @@
 //! One port, many protocols: grpc-web (HTTP/1.1 and h2, binary and text), CORS, health,
-//! reflection, REST over h2c, and 404 / 405 for unknown paths (plain, or in the error body
-//! of the surface whose prefix they are under).
+//! reflection (v1 and v1alpha), REST over h2c, all of it over TLS, and 404 / 405 for unknown
+//! paths (plain, or in the error body of the surface whose prefix they are under).
 
 mod common;
 
@@ -110,8 +110,19 @@ async fn grpc_web(
     token: Option<&str>,
     origin: Option<&str>,
 ) -> WebReply {
+    grpc_web_at(client, &app.url(method), message, token, origin).await
+}
+
+/// POSTs one grpc-web (binary) call to a full URL.
+async fn grpc_web_at(
+    client: &reqwest::Client,
+    url: &str,
+    message: &impl Message,
+    token: Option<&str>,
+    origin: Option<&str>,
+) -> WebReply {
     let mut req = client
-        .post(app.url(method))
+        .post(url)
         .header("content-type", GRPC_WEB)
         .header("accept", GRPC_WEB)
         .header("x-grpc-web", "1")
@@ -356,22 +367,7 @@ async fn grpc_web_text_mode() {
             .unwrap();
         assert_eq!(resp.status().as_u16(), 200);
         let text = resp.text().await.unwrap();
-        // The reply may be several base64 chunks (data, then trailers), each padded.
-        let mut raw = Vec::new();
-        let mut rest = text.trim();
-        while !rest.is_empty() {
-            let end = rest.find('=').map(|i| {
-                let mut j = i;
-                while rest[j..].starts_with('=') {
-                    j += 1;
-                }
-                j
-            });
-            let (chunk, tail) = rest.split_at(end.unwrap_or(rest.len()));
-            raw.extend(b64.decode(chunk).expect("base64 reply"));
-            rest = tail;
-        }
-        let (data, trailer) = parse_frames(&raw);
+        let (data, trailer) = parse_frames(&decode_web_text(&text));
         assert!(trailer.expect("trailer frame").contains("grpc-status:0"));
         let org = CreateOrganizationResponse::decode(data[0].as_slice())
             .unwrap()
@@ -380,6 +376,26 @@ async fn grpc_web_text_mode() {
         assert_eq!(org.name, "Text mode");
     })
     .await;
+}
+
+/// A grpc-web-text reply: possibly several base64 chunks (data, then trailers), each padded.
+fn decode_web_text(text: &str) -> Vec<u8> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut raw = Vec::new();
+    let mut rest = text.trim();
+    while !rest.is_empty() {
+        let end = rest.find('=').map(|i| {
+            let mut j = i;
+            while rest[j..].starts_with('=') {
+                j += 1;
+            }
+            j
+        });
+        let (chunk, tail) = rest.split_at(end.unwrap_or(rest.len()));
+        raw.extend(b64.decode(chunk).expect("base64 reply"));
+        rest = tail;
+    }
+    raw
 }
 
 // ---------------------------------------------------------------------------------------
@@ -623,6 +639,225 @@ async fn reflection_lists_the_services() {
     .await;
 }
 
+/// The stock grpcio-reflection and older grpcurl clients ask v1alpha.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflection_v1alpha_lists_the_services() {
+    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
+    for_each_backend(|app| async move {
+        let mut client = ServerReflectionClient::new(app.channel().await);
+        let requests = vec![
+            ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(MessageRequest::ListServices(String::new())),
+            },
+            ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(MessageRequest::FileContainingSymbol(
+                    "orgd.v1.MembershipService".into(),
+                )),
+            },
+        ];
+        let mut stream = client
+            .server_reflection_info(tokio_stream::iter(requests))
+            .await
+            .expect("v1alpha ServerReflectionInfo is served")
+            .into_inner();
+        let first = stream
+            .message()
+            .await
+            .unwrap()
+            .expect("a ListServices reply");
+        let names: Vec<String> = match first.message_response {
+            Some(MessageResponse::ListServicesResponse(list)) => {
+                list.service.into_iter().map(|s| s.name).collect()
+            }
+            other => panic!("expected ListServicesResponse, got {other:?}"),
+        };
+        for expected in ["orgd.v1.OrganizationService", "grpc.health.v1.Health"] {
+            assert!(
+                names.iter().any(|n| n == expected),
+                "v1alpha reflection lists {expected}: {names:?}"
+            );
+        }
+        let second = stream.message().await.unwrap().expect("a file reply");
+        match second.message_response {
+            Some(MessageResponse::FileDescriptorResponse(files)) => {
+                let declares = files.file_descriptor_proto.iter().any(|b| {
+                    prost_types::FileDescriptorProto::decode(b.as_slice())
+                        .unwrap()
+                        .service
+                        .iter()
+                        .any(|s| s.name() == "MembershipService")
+                });
+                assert!(declares, "the file declares MembershipService");
+            }
+            other => panic!("expected FileDescriptorResponse, got {other:?}"),
+        }
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------
+// TLS: one port, ALPN h2 and http/1.1, every protocol.
+
+/// A self-signed certificate for `localhost`, made now, written as PEM files in `dir`.
+fn localhost_certificate(dir: &TempDir) -> (orgd::config::TlsFiles, String) {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])
+        .expect("a self-signed certificate");
+    let cert_pem = certified.cert.pem();
+    let files = orgd::config::TlsFiles {
+        cert: dir.path().join("cert.pem"),
+        key: dir.path().join("key.pem"),
+    };
+    std::fs::write(&files.cert, &cert_pem).unwrap();
+    std::fs::write(&files.key, certified.signing_key.serialize_pem()).unwrap();
+    (files, cert_pem)
+}
+
+/// One request over TLS to `localhost` (trusting only `cert_pem`), offering only `alpn`;
+/// the response and the protocol the server chose.
+async fn tls_request(
+    addr: std::net::SocketAddr,
+    cert_pem: &str,
+    alpn: &[u8],
+    request: http::Request<http_body_util::Full<bytes::Bytes>>,
+) -> (http::Response<bytes::Bytes>, Option<Vec<u8>>) {
+    use http_body_util::BodyExt;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    use tokio_rustls::rustls;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(cert_pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![alpn.to_vec()];
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .expect("a TLS handshake with the test certificate");
+    let negotiated = tls.get_ref().1.alpn_protocol().map(|p| p.to_vec());
+    let io = TokioIo::new(tls);
+    let response = if alpn == b"h2" {
+        let (mut send, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        send.send_request(request).await.expect("an h2 response")
+    } else {
+        let (mut send, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+        tokio::spawn(conn);
+        send.send_request(request)
+            .await
+            .expect("an HTTP/1.1 response")
+    };
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    (http::Response::from_parts(parts, body), negotiated)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_serves_grpc_grpc_web_and_rest_on_one_port() {
+    let dir = TempDir::new();
+    let (files, cert_pem) = localhost_certificate(&dir);
+    for_each_backend_with(
+        move |config| config.tls = Some(files.clone()),
+        move |app| {
+            let cert_pem = cert_pem.clone();
+            async move {
+                let owner = app.user("tls").await;
+                let base = format!("https://localhost:{}", app.addr.port());
+                let mut ids = Vec::new();
+                for alpn in [&b"http/1.1"[..], &b"h2"[..]] {
+                    let label = String::from_utf8_lossy(alpn).to_string();
+                    let body = json!({"name": format!("TLS {label}"), "timezone": "Europe/Berlin", "language": "de"});
+                    let request = http::Request::post(format!("{base}/api/v1/organization"))
+                        .header("host", format!("localhost:{}", app.addr.port()))
+                        .header("authorization", format!("Bearer {}", owner.token))
+                        .header("content-type", "application/json")
+                        .body(http_body_util::Full::from(body.to_string()))
+                        .unwrap();
+                    let (created, negotiated) =
+                        tls_request(app.addr, &cert_pem, alpn, request).await;
+                    assert_eq!(negotiated.as_deref(), Some(alpn), "ALPN agreed on {label}");
+                    assert_eq!(created.status(), 201, "REST over TLS ({label})");
+                    let created: serde_json::Value = serde_json::from_slice(created.body()).unwrap();
+                    let id = created["id"].as_i64().expect("the created organization's id");
+                    ids.push(id);
+
+                    let request = http::Request::post(format!("{base}{GET}"))
+                        .header("host", format!("localhost:{}", app.addr.port()))
+                        .header("content-type", GRPC_WEB)
+                        .header("x-grpc-web", "1")
+                        .header("authorization", format!("Bearer {}", owner.token))
+                        .body(http_body_util::Full::from(frame(&GetOrganizationRequest {
+                            organization_id: id,
+                        })))
+                        .unwrap();
+                    let (reply, _) = tls_request(app.addr, &cert_pem, alpn, request).await;
+                    let (data, trailer_text) = parse_frames(reply.body());
+                    let web = WebReply {
+                        http_status: reply.status().as_u16(),
+                        headers: reply.headers().clone(),
+                        data,
+                        trailer_text,
+                    };
+                    web.assert_ok();
+                    let got = web.decode::<GetOrganizationResponse>().organization.unwrap();
+                    assert_eq!(got.name, format!("TLS {label}"), "grpc-web over TLS ({label})");
+                }
+
+                let tls = tonic::transport::ClientTlsConfig::new()
+                    .ca_certificate(tonic::transport::Certificate::from_pem(&cert_pem))
+                    .domain_name("localhost");
+                let channel = tonic::transport::Channel::from_shared(format!(
+                    "https://127.0.0.1:{}",
+                    app.addr.port()
+                ))
+                .unwrap()
+                .tls_config(tls)
+                .unwrap()
+                .connect()
+                .await
+                .expect("tonic connects over TLS");
+                let mut organizations =
+                    organization_service_client::OrganizationServiceClient::new(channel);
+                for id in ids {
+                    let got = organizations
+                        .get_organization(bearer(
+                            GetOrganizationRequest { organization_id: id },
+                            &owner.token,
+                        ))
+                        .await
+                        .expect("gRPC over TLS")
+                        .into_inner()
+                        .organization
+                        .unwrap();
+                    assert_eq!(got.id, id);
+                }
+
+                // The port speaks TLS only: a cleartext request gets no answer.
+                let plain = app.http.get(app.url("/healthz")).send().await;
+                assert!(
+                    plain.is_err(),
+                    "cleartext HTTP is not served on the TLS port: {plain:?}"
+                );
+            }
+        },
+    )
+    .await;
+}
+
 // ---------------------------------------------------------------------------------------
 // Unknown paths and REST over h2c.
 
@@ -762,6 +997,203 @@ async fn rest_over_h2c() {
         )
         .await;
         r.assert_error(400, "INVALID_ARGUMENT");
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Framing mistakes: the client's fault, so INVALID_ARGUMENT (or UNIMPLEMENTED for a
+// compression the server does not speak), never INTERNAL.
+
+/// Sends `body` as is to `path` and returns the HTTP status and the grpc-status, from the
+/// headers (a trailers-only reply) or a grpc-web trailer frame; `None` when the status is
+/// in HTTP/2 trailers, which only a successful call has here.
+async fn raw_grpc(
+    client: &reqwest::Client,
+    app: &App,
+    path: &str,
+    content_type: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+    token: &str,
+) -> (u16, Option<i32>, Vec<u8>) {
+    let mut req = client
+        .post(app.url(path))
+        .header("content-type", content_type)
+        .header("te", "trailers")
+        .header("accept", content_type)
+        .header("authorization", format!("Bearer {token}"))
+        .body(body);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.expect("raw gRPC request");
+    let http_status = resp.status().as_u16();
+    let mut grpc_status = resp
+        .headers()
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok()?.trim().parse().ok());
+    let reply_type = header_str(resp.headers(), "content-type");
+    let mut body = resp.bytes().await.expect("body").to_vec();
+    if content_type.starts_with("application/grpc-web") {
+        if reply_type.starts_with("application/grpc-web-text") {
+            body = decode_web_text(std::str::from_utf8(&body).expect("base64 is text"));
+        }
+        let (data, trailer) = parse_frames(&body);
+        let reply = WebReply {
+            http_status,
+            headers: reqwest::header::HeaderMap::new(),
+            data,
+            trailer_text: trailer,
+        };
+        grpc_status = grpc_status.or(reply.grpc_status());
+    }
+    (http_status, grpc_status, body)
+}
+
+fn with_header(flag: u8, declared: u32, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![flag];
+    out.extend_from_slice(&declared.to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_framing_mistakes_are_invalid_argument_not_internal() {
+    for_each_backend(|app| async move {
+        let owner = app.user("framing").await;
+        let id = id_of(&app.org(&owner.token, "Framed").await);
+        let get = GetOrganizationRequest {
+            organization_id: id,
+        };
+        let good = frame(&get);
+        let payload = get.encode_to_vec();
+        let create = CreateOrganizationRequest {
+            organization: Some(Organization {
+                name: "Twice".into(),
+                timezone: "Europe/Berlin".into(),
+                ..Default::default()
+            }),
+        };
+        const GRPC: &str = "application/grpc";
+        let invalid = 3;
+        // (what, path, extra headers, body, expected grpc-status)
+        type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, Vec<u8>, i32);
+        let cases: Vec<Case> = vec![
+            (
+                "a truncated frame header",
+                GET,
+                vec![],
+                vec![0, 0, 0],
+                invalid,
+            ),
+            (
+                "a frame shorter than it declares",
+                GET,
+                vec![],
+                with_header(0, 100, &payload),
+                invalid,
+            ),
+            (
+                "a frame longer than it declares",
+                GET,
+                vec![],
+                with_header(0, 1, &payload),
+                invalid,
+            ),
+            (
+                "the compressed flag without grpc-encoding",
+                GET,
+                vec![],
+                with_header(1, payload.len() as u32, &payload),
+                invalid,
+            ),
+            (
+                "an unknown flag",
+                GET,
+                vec![],
+                with_header(2, payload.len() as u32, &payload),
+                invalid,
+            ),
+            (
+                "undecodable protobuf",
+                GET,
+                vec![],
+                with_header(0, 2, &[0xff, 0xff]),
+                invalid,
+            ),
+            (
+                "undecodable protobuf for a checked message",
+                CREATE,
+                vec![],
+                with_header(0, 3, &[0x0a, 0x05, 0x01]),
+                invalid,
+            ),
+            ("no message at all", GET, vec![], vec![], invalid),
+            (
+                "two messages on a unary call",
+                CREATE,
+                vec![],
+                [frame(&create), frame(&create)].concat(),
+                invalid,
+            ),
+            (
+                "a compression the server does not speak",
+                GET,
+                vec![("grpc-encoding", "snappy")],
+                with_header(1, payload.len() as u32, &payload),
+                12,
+            ),
+        ];
+        for (what, path, headers, body, expected) in cases {
+            let (http, status, _) =
+                raw_grpc(&app.h2, &app, path, GRPC, &headers, body, &owner.token).await;
+            assert_eq!(http, 200, "{what}");
+            assert_eq!(status, Some(expected), "{what}");
+        }
+        // The second message was refused, not half-served: nothing was created.
+        let listed = app
+            .rest(
+                Method::GET,
+                "/api/v1/organizations",
+                Auth::Bearer(&owner.token),
+                None,
+            )
+            .await;
+        assert_eq!(ids_of(&listed.json), [id], "{}", listed.text);
+
+        // The well-formed call on the same path works.
+        let (http, status, body) =
+            raw_grpc(&app.h2, &app, GET, GRPC, &[], good.clone(), &owner.token).await;
+        assert_eq!((http, status), (200, None));
+        let (data, _) = parse_frames(&body);
+        let got = GetOrganizationResponse::decode(data[0].as_slice()).unwrap();
+        assert_eq!(got.organization.unwrap().id, id);
+
+        // grpc-web-text whose body is not base64, over HTTP/1.1.
+        let (http, status, _) = raw_grpc(
+            &app.http,
+            &app,
+            GET,
+            "application/grpc-web-text",
+            &[],
+            b"!!not base64!!".to_vec(),
+            &owner.token,
+        )
+        .await;
+        assert_eq!((http, status), (200, Some(invalid)));
+        let text = base64::engine::general_purpose::STANDARD.encode(&good);
+        let (http, status, _) = raw_grpc(
+            &app.http,
+            &app,
+            GET,
+            "application/grpc-web-text",
+            &[],
+            text.into_bytes(),
+            &owner.token,
+        )
+        .await;
+        assert_eq!((http, status), (200, Some(0)));
     })
     .await;
 }

@@ -7,6 +7,8 @@ mod m0002_groupalarm;
 mod m0003_giosg;
 mod m0004_partner_directory;
 mod m0005_partner_search;
+mod m0006_pending_invitation_unique;
+pub mod m0007_token_notify;
 
 pub struct Migrator;
 
@@ -19,6 +21,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_giosg::Migration),
             Box::new(m0004_partner_directory::Migration),
             Box::new(m0005_partner_search::Migration),
+            Box::new(m0006_pending_invitation_unique::Migration),
+            Box::new(m0007_token_notify::Migration),
         ]
     }
 }

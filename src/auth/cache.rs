@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use metrics::Counter;
 
 use super::Principal;
 
@@ -27,20 +28,55 @@ struct Entry {
     fetched: Instant,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TokenCache {
     /// By token hash: the plain token is never kept.
     entries: Mutex<HashMap<String, Entry>>,
+    /// Lookups answered here, and lookups sent on to the database (no-ops by default).
+    hits: Counter,
+    misses: Counter,
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        TokenCache::counted(Counter::noop(), Counter::noop())
+    }
 }
 
 impl TokenCache {
+    /// A cache counting its hits and misses.
+    pub fn counted(hits: Counter, misses: Counter) -> TokenCache {
+        TokenCache {
+            entries: Mutex::default(),
+            hits,
+            misses,
+        }
+    }
+
     /// The principal of a token hash resolved less than [`TTL`] ago and not expired since.
     pub fn get(&self, hash: &str, now: Instant) -> Option<Principal> {
+        let found = self.lookup(hash, now);
+        match found {
+            Some(_) => self.hits.increment(1),
+            None => self.misses.increment(1),
+        }
+        found
+    }
+
+    fn lookup(&self, hash: &str, now: Instant) -> Option<Principal> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let entry = entries.get(hash)?;
         let fresh = now.duration_since(entry.fetched) < TTL;
         let valid = entry.expires_at.is_none_or(|at| at > Utc::now());
         (fresh && valid).then(|| entry.principal.clone())
+    }
+
+    /// Forgets every token: some may have been deleted (another instance said so).
+    pub fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     pub fn put(

@@ -20,11 +20,17 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
+    /// Also drops the cached tokens whenever another instance on the same PostgreSQL
+    /// changes tokens, so a deleted token stops working everywhere at once.
     pub fn new(db: Db) -> Authenticator {
-        Authenticator {
-            db,
-            cache: Arc::default(),
-        }
+        let (hits, misses) = db.metrics().token_cache_counters();
+        let cache = Arc::new(TokenCache::counted(hits, misses));
+        db.on_notification(
+            migration::m0007_token_notify::CHANNEL,
+            Arc::downgrade(&cache),
+            TokenCache::clear,
+        );
+        Authenticator { db, cache }
     }
 
     async fn principal(&self, presented: &str) -> Result<Option<Principal>, sea_orm::DbErr> {
@@ -58,7 +64,10 @@ pub async fn authenticate(
             Ok(None) => Authn::Rejected,
             Err(e) => {
                 tracing::error!(error = %e, "token lookup failed");
-                Authn::Unavailable
+                // An error that is no outage is still not the client's fault.
+                Authn::Unavailable(
+                    crate::db::Outage::of(&e).unwrap_or(crate::db::Outage::Unreachable),
+                )
             }
         },
     };

@@ -37,7 +37,7 @@ pub enum Authn {
     /// A token was sent but is malformed, unknown or expired.
     Rejected,
     /// The token store could not be asked.
-    Unavailable,
+    Unavailable(crate::db::Outage),
     Authenticated(Principal),
 }
 
@@ -46,9 +46,7 @@ impl Authn {
         match self {
             Authn::Authenticated(p) => Ok(p),
             Authn::Anonymous | Authn::Rejected => Err(DomainError::Unauthenticated),
-            Authn::Unavailable => Err(DomainError::Database(sea_orm::DbErr::Custom(
-                "pool timed out while resolving a token".into(),
-            ))),
+            Authn::Unavailable(outage) => Err(DomainError::Unavailable(*outage)),
         }
     }
 }

@@ -62,6 +62,13 @@ struct Seeded {
     large: String,
 }
 
+/// The seeding user owns more organizations than the server's default quota allows one
+/// user to create through the API.
+const SEEDING: organization::Quota = organization::Quota {
+    max_children: u64::MAX,
+    max_organizations_per_user: u64::MAX,
+};
+
 /// Rows per bulk INSERT: under SQLite's bound-parameter limit for the widest table.
 const CHUNK: usize = 500;
 
@@ -282,7 +289,7 @@ async fn seed(url: &str, rows: usize) -> Result<Seeded, BoxError> {
     let mut first = None;
     for i in 0..rows.clamp(1, HIERARCHY_MAX) {
         let parent = if i.is_multiple_of(10) { None } else { root };
-        let view = organization::create(
+        let view = organization::create_within(
             &db,
             &principal,
             organization::OrganizationInput {
@@ -292,6 +299,7 @@ async fn seed(url: &str, rows: usize) -> Result<Seeded, BoxError> {
                 language: "de".into(),
                 ..Default::default()
             },
+            SEEDING,
         )
         .await?;
         if i.is_multiple_of(10) {
@@ -304,13 +312,14 @@ async fn seed(url: &str, rows: usize) -> Result<Seeded, BoxError> {
         ("Small directory", 1000),
         ("Large directory", rows.max(1000)),
     ] {
-        let view = organization::create(
+        let view = organization::create_within(
             &db,
             &principal,
             organization::OrganizationInput {
                 name: name.into(),
                 ..Default::default()
             },
+            SEEDING,
         )
         .await?;
         let partners = partner_organizations(&db, size).await?;
@@ -330,6 +339,40 @@ async fn seed(url: &str, rows: usize) -> Result<Seeded, BoxError> {
         large: lists.pop().expect("two lists"),
         small: lists.pop().expect("two lists"),
     })
+}
+
+/// Organizations of 10,000-character descriptions whose GroupAlarm list (about 10.7 KB of
+/// JSON each) is just under the default 16 MiB response budget, and a count just over it:
+/// the most memory one list request can make the server use, answered and refused.
+const WORST_ANSWERED: usize = 1_450;
+const WORST_REFUSED: usize = 1_700;
+
+/// A user owning `count` such organizations (past the default quota of 1,000 per user,
+/// which a deployment may raise), and their token.
+async fn seed_worst(url: &str, count: usize) -> Result<String, BoxError> {
+    let db = Db::connect_and_migrate(url).await?;
+    let email = format!("worst-{}@example.com", uuid::Uuid::new_v4().simple());
+    let txn = db.begin_write().await?;
+    let owner = user::create(&txn, &email, "Worst Case").await?;
+    let principal = Principal::User { user_id: owner.id };
+    let token = token::issue(&txn, &principal, None).await?;
+    txn.commit().await?;
+    for i in 0..count {
+        organization::create_within(
+            &db,
+            &principal,
+            organization::OrganizationInput {
+                name: format!("Worst case {i}"),
+                description: "d".repeat(orgd::domain::validate::DESCRIPTION_MAX_CHARS),
+                timezone: "Europe/Berlin".into(),
+                language: "de".into(),
+                ..Default::default()
+            },
+            SEEDING,
+        )
+        .await?;
+    }
+    Ok(token)
 }
 
 struct Server {
@@ -354,6 +397,9 @@ async fn start_server(url: &str) -> Result<Server, BoxError> {
             "serve",
             "--listen",
             &addr.to_string(),
+            // The write case measures the server, not the per-token write limit.
+            "--writes-per-minute",
+            "0",
         ])
         .env("ORGD_LOG", "warn,sqlx::query=error")
         .kill_on_drop(true)
@@ -568,6 +614,14 @@ async fn main() -> Result<(), BoxError> {
     eprintln!("seeding: {} rows…", args.rows);
     let seeding = Instant::now();
     let seeded = seed(&url, args.rows).await?;
+    let worst = if args.runs("worst_list") {
+        Some((
+            seed_worst(&url, WORST_ANSWERED).await?,
+            seed_worst(&url, WORST_REFUSED).await?,
+        ))
+    } else {
+        None
+    };
     eprintln!("seeded in {:.1} s", seeding.elapsed().as_secs_f64());
     let mut server = start_server(&url).await?;
     let addr = server.addr;
@@ -772,6 +826,35 @@ async fn main() -> Result<(), BoxError> {
         outcomes.push(rest_case(key, name, &latency_args, addr, false, request, 200).await?);
     }
 
+    // Last, so that the peak before it is the other cases' own: every connection asks for
+    // the largest list it may still get, or for one just past the budget.
+    let rss_before_worst = peak_rss_mib(pid);
+    if let Some((answered, refused)) = &worst {
+        for (key, name, token, expect) in [
+            (
+                "worst_list_answered",
+                "worst list, just under 16 MiB",
+                answered,
+                200,
+            ),
+            (
+                "worst_list_refused",
+                "worst list, just over 16 MiB",
+                refused,
+                409,
+            ),
+        ] {
+            let bearer = format!("Bearer {token}");
+            let request = Arc::new(move || {
+                http::Request::get("/api/v1/organizations")
+                    .header("host", "localhost")
+                    .header("authorization", bearer.as_str())
+                    .body(Full::new(Bytes::new()))
+                    .expect("valid request")
+            });
+            outcomes.push(rest_case(key, name, &args, addr, false, request, expect).await?);
+        }
+    }
     let rss = peak_rss_mib(pid);
     let _ = server.child.kill().await;
     if args.database_url.is_none() {
@@ -817,6 +900,9 @@ async fn main() -> Result<(), BoxError> {
         "write_rps": rps("write"),
         "p99_ms": p99,
         "server_peak_rss_mib": rss,
+        "server_peak_rss_mib_before_worst_list": worst.as_ref().and(rss_before_worst),
+        "worst_list_rps": rps("worst_list_answered"),
+        "worst_list_refused_rps": rps("worst_list_refused"),
     });
     println!("{summary}");
     Ok(())

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, NaiveTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, Set};
 
-use super::access::{self, Level, Services};
+use super::access::{self, Services};
 use super::error::{DomainError, DomainResult};
 use super::keys::{OrganizationKey, UserKey};
 use super::membership;
@@ -81,11 +81,7 @@ pub async fn set(
     user: &str,
     status: Status,
 ) -> DomainResult<()> {
-    if !matches!(principal, Principal::Service { .. }) {
-        return Err(DomainError::PermissionDenied(
-            "only internal services report availability".into(),
-        ));
-    }
+    access::service::require(principal, "only internal services report availability")?;
     let org_key = OrganizationKey::parse(organization).ok_or_else(|| {
         DomainError::invalid("organization", "must be an organization id or UUID")
     })?;
@@ -220,14 +216,10 @@ pub async fn history(
 ) -> DomainResult<History> {
     let (limit, offset) = HISTORY_PAGE.check(limit, offset)?;
     let conn = db.read();
-    access::require(
-        conn,
-        principal,
-        Some(organization_id),
-        Level::Read,
-        Services::Allowed,
-    )
-    .await?;
+    let organization_id =
+        access::require::<access::Read>(conn, principal, Some(organization_id), Services::Allowed)
+            .await?
+            .organization_id();
     let now = Utc::now();
     let start = window_start(now);
     let samples = availability_sample::Entity::find()

@@ -3,7 +3,7 @@
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 
-use super::access::{self, Level, Services};
+use super::access::{self, Services};
 use super::error::{DomainError, DomainResult};
 use crate::auth::Principal;
 use crate::db::Db;
@@ -45,14 +45,10 @@ pub async fn set(
         })?)
     };
     let txn = db.begin_write().await?;
-    access::require(
-        &txn,
-        principal,
-        Some(organization_id),
-        Level::Own,
-        Services::Denied,
-    )
-    .await?;
+    let organization_id =
+        access::require::<access::Own>(&txn, principal, Some(organization_id), Services::Denied)
+            .await?
+            .organization_id();
     let org = organization::Entity::find_by_id(organization_id)
         .one(&txn)
         .await?
@@ -99,14 +95,10 @@ pub async fn get(
     organization_id: i64,
 ) -> DomainResult<(String, Vec<u8>)> {
     let conn = db.read();
-    access::require(
-        conn,
-        principal,
-        Some(organization_id),
-        Level::Read,
-        Services::Allowed,
-    )
-    .await?;
+    let organization_id =
+        access::require::<access::Read>(conn, principal, Some(organization_id), Services::Allowed)
+            .await?
+            .organization_id();
     let avatar = organization_avatar::Entity::find_by_id(organization_id)
         .one(conn)
         .await?

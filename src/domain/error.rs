@@ -4,6 +4,8 @@
 
 use sea_orm::DbErr;
 use tonic::Code;
+
+use crate::db::Outage;
 use tonic_types::{ErrorDetails, StatusExt};
 
 /// The `domain` of every `google.rpc.ErrorInfo` orgd sends.
@@ -51,8 +53,32 @@ pub enum DomainError {
         reason: &'static str,
         message: String,
     },
+    /// The database cannot serve the request now (full, read-only, unreachable, busy): 503.
+    #[error("{}", .0.message())]
+    Unavailable(Outage),
+    /// Too many attempts of this kind from this caller for now (429 / RESOURCE_EXHAUSTED,
+    /// with `google.rpc.RetryInfo` and `retry-after`).
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     #[error("database error: {0}")]
-    Database(#[from] DbErr),
+    Database(DbErr),
+}
+
+/// Every database error that is an outage becomes [`DomainError::Unavailable`], wherever
+/// it was raised, so no operation can turn a full disk or a lost connection into a 500.
+impl From<DbErr> for DomainError {
+    fn from(e: DbErr) -> DomainError {
+        match Outage::of(&e) {
+            Some(outage) => {
+                tracing::warn!(error = %e, reason = outage.reason(), "database unavailable");
+                DomainError::Unavailable(outage)
+            }
+            None => DomainError::Database(e),
+        }
+    }
 }
 
 fn describe(violations: &[Violation]) -> String {
@@ -86,7 +112,8 @@ impl DomainError {
                 reason
             }
             DomainError::Database(DbErr::RecordNotUpdated) => "NOT_FOUND",
-            DomainError::Database(e) if is_busy(e) => "UNAVAILABLE",
+            DomainError::Unavailable(outage) => outage.reason(),
+            DomainError::RateLimited { .. } => "RATE_LIMITED",
             DomainError::Database(_) => "INTERNAL",
         }
     }
@@ -102,18 +129,22 @@ impl DomainError {
             // The row was read, then deleted by a concurrent request before the UPDATE
             // (PostgreSQL's read committed; SQLite's one writer never interleaves): gone.
             DomainError::Database(DbErr::RecordNotUpdated) => Code::NotFound,
-            DomainError::Database(e) if is_busy(e) => Code::Unavailable,
+            DomainError::Unavailable(_) => Code::Unavailable,
+            DomainError::RateLimited { .. } => Code::ResourceExhausted,
             DomainError::Database(_) => Code::Internal,
         }
     }
 }
 
-/// Lock contention and pool exhaustion are transient: the client may retry.
-fn is_busy(e: &DbErr) -> bool {
-    let text = e.to_string();
-    text.contains("database is locked")
-        || text.contains("pool timed out")
-        || text.contains("PoolTimedOut")
+impl DomainError {
+    /// When a client refused for now may try again (429 and 503 say so).
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            DomainError::RateLimited { retry_after, .. } => Some(*retry_after),
+            DomainError::Unavailable(outage) => Some(outage.retry_after()),
+            _ => None,
+        }
+    }
 }
 
 impl From<DomainError> for tonic::Status {
@@ -125,11 +156,7 @@ impl From<DomainError> for tonic::Status {
             }
             DomainError::Database(db) => {
                 tracing::error!(error = %db, "database error");
-                if code == Code::Unavailable {
-                    "the database is busy, retry later".to_string()
-                } else {
-                    "internal error".to_string()
-                }
+                "internal error".to_string()
             }
             other => other.to_string(),
         };
@@ -143,7 +170,18 @@ impl From<DomainError> for tonic::Status {
                 details.add_bad_request_violation(v.field.clone(), v.description.clone());
             }
         }
-        tonic::Status::with_error_details(code, message, details)
+        let retry_after = e.retry_after();
+        if retry_after.is_some() {
+            details.set_retry_info(retry_after);
+        }
+        let mut status = tonic::Status::with_error_details(code, message, details);
+        if let Some(wait) = retry_after {
+            let secs = crate::rate_limit::retry_after_secs(wait);
+            status
+                .metadata_mut()
+                .insert("retry-after", secs.to_string().parse().expect("digits"));
+        }
+        status
     }
 }
 

@@ -1,28 +1,30 @@
 //! Partnership invitations, the only way partnerships come to exist. An organization's
 //! admin sends one to an email naming the invited organization: its own email or one of its
-//! members'. That organization's members see it as incoming and may (with settings
-//! permission in it) accept it — creating the partnership on both sides in the
-//! same transaction — or reject it. The sender may cancel it while it is pending.
+//! members'. Its addressee (`access::invitation`) sees it as incoming and may, with settings
+//! permission in the organization it answers for, accept it — creating the partnership on
+//! both sides in the same transaction — or reject it. The sender may cancel it while it is
+//! pending.
 
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::sea_query::Query;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait,
     QueryFilter, Set, Statement,
 };
 use uuid::Uuid;
 
-use super::access;
+use super::access::invitation::Addressee;
+use super::access::{self, Admin, Authorized, Need, Read};
 use super::error::{DomainError, DomainResult};
-use super::giosg::{self, Need};
+use super::giosg;
 use super::organization::{State, effective_state};
 use super::pagination::{self, Page, PageRequest};
 use super::partnership;
 use super::validate::{DESCRIPTION_MAX_CHARS, EMAIL_MAX_CHARS, Violations, is_email};
 use crate::auth::Principal;
 use crate::db::Db;
-use crate::entity::{membership, organization, partnership_invitation as inv, user};
+use crate::entity::{organization, partnership_invitation as inv, user};
 
 pub const PENDING: i32 = 0;
 pub const ACCEPTED: i32 = 1;
@@ -113,40 +115,16 @@ async fn view(
     Ok(views(conn, vec![model], incoming).await?.remove(0))
 }
 
-/// The organization a user acts for: the one named, or their only one.
-async fn acting_organization(
-    conn: &impl ConnectionTrait,
-    principal: &Principal,
-    organization_id: Option<&str>,
-    candidates: Vec<i64>,
-    need: Need,
-) -> DomainResult<organization::Model> {
-    if let Some(named) = organization_id {
-        return giosg::authorize(conn, principal, named, need).await;
-    }
-    match candidates.as_slice() {
-        [] => Err(DomainError::PermissionDenied(
-            "You do not have access to this organization.".into(),
-        )),
-        [only] => giosg::authorize_id(conn, principal, Some(*only), need).await,
-        _ => Err(DomainError::invalid(
-            "organization_id",
-            "This field is required when you belong to several organizations.",
-        )),
-    }
-}
-
 pub async fn create(
     db: &Db,
     principal: &Principal,
     organization_id: Option<&str>,
     input: InvitationInput,
 ) -> DomainResult<InvitationView> {
-    let user_id = access::require_user(principal)?;
+    access::require_user(principal)?;
     let txn = db.begin_write().await?;
-    let candidates = giosg::member_organization_ids(&txn, principal).await?;
-    let sender =
-        acting_organization(&txn, principal, organization_id, candidates, Need::Settings).await?;
+    let (sender, sender_model) =
+        access::giosg::acting_organization::<Admin>(&txn, principal, organization_id).await?;
     let email = input.email.trim().to_lowercase();
     let mut v = Violations::default();
     if !is_email(&email) {
@@ -154,7 +132,7 @@ pub async fn create(
     }
     v.max_chars("email", &email, EMAIL_MAX_CHARS);
     v.max_chars("message", &input.message, DESCRIPTION_MAX_CHARS);
-    if sender.email.as_deref() == Some(email.as_str()) {
+    if sender_model.email.as_deref() == Some(email.as_str()) {
         v.add("email", "An organization cannot invite itself.");
     }
     v.into_result()?;
@@ -162,43 +140,56 @@ pub async fn create(
         "partner_display_name",
         input.partner_display_name.as_deref(),
     )?;
-    let model = insert_pending(
-        &txn,
-        sender.id,
-        Some(user_id),
-        email,
-        input.message,
-        display_name,
-    )
-    .await?;
+    let model = insert_pending(&txn, &sender, email, input.message, display_name).await?;
     let view = view(&txn, model, false).await?;
     txn.commit().await?;
     Ok(view)
 }
 
-/// Stores a new pending invitation from `sender_id`; the caller has checked the rules.
+/// Stores a new pending invitation from the organization the proof is for: sending one
+/// needs settings permission there, whichever surface asks. One is pending per (sender,
+/// email) — a unique index (m0006) settles concurrent senders — so a repeat returns the
+/// invitation already pending, unchanged.
 pub(crate) async fn insert_pending(
     conn: &impl ConnectionTrait,
-    sender_id: i64,
-    created_by_user_id: Option<i64>,
+    sender: &Authorized<Admin>,
     email: String,
     message: String,
     partner_display_name: Option<String>,
 ) -> DomainResult<inv::Model> {
-    Ok(inv::ActiveModel {
+    inv::Entity::insert(inv::ActiveModel {
         uuid: Set(Uuid::new_v4()),
         key: Set(Uuid::new_v4().simple().to_string()),
-        organization_id: Set(sender_id),
-        created_by_user_id: Set(created_by_user_id),
-        email: Set(email),
+        organization_id: Set(sender.organization_id()),
+        created_by_user_id: Set(sender.user_id()),
+        email: Set(email.clone()),
         message: Set(message),
         partner_display_name: Set(partner_display_name),
         status: Set(PENDING),
         created_at: Set(super::now()),
         ..Default::default()
-    }
-    .insert(conn)
-    .await?)
+    })
+    .on_conflict(
+        OnConflict::columns([inv::Column::OrganizationId, inv::Column::Email])
+            // Written out, not bound: SQLite matches the index by the predicate's text.
+            .target_and_where(Expr::cust(format!("status = {PENDING}")))
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await
+    .or_else(|e| match e {
+        // The one already pending stands.
+        DbErr::RecordNotInserted => Ok(0),
+        e => Err(e),
+    })?;
+    inv::Entity::find()
+        .filter(inv::Column::OrganizationId.eq(sender.organization_id()))
+        .filter(inv::Column::Email.eq(email))
+        .filter(inv::Column::Status.eq(PENDING))
+        .one(conn)
+        .await?
+        .ok_or_else(|| giosg::not_found("Invitation"))
 }
 
 /// Organizations among `ids` with an active subscription.
@@ -227,11 +218,18 @@ pub async fn list_outgoing(
     let conn = db.read();
     let senders = match organization_id {
         Some(named) => vec![
-            giosg::authorize(conn, principal, named, Need::Read)
+            access::giosg::organization::<Read>(conn, principal, named)
                 .await?
-                .id,
+                .0
+                .organization_id(),
         ],
-        None => active_only(conn, giosg::member_organization_ids(conn, principal).await?).await?,
+        None => {
+            active_only(
+                conn,
+                access::giosg::member_organization_ids(conn, principal).await?,
+            )
+            .await?
+        }
     };
     let found = pagination::fetch(
         conn,
@@ -252,12 +250,11 @@ pub async fn list_outgoing(
 
 /// An outgoing invitation of one of the caller's organizations; someone else's is as
 /// unknown as a missing one (404). Then the usual subscription and settings checks.
-async fn find_outgoing(
+async fn find_outgoing<N: Need>(
     conn: &impl ConnectionTrait,
     principal: &Principal,
     id: &str,
-    need: Need,
-) -> DomainResult<inv::Model> {
+) -> DomainResult<(Authorized<N>, inv::Model)> {
     let missing = || giosg::not_found("Invitation");
     let uuid = giosg::parse_uuid(id, "Invitation")?;
     let model = inv::Entity::find()
@@ -265,15 +262,12 @@ async fn find_outgoing(
         .one(conn)
         .await?
         .ok_or_else(missing)?;
-    if access::level(conn, principal, model.organization_id)
-        .await?
-        .1
-        .is_none()
-    {
+    if !access::has_role(conn, principal, model.organization_id).await? {
         return Err(missing());
     }
-    giosg::authorize_id(conn, principal, Some(model.organization_id), need).await?;
-    Ok(model)
+    let (proof, _) =
+        access::giosg::organization_by_id(conn, principal, Some(model.organization_id)).await?;
+    Ok((proof, model))
 }
 
 pub async fn get_outgoing(
@@ -282,14 +276,14 @@ pub async fn get_outgoing(
     id: &str,
 ) -> DomainResult<InvitationView> {
     let conn = db.read();
-    let model = find_outgoing(conn, principal, id, Need::Read).await?;
+    let (_, model) = find_outgoing::<Read>(conn, principal, id).await?;
     view(conn, model, false).await
 }
 
 /// Pending only: a resolved invitation stays as the record of what happened (403).
 pub async fn cancel_outgoing(db: &Db, principal: &Principal, id: &str) -> DomainResult<()> {
     let txn = db.begin_write().await?;
-    let model = find_outgoing(&txn, principal, id, Need::Settings).await?;
+    let (_, model) = find_outgoing::<Admin>(&txn, principal, id).await?;
     lock(&txn, model.id).await?;
     let model = inv::Entity::find_by_id(model.id)
         .one(&txn)
@@ -307,43 +301,16 @@ fn already_resolved() -> DomainError {
     DomainError::PermissionDenied("The invitation has already been resolved.".into())
 }
 
-/// Invitations addressed to one of the caller's organizations: to its email, or to the
-/// email of one of its members (the caller's own included).
-fn addressed_to(organization_ids: Vec<i64>) -> Condition {
-    let org_emails = Query::select()
-        .column(organization::Column::Email)
-        .from(organization::Entity)
-        .and_where(organization::Column::Id.is_in(organization_ids.clone()))
-        .and_where(organization::Column::Email.is_not_null())
-        .to_owned();
-    let member_emails = Query::select()
-        .column(user::Column::Email)
-        .from(user::Entity)
-        .and_where(
-            user::Column::Id.in_subquery(
-                Query::select()
-                    .column(membership::Column::UserId)
-                    .from(membership::Entity)
-                    .and_where(membership::Column::OrganizationId.is_in(organization_ids))
-                    .to_owned(),
-            ),
-        )
-        .to_owned();
-    Condition::any()
-        .add(inv::Column::Email.in_subquery(org_emails))
-        .add(inv::Column::Email.in_subquery(member_emails))
-}
-
 pub async fn list_incoming(
     db: &Db,
     principal: &Principal,
     page: &PageRequest,
 ) -> DomainResult<Page<InvitationView>> {
     let conn = db.read();
-    let ids = giosg::member_organization_ids(conn, principal).await?;
+    let addressee = Addressee::of(conn, principal).await?;
     let found = pagination::fetch(
         conn,
-        inv::Entity::find().filter(addressed_to(ids)),
+        inv::Entity::find().filter(addressee.condition()),
         inv::Column::CreatedAt,
         inv::Column::Id,
         |m: &inv::Model| (m.created_at, m.id),
@@ -358,63 +325,13 @@ pub async fn list_incoming(
     })
 }
 
-/// An invitation addressed to the caller's organizations, and those that may answer it:
-/// the organizations with that email if any, else those with a member of that email (never
-/// the sender itself).
-async fn find_incoming(
-    conn: &impl ConnectionTrait,
-    principal: &Principal,
-    key: &str,
-) -> DomainResult<(inv::Model, Vec<i64>)> {
-    let ids = giosg::member_organization_ids(conn, principal).await?;
-    let model = inv::Entity::find()
-        .filter(inv::Column::Key.eq(key.trim()))
-        .filter(addressed_to(ids.clone()))
-        .one(conn)
-        .await?
-        .ok_or_else(|| giosg::not_found("Invitation"))?;
-    let by_org_email: Vec<i64> = organization::Entity::find()
-        .filter(organization::Column::Id.is_in(ids.clone()))
-        .filter(organization::Column::Email.eq(model.email.as_str()))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|o| o.id)
-        .collect();
-    let candidates = if by_org_email.is_empty() {
-        membership::Entity::find()
-            .filter(membership::Column::OrganizationId.is_in(ids))
-            .filter(
-                membership::Column::UserId.in_subquery(
-                    Query::select()
-                        .column(user::Column::Id)
-                        .from(user::Entity)
-                        .and_where(user::Column::Email.eq(model.email.as_str()))
-                        .to_owned(),
-                ),
-            )
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|m| m.organization_id)
-            .collect()
-    } else {
-        by_org_email
-    };
-    let candidates = candidates
-        .into_iter()
-        .filter(|id| *id != model.organization_id)
-        .collect();
-    Ok((model, candidates))
-}
-
 pub async fn get_incoming(
     db: &Db,
     principal: &Principal,
     key: &str,
 ) -> DomainResult<InvitationView> {
     let conn = db.read();
-    let (model, _) = find_incoming(conn, principal, key).await?;
+    let model = access::invitation::incoming(conn, principal, key).await?;
     view(conn, model, true).await
 }
 
@@ -440,20 +357,9 @@ async fn answer(
     organization_id: Option<&str>,
     accept: Option<Option<String>>,
 ) -> DomainResult<InvitationView> {
-    let user_id = access::require_user(principal)?;
     let txn = db.begin_write().await?;
-    let (model, candidates) = find_incoming(&txn, principal, key).await?;
-    let org = acting_organization(
-        &txn,
-        principal,
-        organization_id,
-        candidates.clone(),
-        Need::Settings,
-    )
-    .await?;
-    if !candidates.contains(&org.id) {
-        return Err(giosg::not_found("Invitation"));
-    }
+    let (model, answerer, org) =
+        access::invitation::answer(&txn, principal, key, organization_id).await?;
     lock(&txn, model.id).await?;
     // Read again under the lock: a concurrent answer may have resolved it meanwhile.
     let model = inv::Entity::find_by_id(model.id)
@@ -466,7 +372,7 @@ async fn answer(
     let mut active: inv::ActiveModel = model.clone().into();
     active.resolved_at = Set(Some(super::now()));
     active.resolved_by_organization_id = Set(Some(org.id));
-    active.resolved_by_user_id = Set(Some(user_id));
+    active.resolved_by_user_id = Set(answerer.user_id());
     match accept {
         Some(display_name) => {
             if org.id == model.organization_id {

@@ -7,13 +7,14 @@ use sea_orm::{
     QueryOrder, QuerySelect, Set, Statement,
 };
 
-use super::access::{self, Level, Services};
+use super::access::membership::{organization as authorize, role_change};
+use super::access::{Admin, Authorized};
 use super::error::{DomainError, DomainResult};
-use super::keys::{OrganizationKey, UserKey};
+use super::keys::UserKey;
 use super::validate::{PageBounds, too_many_results};
 use crate::auth::Principal;
 use crate::db::Db;
-use crate::entity::{membership, organization, user};
+use crate::entity::{membership, user};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
@@ -47,32 +48,6 @@ pub struct MembershipView {
     pub organization_uuid: uuid::Uuid,
     pub user: user::Model,
     pub role: Role,
-}
-
-/// Resolves the organization and checks the caller's level before anything else is read.
-async fn authorize(
-    conn: &impl ConnectionTrait,
-    principal: &Principal,
-    organization: &str,
-    need: Level,
-) -> DomainResult<organization::Model> {
-    let key = OrganizationKey::parse(organization);
-    let id = match &key {
-        Some(k) => k.resolve(conn).await?,
-        None if matches!(principal, Principal::Service { .. }) => {
-            return Err(DomainError::invalid(
-                "organization",
-                "must be an organization id or UUID",
-            ));
-        }
-        None => None,
-    };
-    access::require(conn, principal, id, need, Services::Allowed).await?;
-    let id = id.ok_or_else(|| DomainError::NotFound("organization not found".into()))?;
-    organization::Entity::find_by_id(id)
-        .one(conn)
-        .await?
-        .ok_or_else(|| DomainError::NotFound("organization not found".into()))
 }
 
 async fn find_user(conn: &impl ConnectionTrait, user: &str) -> DomainResult<user::Model> {
@@ -127,33 +102,6 @@ pub(crate) async fn current_role(
         .await?)
 }
 
-/// Whether the principal may change a membership from `from` to `to` (None: absent).
-async fn require_role_change(
-    conn: &impl ConnectionTrait,
-    principal: &Principal,
-    organization_id: i64,
-    from: Option<Role>,
-    to: Option<Role>,
-) -> DomainResult<()> {
-    if from == Some(Role::Owner) || to == Some(Role::Owner) {
-        access::require(
-            conn,
-            principal,
-            Some(organization_id),
-            Level::Own,
-            Services::Allowed,
-        )
-        .await
-        .map_err(|e| match e {
-            DomainError::PermissionDenied(_) => {
-                DomainError::PermissionDenied("only owners make or unmake owners".into())
-            }
-            other => other,
-        })?;
-    }
-    Ok(())
-}
-
 /// Adds the user to the organization with `role`, or changes their role.
 pub async fn set(
     db: &Db,
@@ -163,12 +111,12 @@ pub async fn set(
     role: Role,
 ) -> DomainResult<MembershipView> {
     let txn = db.begin_write().await?;
-    let org = authorize(&txn, principal, organization, Level::Admin).await?;
+    let (grant, org) = authorize::<Admin>(&txn, principal, organization).await?;
     let user = find_user(&txn, user).await?;
     lock_organization(&txn, org.id).await?;
     let existing = current_role(&txn, org.id, user.id).await?;
     let from = existing.as_ref().and_then(|m| Role::parse(&m.role));
-    require_role_change(&txn, principal, org.id, from, Some(role)).await?;
+    role_change(&txn, principal, &grant, from, Some(role)).await?;
     if from == Some(Role::Owner) && role != Role::Owner && owner_count(&txn, org.id).await? <= 1 {
         return Err(last_owner());
     }
@@ -219,14 +167,14 @@ pub async fn remove(
     user: &str,
 ) -> DomainResult<()> {
     let txn = db.begin_write().await?;
-    let org = authorize(&txn, principal, organization, Level::Admin).await?;
+    let (grant, org) = authorize::<Admin>(&txn, principal, organization).await?;
     let user = find_user(&txn, user).await?;
     lock_organization(&txn, org.id).await?;
     let existing = current_role(&txn, org.id, user.id)
         .await?
         .ok_or_else(|| DomainError::NotFound("the user is not a member".into()))?;
     let from = Role::parse(&existing.role);
-    require_role_change(&txn, principal, org.id, from, None).await?;
+    role_change(&txn, principal, &grant, from, None).await?;
     if from == Some(Role::Owner) && owner_count(&txn, org.id).await? <= 1 {
         return Err(last_owner());
     }
@@ -255,7 +203,7 @@ pub async fn list(
 ) -> DomainResult<(Vec<MembershipView>, u64)> {
     let conn = db.read();
     // Who belongs with which role is for the organization's managers, not every member.
-    let org = authorize(conn, principal, organization, Level::Admin).await?;
+    let (_, org): (Authorized<Admin>, _) = authorize(conn, principal, organization).await?;
     let page = PAGE.check_optional(limit, offset)?;
     let query = membership::Entity::find()
         .filter(membership::Column::OrganizationId.eq(org.id))

@@ -15,7 +15,6 @@ pub mod pagination;
 pub mod partner_directory;
 pub mod partner_search;
 pub mod partnership;
-pub mod partnership_link;
 pub mod presence;
 pub mod quick_action;
 pub mod token;

@@ -10,7 +10,7 @@ use sea_orm::{
     SqlErr, Statement,
 };
 
-use super::access::{self, Level, Services};
+use super::access::{self, Own, Read, Services};
 use super::availability::{self, Availability};
 use super::error::{DomainError, DomainResult};
 use super::keys::OrganizationKey;
@@ -244,26 +244,100 @@ async fn find(conn: &impl ConnectionTrait, id: i64) -> DomainResult<organization
         .ok_or_else(|| DomainError::NotFound("organization not found".into()))
 }
 
+/// How many organizations may be made: children under one parent, and organizations per
+/// user (one who belongs to that many creates no more). Both bound what one list reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quota {
+    pub max_children: u64,
+    pub max_organizations_per_user: u64,
+}
+
+impl Default for Quota {
+    fn default() -> Quota {
+        Quota {
+            max_children: crate::limits::DEFAULT_MAX_CHILDREN,
+            max_organizations_per_user: crate::limits::DEFAULT_MAX_ORGANIZATIONS_PER_USER,
+        }
+    }
+}
+
+/// The reasons of the quota's refusals (409 / FAILED_PRECONDITION).
+pub const TOO_MANY_CHILDREN: &str = "TOO_MANY_CHILDREN";
+pub const TOO_MANY_ORGANIZATIONS: &str = "TOO_MANY_ORGANIZATIONS";
+
+impl Quota {
+    /// Refuses one more child under `parent`. The parent's row is locked first (PostgreSQL;
+    /// SQLite has one writer), so concurrent creates under it are counted one after another.
+    async fn room_for_child(self, txn: &impl ConnectionTrait, parent: i64) -> DomainResult<()> {
+        organization::Entity::find_by_id(parent)
+            .lock_exclusive()
+            .one(txn)
+            .await?;
+        let children = organization::Entity::find()
+            .filter(organization::Column::ParentId.eq(parent))
+            .count(txn)
+            .await?;
+        if children >= self.max_children {
+            return Err(DomainError::Conflict {
+                reason: TOO_MANY_CHILDREN,
+                message: format!(
+                    "the organization has {children} child organizations, the most it may have"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuses one more organization to a user who belongs to the most already.
+    async fn room_for_member(self, txn: &impl ConnectionTrait, user_id: i64) -> DomainResult<()> {
+        crate::entity::user::Entity::find_by_id(user_id)
+            .lock_exclusive()
+            .one(txn)
+            .await?;
+        let joined = crate::entity::membership::Entity::find()
+            .filter(crate::entity::membership::Column::UserId.eq(user_id))
+            .count(txn)
+            .await?;
+        if joined >= self.max_organizations_per_user {
+            return Err(DomainError::Conflict {
+                reason: TOO_MANY_ORGANIZATIONS,
+                message: format!(
+                    "you belong to {joined} organizations, the most one user may; \
+                     leave or delete one first"
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// The caller becomes the owner. A parent must be owned by the caller.
 pub async fn create(
     db: &Db,
     principal: &Principal,
     input: OrganizationInput,
 ) -> DomainResult<OrganizationView> {
+    create_within(db, principal, input, Quota::default()).await
+}
+
+/// As [`create`], within `quota`.
+pub async fn create_within(
+    db: &Db,
+    principal: &Principal,
+    input: OrganizationInput,
+    quota: Quota,
+) -> DomainResult<OrganizationView> {
     let user_id = access::require_user(principal)?;
     let txn = db.begin_write().await?;
     if input.parent_id.is_some() {
-        access::require(
-            &txn,
-            principal,
-            input.parent_id,
-            Level::Own,
-            Services::Denied,
-        )
-        .await?;
+        access::require::<Own>(&txn, principal, input.parent_id, Services::Denied).await?;
     }
     // Permission before validation: a caller without access learns nothing from its input.
     input.validate()?;
+    if let Some(parent) = input.parent_id {
+        quota.room_for_child(&txn, parent).await?;
+    }
+    quota.room_for_member(&txn, user_id).await?;
     let now = super::now();
     let model = organization::ActiveModel {
         uuid: Set(uuid::Uuid::new_v4()),
@@ -322,32 +396,38 @@ pub async fn get(db: &Db, principal: &Principal, id: i64) -> DomainResult<Organi
         })
         .await?;
     let level = found.as_ref().and_then(|(level, _)| *level);
-    access::decide(
-        principal,
-        found.is_some(),
-        level,
-        Level::Read,
-        Services::Allowed,
-    )?;
+    access::decide::<Read>(principal, id, found.is_some(), level, Services::Allowed)?;
     found
         .map(|(_, view)| view)
         .ok_or_else(|| DomainError::NotFound("organization not found".into()))
 }
 
-/// Replaces the writable fields. `parent_id` absent keeps the parent; a new parent must be
-/// owned by the caller and must not be the organization itself or one of its descendants.
+/// Replaces the writable fields. `parent_id` absent keeps the parent; a move needs owner
+/// rights over the organization, its current parent and the new one, which must not be
+/// the organization itself or one of its descendants.
 pub async fn update(
     db: &Db,
     principal: &Principal,
     id: i64,
     input: OrganizationInput,
 ) -> DomainResult<OrganizationView> {
+    update_within(db, principal, id, input, Quota::default()).await
+}
+
+/// As [`update`]; a move to a new parent stays within `quota`.
+pub async fn update_within(
+    db: &Db,
+    principal: &Principal,
+    id: i64,
+    input: OrganizationInput,
+    quota: Quota,
+) -> DomainResult<OrganizationView> {
     let txn = db.begin_write().await?;
-    access::require(&txn, principal, Some(id), Level::Own, Services::Denied).await?;
+    let own = access::require::<Own>(&txn, principal, Some(id), Services::Denied).await?;
     input.validate()?;
-    let current = find(&txn, id).await?;
+    let current = access::load(&txn, &own).await?;
     if let Some(parent) = input.parent_id.filter(|p| Some(*p) != current.parent_id) {
-        access::require(&txn, principal, Some(parent), Level::Own, Services::Denied).await?;
+        access::move_organization(&txn, principal, &own, current.parent_id, parent).await?;
         // Whether the move is possible depends on the tree as it is, not on the request
         // alone: a conflict with that state (409), like deleting a parent.
         if ancestors_of(&txn, parent).await?.contains(&id) {
@@ -358,6 +438,7 @@ pub async fn update(
                     .into(),
             });
         }
+        quota.room_for_child(&txn, parent).await?;
     }
     let mut active = current.clone().into_active_model();
     active.name = Set(input.name.trim().to_string());
@@ -398,9 +479,9 @@ pub async fn ancestors_of(conn: &impl ConnectionTrait, id: i64) -> DomainResult<
 /// Owners only; refused while the organization has children.
 pub async fn delete(db: &Db, principal: &Principal, id: i64) -> DomainResult<()> {
     let txn = db.begin_write().await?;
-    access::require(&txn, principal, Some(id), Level::Own, Services::Denied).await?;
+    let own = access::require::<Own>(&txn, principal, Some(id), Services::Denied).await?;
     let children = organization::Entity::find()
-        .filter(organization::Column::ParentId.eq(id))
+        .filter(organization::Column::ParentId.eq(own.organization_id()))
         .count(&txn)
         .await?;
     if children > 0 {
@@ -411,7 +492,9 @@ pub async fn delete(db: &Db, principal: &Principal, id: i64) -> DomainResult<()>
             ),
         });
     }
-    organization::Entity::delete_by_id(id).exec(&txn).await?;
+    organization::Entity::delete_by_id(own.organization_id())
+        .exec(&txn)
+        .await?;
     txn.commit().await?;
     Ok(())
 }
@@ -449,11 +532,10 @@ pub async fn set_state(
     organization: &str,
     state: State,
 ) -> DomainResult<OrganizationView> {
-    if !matches!(principal, Principal::Service { .. }) {
-        return Err(DomainError::PermissionDenied(
-            "only billing services set an organization's state".into(),
-        ));
-    }
+    access::service::require(
+        principal,
+        "only billing services set an organization's state",
+    )?;
     let key = OrganizationKey::parse(organization).ok_or_else(|| {
         DomainError::invalid("organization", "must be an organization id or UUID")
     })?;
@@ -496,8 +578,9 @@ pub async fn children(
 ) -> DomainResult<Children> {
     let (limit, offset) = CHILDREN_PAGE.check(limit, offset)?;
     let conn = db.read();
-    access::require(conn, principal, Some(id), Level::Read, Services::Allowed).await?;
-    let query = organization::Entity::find().filter(organization::Column::ParentId.eq(id));
+    let read = access::require::<Read>(conn, principal, Some(id), Services::Allowed).await?;
+    let query = organization::Entity::find()
+        .filter(organization::Column::ParentId.eq(read.organization_id()));
     let total = query.clone().count(conn).await?;
     let models = query
         .order_by_asc(organization::Column::Id)
@@ -509,9 +592,7 @@ pub async fn children(
     ancestors.reverse();
     let mut readable = Vec::with_capacity(ancestors.len());
     for ancestor in ancestors {
-        let visible = matches!(principal, Principal::Service { .. })
-            || access::level(conn, principal, ancestor).await?.1.is_some();
-        if visible {
+        if access::can_read(conn, principal, ancestor).await? {
             readable.push(ancestor);
         }
     }
@@ -600,9 +681,9 @@ pub async fn set_location(
         v.add("longitude", "must be between -180 and 180");
     }
     let txn = db.begin_write().await?;
-    access::require(&txn, principal, Some(id), Level::Own, Services::Denied).await?;
+    let own = access::require::<Own>(&txn, principal, Some(id), Services::Denied).await?;
     v.into_result()?;
-    let mut active = find(&txn, id).await?.into_active_model();
+    let mut active = access::load(&txn, &own).await?.into_active_model();
     active.location_address = Set(Some(location.address.clone()));
     active.location_latitude = Set(Some(location.latitude));
     active.location_longitude = Set(Some(location.longitude));
@@ -614,8 +695,8 @@ pub async fn set_location(
 
 pub async fn delete_location(db: &Db, principal: &Principal, id: i64) -> DomainResult<()> {
     let txn = db.begin_write().await?;
-    access::require(&txn, principal, Some(id), Level::Own, Services::Denied).await?;
-    let mut active = find(&txn, id).await?.into_active_model();
+    let own = access::require::<Own>(&txn, principal, Some(id), Services::Denied).await?;
+    let mut active = access::load(&txn, &own).await?.into_active_model();
     active.location_address = Set(None);
     active.location_latitude = Set(None);
     active.location_longitude = Set(None);

@@ -9,7 +9,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::access::{self, Level, Services};
+use super::access::{self, Authorized, Own, Services};
 use super::error::{DomainError, DomainResult};
 use super::keys::UserKey;
 use super::membership::{self, Role};
@@ -29,8 +29,8 @@ async fn require_own(
     conn: &impl ConnectionTrait,
     principal: &Principal,
     id: i64,
-) -> DomainResult<()> {
-    access::require(conn, principal, Some(id), Level::Own, Services::Denied).await
+) -> DomainResult<Authorized<Own>> {
+    access::require::<Own>(conn, principal, Some(id), Services::Denied).await
 }
 
 async fn user_by_id(conn: &impl ConnectionTrait, user_id: i64) -> DomainResult<user::Model> {
@@ -66,7 +66,9 @@ pub async fn list_invitations(
     max_unpaged: usize,
 ) -> DomainResult<Vec<InvitationView>> {
     let conn = db.read();
-    require_own(conn, principal, organization_id).await?;
+    let organization_id = require_own(conn, principal, organization_id)
+        .await?
+        .organization_id();
     let page = INVITATIONS_PAGE.check_optional(limit, offset)?;
     let query = owner_invitation::Entity::find()
         .filter(owner_invitation::Column::OrganizationId.eq(organization_id))
@@ -114,7 +116,7 @@ pub async fn invite(
 ) -> DomainResult<InvitationView> {
     let email = email.trim().to_lowercase();
     let txn = db.begin_write().await?;
-    require_own(&txn, principal, organization_id).await?;
+    let own = require_own(&txn, principal, organization_id).await?;
     if !is_email(&email) {
         return Err(DomainError::invalid(
             "email",
@@ -148,10 +150,7 @@ pub async fn invite(
         uuid: Set(Uuid::new_v4()),
         organization_id: Set(organization_id),
         user_id: Set(invitee.id),
-        invited_by_user_id: Set(match principal {
-            Principal::User { user_id } => Some(*user_id),
-            _ => None,
-        }),
+        invited_by_user_id: Set(own.user_id()),
         created_at: Set(super::now()),
         accepted_at: Set(None),
         ..Default::default()
@@ -179,37 +178,17 @@ pub async fn accept(
     organization_id: i64,
     invitation_id: &str,
 ) -> DomainResult<()> {
-    let user_id = access::require_user(principal)?;
     let txn = db.begin_write().await?;
-    let invitation = match Uuid::parse_str(invitation_id.trim()) {
-        Ok(uuid) => {
-            owner_invitation::Entity::find()
-                .filter(owner_invitation::Column::Uuid.eq(uuid))
-                .filter(owner_invitation::Column::OrganizationId.eq(organization_id))
-                .one(&txn)
-                .await?
-        }
-        Err(_) => None,
-    };
-    let only_invitee = || DomainError::PermissionDenied("only the invited user can accept".into());
-    let invitation = match invitation {
-        Some(i) if i.user_id == user_id => i,
-        Some(_) => return Err(only_invitee()),
-        None => {
-            // Only those who manage the organization may learn that it does not exist.
-            let manages = access::level(&txn, principal, organization_id)
-                .await?
-                .1
-                .is_some_and(|l| l >= Level::Own);
-            return Err(if manages {
-                DomainError::NotFound("no such invitation".into())
-            } else {
-                only_invitee()
-            });
-        }
-    };
-    membership::lock_organization(&txn, organization_id).await?;
-    membership::upsert(&txn, organization_id, user_id, Role::Owner).await?;
+    let (invitee, invitation) =
+        access::owner::invitation(&txn, principal, organization_id, invitation_id).await?;
+    membership::lock_organization(&txn, invitee.organization_id()).await?;
+    membership::upsert(
+        &txn,
+        invitee.organization_id(),
+        invitation.user_id,
+        Role::Owner,
+    )
+    .await?;
     if invitation.accepted_at.is_none() {
         let mut active = invitation.into_active_model();
         active.accepted_at = Set(Some(super::now()));
@@ -226,7 +205,9 @@ pub async fn remove_invitation(
     user_id: i64,
 ) -> DomainResult<()> {
     let txn = db.begin_write().await?;
-    require_own(&txn, principal, organization_id).await?;
+    let organization_id = require_own(&txn, principal, organization_id)
+        .await?
+        .organization_id();
     let removed = owner_invitation::Entity::delete_many()
         .filter(owner_invitation::Column::OrganizationId.eq(organization_id))
         .filter(owner_invitation::Column::UserId.eq(user_id))
@@ -249,7 +230,9 @@ pub async fn add(
     user_id: i64,
 ) -> DomainResult<()> {
     let txn = db.begin_write().await?;
-    require_own(&txn, principal, organization_id).await?;
+    let organization_id = require_own(&txn, principal, organization_id)
+        .await?
+        .organization_id();
     user_by_id(&txn, user_id).await?;
     membership::lock_organization(&txn, organization_id).await?;
     membership::upsert(&txn, organization_id, user_id, Role::Owner).await?;
@@ -265,7 +248,9 @@ pub async fn remove(
     user_id: i64,
 ) -> DomainResult<()> {
     let txn = db.begin_write().await?;
-    require_own(&txn, principal, organization_id).await?;
+    let organization_id = require_own(&txn, principal, organization_id)
+        .await?
+        .organization_id();
     membership::lock_organization(&txn, organization_id).await?;
     let Some(row) = membership::current_role(&txn, organization_id, user_id)
         .await?
@@ -294,24 +279,14 @@ pub async fn topmost_owned(
     user_id: i64,
 ) -> DomainResult<OrganizationView> {
     let conn = db.read();
-    access::require(
-        conn,
-        principal,
-        Some(organization_id),
-        Level::Read,
-        Services::Allowed,
-    )
-    .await?;
+    access::require::<access::Read>(conn, principal, Some(organization_id), Services::Allowed)
+        .await?;
     let mut path = organization::ancestors_of(conn, organization_id).await?;
     path.reverse();
     // Owned organizations the caller cannot read are passed over, not revealed.
     for id in path {
-        if is_owner(conn, id, user_id).await? {
-            let readable = matches!(principal, Principal::Service { .. })
-                || access::level(conn, principal, id).await?.1.is_some();
-            if readable {
-                return organization::get(db, principal, id).await;
-            }
+        if is_owner(conn, id, user_id).await? && access::can_read(conn, principal, id).await? {
+            return organization::get(db, principal, id).await;
         }
     }
     Err(DomainError::NotFound(

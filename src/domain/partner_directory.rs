@@ -1,6 +1,6 @@
-//! MyCreditApp's partner directory: customer and supplier records of an organization, read
-//! and written by its members or, read-only unless they manage the requester, by members of
-//! an organization connected to it by a partnership.
+//! MyCreditApp's partner directory: customer and supplier records of an organization,
+//! written by its members and read by them or by members of an organization connected to
+//! it by a partnership (the rule is `access::directory`).
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -9,13 +9,15 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::access::{self, Level};
-use super::error::{DomainError, DomainResult, Violation};
+pub use super::access::directory::Scope;
+use super::access::directory::{self as access, OpensDirectory};
+use super::access::{Admin, Authorized};
+use super::error::{DomainError, DomainResult};
 pub use super::partner_search::SearchField;
 use super::validate::{NAME_MAX_CHARS, Violations, is_country_code, is_email};
 use crate::auth::Principal;
 use crate::db::Db;
-use crate::entity::{organization, organization_partner as partner};
+use crate::entity::organization_partner as partner;
 
 pub const SEARCH_TEXT_MAX_CHARS: usize = 255;
 pub const MAX_LIMIT: i32 = 100;
@@ -89,66 +91,6 @@ impl OrderBy {
             OrderBy::PaymentTerms => partner::Column::PaymentTerms,
         }
     }
-}
-
-/// The two MyCreditApp headers as the client sent them (empty when absent).
-#[derive(Clone, Debug, Default)]
-pub struct Scope {
-    pub requester: String,
-    pub target: String,
-}
-
-/// Resolves the scope and checks it: the caller belongs to the requester; the target is the
-/// requester or connected to it; writing a connected target needs admin on the requester.
-/// Header problems come first (422), then permission (403).
-async fn authorize(
-    conn: &impl ConnectionTrait,
-    principal: &Principal,
-    scope: &Scope,
-    write: bool,
-) -> DomainResult<organization::Model> {
-    let mut bad = Vec::new();
-    let mut parse = |field: &str, value: &str| -> Option<Uuid> {
-        let parsed = Uuid::parse_str(value.trim()).ok();
-        if parsed.is_none() {
-            bad.push(Violation::new(
-                field,
-                if value.trim().is_empty() {
-                    "field required"
-                } else {
-                    "must be a UUID"
-                },
-            ));
-        }
-        parsed
-    };
-    let requester = parse("requester_organization_id", &scope.requester);
-    let target = parse("target_organization_id", &scope.target);
-    let (Some(requester), Some(target)) = (requester, target) else {
-        return Err(DomainError::Invalid(bad));
-    };
-    let denied = || DomainError::PermissionDenied("you may not act on this organization".into());
-    let find = |id: Uuid| {
-        organization::Entity::find()
-            .filter(organization::Column::Uuid.eq(id))
-            .one(conn)
-    };
-    let requester_org = find(requester).await?.ok_or_else(denied)?;
-    let (_, level) = access::level(conn, principal, requester_org.id).await?;
-    let level = level.ok_or_else(denied)?;
-    if requester == target {
-        return Ok(requester_org);
-    }
-    let target_org = find(target).await?.ok_or_else(denied)?;
-    if !super::partnership_link::connected(conn, requester_org.id, target_org.id).await? {
-        return Err(denied());
-    }
-    if write && level < Level::Admin {
-        return Err(DomainError::PermissionDenied(
-            "writing a partner organization's directory needs admin on the requester".into(),
-        ));
-    }
-    Ok(target_org)
 }
 
 /// The writable fields; on update only the present ones change.
@@ -351,16 +293,17 @@ pub async fn list(
     let conn = db.read();
     let checked = query.check();
     let (target, (ids, limit, offset)) =
-        together(authorize(conn, principal, scope, false).await, checked)?;
+        together(access::read(conn, principal, scope).await, checked)?;
     // On the pool, one transaction for the reads: the count and the page see the same
     // rows, and a search may set how PostgreSQL plans these statements only.
     match db.read_transaction().await? {
         Some(txn) => {
-            let found = count_and_page(&txn, target.id, &query, ids, limit, offset).await?;
+            let found =
+                count_and_page(&txn, target.organization_id(), &query, ids, limit, offset).await?;
             txn.commit().await?;
             Ok(found)
         }
-        None => count_and_page(conn, target.id, &query, ids, limit, offset).await,
+        None => count_and_page(conn, target.organization_id(), &query, ids, limit, offset).await,
     }
 }
 
@@ -426,11 +369,12 @@ fn ordered(matching: Select<partner::Entity>, query: &ListQuery) -> Select<partn
         .order_by(partner::Column::Id, order)
 }
 
-async fn find(
+async fn find<N: OpensDirectory>(
     conn: &impl ConnectionTrait,
-    organization_id: i64,
+    directory: &Authorized<N>,
     partner_id: &str,
 ) -> DomainResult<partner::Model> {
+    let organization_id = directory.organization_id();
     let not_found = || DomainError::NotFound("partner not found".into());
     let id = Uuid::parse_str(partner_id.trim()).map_err(|_| not_found())?;
     partner::Entity::find()
@@ -449,13 +393,13 @@ pub async fn create(
 ) -> DomainResult<partner::Model> {
     let txn = db.begin_write().await?;
     let (target, ()) = together(
-        authorize(&txn, principal, scope, true).await,
+        access::write(&txn, principal, scope).await,
         input.validate(true),
     )?;
     let now = super::now();
     let mut model = partner::ActiveModel {
         uuid: Set(Uuid::new_v4()),
-        organization_id: Set(target.id),
+        organization_id: Set(target.organization_id()),
         sales_amount: Set(0),
         frequency: Set(String::new()),
         payment_terms: Set(String::new()),
@@ -484,8 +428,8 @@ pub async fn get(
     partner_id: &str,
 ) -> DomainResult<partner::Model> {
     let conn = db.read();
-    let target = authorize(conn, principal, scope, false).await?;
-    find(conn, target.id, partner_id).await
+    let target = access::read(conn, principal, scope).await?;
+    find(conn, &target, partner_id).await
 }
 
 pub async fn update(
@@ -497,10 +441,10 @@ pub async fn update(
 ) -> DomainResult<partner::Model> {
     let txn = db.begin_write().await?;
     let (target, ()) = together(
-        authorize(&txn, principal, scope, true).await,
+        access::write(&txn, principal, scope).await,
         input.validate(false),
     )?;
-    let mut model = find(&txn, target.id, partner_id).await?.into_active_model();
+    let mut model = find(&txn, &target, partner_id).await?.into_active_model();
     input.apply(&mut model);
     model.updated_at = Set(super::now());
     let stored = model.update(&txn).await?;
@@ -515,15 +459,15 @@ pub async fn delete(
     partner_id: &str,
 ) -> DomainResult<()> {
     let txn = db.begin_write().await?;
-    let target = authorize(&txn, principal, scope, true).await?;
-    let found = find(&txn, target.id, partner_id).await?;
+    let target = access::write(&txn, principal, scope).await?;
+    let found = find(&txn, &target, partner_id).await?;
     partner::Entity::delete_by_id(found.id).exec(&txn).await?;
     txn.commit().await?;
     Ok(())
 }
 
-/// Sends a partnership invitation from the target organization to the partner's email.
-/// An accepted partner is not invited again.
+/// Sends a partnership invitation from the organization to the partner's email. An
+/// accepted partner is not invited again.
 pub async fn invite(
     db: &Db,
     principal: &Principal,
@@ -531,22 +475,17 @@ pub async fn invite(
     partner_id: &str,
 ) -> DomainResult<partner::Model> {
     let txn = db.begin_write().await?;
-    let target = authorize(&txn, principal, scope, true).await?;
-    let found = find(&txn, target.id, partner_id).await?;
+    let sender: Authorized<Admin> = access::invite(&txn, principal, scope).await?;
+    let found = find(&txn, &sender, partner_id).await?;
     if found.invitation_status.as_deref() == Some(InvitationStatus::Accepted.as_str()) {
         return Err(DomainError::Conflict {
             reason: "ALREADY_ACCEPTED",
             message: "the partner accepted an invitation already".into(),
         });
     }
-    let created_by = match principal {
-        Principal::User { user_id } => Some(*user_id),
-        _ => None,
-    };
     super::invitation::insert_pending(
         &txn,
-        target.id,
-        created_by,
+        &sender,
         found.email.clone(),
         String::new(),
         Some(found.company_name.clone()),

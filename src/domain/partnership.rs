@@ -10,8 +10,9 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, Statement,
 };
 
+use super::access::{self, Admin, Authorized, Read};
 use super::error::{DomainError, DomainResult};
-use super::giosg::{self, Need};
+use super::giosg;
 use super::pagination::{self, Page, PageRequest};
 use super::presence::{self, OrganizationView, UserView};
 use super::validate::{NAME_MAX_CHARS, Violations};
@@ -49,7 +50,7 @@ pub async fn get_own_organization(
     organization_id: &str,
 ) -> DomainResult<OrganizationView> {
     let conn = db.read();
-    let org = giosg::authorize(conn, principal, organization_id, Need::Read).await?;
+    let (_, org) = access::giosg::organization::<Read>(conn, principal, organization_id).await?;
     presence::organization(conn, org).await
 }
 
@@ -95,8 +96,8 @@ pub async fn list_users(
     page: &PageRequest,
 ) -> DomainResult<Page<UserView>> {
     let conn = db.read();
-    let org = giosg::authorize(conn, principal, organization_id, Need::Read).await?;
-    user_page(conn, org.id, page).await
+    let (grant, _) = access::giosg::organization::<Read>(conn, principal, organization_id).await?;
+    user_page(conn, grant.organization_id(), page).await
 }
 
 pub async fn get_user(
@@ -106,17 +107,18 @@ pub async fn get_user(
     user_id: &str,
 ) -> DomainResult<UserView> {
     let conn = db.read();
-    let org = giosg::authorize(conn, principal, organization_id, Need::Read).await?;
-    let found = presence::find_member(conn, org.id, user_id).await?;
+    let (grant, _) = access::giosg::organization::<Read>(conn, principal, organization_id).await?;
+    let found = presence::find_member(conn, grant.organization_id(), user_id).await?;
     presence::user(conn, found).await
 }
 
 /// The partner organization and this side's row, or 404.
-async fn find_partnership(
+async fn find_partnership<N>(
     conn: &impl ConnectionTrait,
-    organization_id: i64,
+    grant: &Authorized<N>,
     partner_uuid: &str,
 ) -> DomainResult<(partnership::Model, organization::Model)> {
+    let organization_id = grant.organization_id();
     let uuid = giosg::parse_uuid(partner_uuid, "Partner organization")?;
     let missing = || giosg::not_found("Partner organization");
     let partner = organization::Entity::find()
@@ -176,10 +178,12 @@ pub async fn list_partnerships(
     page: &PageRequest,
 ) -> DomainResult<Page<PartnershipView>> {
     let conn = db.read();
-    let org = giosg::authorize(conn, principal, organization_id, Need::Read).await?;
+    let (grant, org) =
+        access::giosg::organization::<Read>(conn, principal, organization_id).await?;
     let found = pagination::fetch(
         conn,
-        partnership::Entity::find().filter(partnership::Column::OrganizationId.eq(org.id)),
+        partnership::Entity::find()
+            .filter(partnership::Column::OrganizationId.eq(grant.organization_id())),
         partnership::Column::CreatedAt,
         partnership::Column::Id,
         |p: &partnership::Model| (p.created_at, p.id),
@@ -201,8 +205,9 @@ pub async fn get_partnership(
     partner_id: &str,
 ) -> DomainResult<PartnershipView> {
     let conn = db.read();
-    let org = giosg::authorize(conn, principal, organization_id, Need::Read).await?;
-    let (row, _) = find_partnership(conn, org.id, partner_id).await?;
+    let (grant, org) =
+        access::giosg::organization::<Read>(conn, principal, organization_id).await?;
+    let (row, _) = find_partnership(conn, &grant, partner_id).await?;
     partnership_views(conn, &org, vec![row])
         .await?
         .into_iter()
@@ -232,8 +237,9 @@ pub async fn update_partnership(
     display_name: Patch<String>,
 ) -> DomainResult<PartnershipView> {
     let txn = db.begin_write().await?;
-    let org = giosg::authorize(&txn, principal, organization_id, Need::Settings).await?;
-    let (row, _) = find_partnership(&txn, org.id, partner_id).await?;
+    let (grant, org) =
+        access::giosg::organization::<Admin>(&txn, principal, organization_id).await?;
+    let (row, _) = find_partnership(&txn, &grant, partner_id).await?;
     let new_name = match display_name {
         Patch::Absent if mode == UpdateMode::Replace => {
             return Err(DomainError::invalid(
@@ -270,8 +276,9 @@ pub async fn delete_partnership(
     partner_id: &str,
 ) -> DomainResult<()> {
     let txn = db.begin_write().await?;
-    let org = giosg::authorize(&txn, principal, organization_id, Need::Settings).await?;
-    let (_, partner) = find_partnership(&txn, org.id, partner_id).await?;
+    let (grant, org) =
+        access::giosg::organization::<Admin>(&txn, principal, organization_id).await?;
+    let (_, partner) = find_partnership(&txn, &grant, partner_id).await?;
     txn.execute_raw(Statement::from_sql_and_values(
         txn.get_database_backend(),
         "DELETE FROM partnerships WHERE (organization_id = $1 AND partner_organization_id = $2) \
@@ -303,10 +310,10 @@ pub async fn list_partners(
     page: &PageRequest,
 ) -> DomainResult<Page<OrganizationView>> {
     let conn = db.read();
-    let org = giosg::authorize(conn, principal, organization_id, Need::Read).await?;
+    let (grant, _) = access::giosg::organization::<Read>(conn, principal, organization_id).await?;
     let found = pagination::fetch(
         conn,
-        partners_of(org.id),
+        partners_of(grant.organization_id()),
         organization::Column::CreatedAt,
         organization::Column::Id,
         |o: &organization::Model| (o.created_at, o.id),
@@ -328,8 +335,8 @@ pub async fn get_partner(
     partner_id: &str,
 ) -> DomainResult<OrganizationView> {
     let conn = db.read();
-    let org = giosg::authorize(conn, principal, organization_id, Need::Read).await?;
-    let (_, partner) = find_partnership(conn, org.id, partner_id).await?;
+    let (grant, _) = access::giosg::organization::<Read>(conn, principal, organization_id).await?;
+    let (_, partner) = find_partnership(conn, &grant, partner_id).await?;
     presence::organization(conn, partner).await
 }
 
@@ -341,8 +348,8 @@ pub async fn list_partner_users(
     page: &PageRequest,
 ) -> DomainResult<Page<UserView>> {
     let conn = db.read();
-    let org = giosg::authorize(conn, principal, organization_id, Need::Read).await?;
-    let (_, partner) = find_partnership(conn, org.id, partner_id).await?;
+    let (grant, _) = access::giosg::organization::<Read>(conn, principal, organization_id).await?;
+    let (_, partner) = find_partnership(conn, &grant, partner_id).await?;
     user_page(conn, partner.id, page).await
 }
 
@@ -354,8 +361,8 @@ pub async fn get_partner_user(
     user_id: &str,
 ) -> DomainResult<UserView> {
     let conn = db.read();
-    let org = giosg::authorize(conn, principal, organization_id, Need::Read).await?;
-    let (_, partner) = find_partnership(conn, org.id, partner_id).await?;
+    let (grant, _) = access::giosg::organization::<Read>(conn, principal, organization_id).await?;
+    let (_, partner) = find_partnership(conn, &grant, partner_id).await?;
     let found = presence::find_member(conn, partner.id, user_id).await?;
     presence::user(conn, found).await
 }

@@ -11,8 +11,9 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, Statement,
 };
 
+use super::access;
 use super::error::{DomainError, DomainResult};
-use super::giosg::{self, Need};
+use super::giosg;
 use super::keys::UserKey;
 use super::validate::Violations;
 use crate::auth::Principal;
@@ -172,36 +173,6 @@ pub async fn find_member(
     Ok(found)
 }
 
-/// The organization and member a client call acts on: any member for themself, settings
-/// permission for anyone else (asked before whether that user exists), services for all.
-async fn authorize_client(
-    conn: &impl ConnectionTrait,
-    principal: &Principal,
-    organization_id: &str,
-    user_uuid: &str,
-) -> DomainResult<user::Model> {
-    // Internal services register clients for anyone in any organization.
-    if matches!(principal, Principal::Service { .. }) {
-        let org = giosg::find_organization(conn, organization_id)
-            .await?
-            .ok_or_else(|| giosg::not_found("Organization"))?;
-        return find_member(conn, org.id, user_uuid).await;
-    }
-    let org = giosg::authorize(conn, principal, organization_id, Need::Read).await?;
-    let own = match principal {
-        Principal::User { user_id } => user::Entity::find_by_id(*user_id)
-            .one(conn)
-            .await?
-            .map(|u| u.uuid.to_string()),
-        _ => None,
-    };
-    let is_self = own.is_some_and(|own| own.eq_ignore_ascii_case(user_uuid.trim()));
-    if !is_self {
-        giosg::authorize_id(conn, principal, Some(org.id), Need::Settings).await?;
-    }
-    find_member(conn, org.id, user_uuid).await
-}
-
 /// Registers or refreshes a client; `true` when it is new (or had expired).
 pub async fn register(
     db: &Db,
@@ -212,7 +183,8 @@ pub async fn register(
     expires_in: i64,
 ) -> DomainResult<(ClientView, bool)> {
     let txn = db.begin_write().await?;
-    let target = authorize_client(&txn, principal, organization_id, user_uuid).await?;
+    let (_, target) =
+        access::presence::clients(&txn, principal, organization_id, user_uuid).await?;
     let mut v = Violations::default();
     v.required_text("client_id", client_id, CLIENT_ID_MAX_CHARS);
     if !(1..=MAX_EXPIRES_IN).contains(&expires_in) {
@@ -275,7 +247,8 @@ pub async fn remove(
     client_id: &str,
 ) -> DomainResult<()> {
     let txn = db.begin_write().await?;
-    let target = authorize_client(&txn, principal, organization_id, user_uuid).await?;
+    let (_, target) =
+        access::presence::clients(&txn, principal, organization_id, user_uuid).await?;
     let deleted = user_client::Entity::delete_many()
         .filter(user_client::Column::UserId.eq(target.id))
         .filter(user_client::Column::ClientId.eq(client_id))
@@ -305,11 +278,7 @@ pub async fn set_status(
     user_key: &str,
     input: StatusInput,
 ) -> DomainResult<UserView> {
-    if !matches!(principal, Principal::Service { .. }) {
-        return Err(DomainError::PermissionDenied(
-            "only internal services set a user's status".into(),
-        ));
-    }
+    access::service::require(principal, "only internal services set a user's status")?;
     let mut v = Violations::default();
     if input.current_chat_count.is_some_and(|n| n < 0) {
         v.add("current_chat_count", "must be 0 or more");

@@ -2,7 +2,7 @@
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
-use super::access::{self, Level, Services};
+use super::access::{self, Services};
 use super::error::DomainResult;
 use super::membership;
 use super::validate::{NAME_MAX_CHARS, Violations};
@@ -42,14 +42,10 @@ pub async fn list(
     organization_id: i64,
 ) -> DomainResult<Vec<quick_action::Model>> {
     let conn = db.read();
-    access::require(
-        conn,
-        principal,
-        Some(organization_id),
-        Level::Read,
-        Services::Allowed,
-    )
-    .await?;
+    let organization_id =
+        access::require::<access::Read>(conn, principal, Some(organization_id), Services::Allowed)
+            .await?
+            .organization_id();
     load(conn, organization_id).await
 }
 
@@ -82,14 +78,10 @@ pub async fn replace(
         );
     }
     let txn = db.begin_write().await?;
-    access::require(
-        &txn,
-        principal,
-        Some(organization_id),
-        Level::Own,
-        Services::Denied,
-    )
-    .await?;
+    let organization_id =
+        access::require::<access::Own>(&txn, principal, Some(organization_id), Services::Denied)
+            .await?
+            .organization_id();
     v.into_result()?;
     // Two replaces must not interleave their delete and insert (PostgreSQL runs them
     // concurrently; SQLite has one writer anyway).

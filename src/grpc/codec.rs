@@ -1,6 +1,7 @@
 //! The codec of every orgd gRPC service (`build.rs` names it as the codec path): prost's,
 //! plus one bound on every request message, whatever the RPC: no string longer than
-//! [`MAX_STRING_CHARS`] characters, no repeated or map field with more than
+//! [`MAX_STRING_CHARS`] characters or holding a NUL (PostgreSQL's text cannot store one,
+//! and no field of ours means one), no repeated or map field with more than
 //! [`MAX_LIST_ITEMS`] entries (OWASP API4). It is a backstop under the domain's own, tighter
 //! rules, so that a field nobody thought to bound (an opaque id, a filter list) is bounded
 //! too, on gRPC, grpc-web and REST (which calls the services in-process) alike. Like the
@@ -14,7 +15,7 @@ use bytes::Buf;
 use prost::{Message, Name};
 use prost_reflect::{DynamicMessage, Kind, MapKey, MessageDescriptor, ReflectMessage, Value};
 use tonic::Status;
-use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder};
+use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic_prost::{ProstDecoder, ProstEncoder};
 
 use crate::domain::DomainError;
@@ -64,15 +65,35 @@ where
 {
     type Encode = T;
     type Decode = U;
-    type Encoder = ProstEncoder<T>;
+    type Encoder = SizedEncoder<T>;
     type Decoder = BoundedDecoder<U>;
 
     fn encoder(&mut self) -> Self::Encoder {
-        ProstEncoder::default()
+        SizedEncoder(ProstEncoder::default())
     }
 
     fn decoder(&mut self) -> Self::Decoder {
         BoundedDecoder(ProstDecoder::default())
+    }
+}
+
+/// prost's encoder, with the buffer grown once to the message's size: left to grow by
+/// doubling, a large list (up to the response budget) would briefly take three times its
+/// size while the buffer is copied.
+#[derive(Debug)]
+pub struct SizedEncoder<T>(ProstEncoder<T>);
+
+impl<T: Message> Encoder for SizedEncoder<T> {
+    type Item = T;
+    type Error = Status;
+
+    fn encode(&mut self, item: T, buf: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        buf.reserve(item.encoded_len());
+        self.0.encode(item, buf)
+    }
+
+    fn buffer_settings(&self) -> BufferSettings {
+        self.0.buffer_settings()
     }
 }
 
@@ -85,19 +106,17 @@ impl<U: Message + Default + Name> Decoder for BoundedDecoder<U> {
 
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
         let Some(descriptor) = CHECKED.get(&U::full_name()) else {
-            return self.0.decode(buf);
+            return U::decode(buf).map(Some).map_err(undecodable);
         };
         // Split off, not copied: both decodes read the same bytes.
         let bytes = buf.copy_to_bytes(buf.remaining());
         if let Ok(message) = DynamicMessage::decode(descriptor.clone(), bytes.clone()) {
-            let violations = oversized_fields(&message);
+            let violations = backstop_violations(&message);
             if !violations.is_empty() {
                 return Err(DomainError::Invalid(violations).into());
             }
         }
-        U::decode(bytes)
-            .map(Some)
-            .map_err(|e| Status::internal(e.to_string()))
+        U::decode(bytes).map(Some).map_err(undecodable)
     }
 
     fn buffer_settings(&self) -> BufferSettings {
@@ -105,9 +124,16 @@ impl<U: Message + Default + Name> Decoder for BoundedDecoder<U> {
     }
 }
 
-/// Every string and list of the message over the backstop, named by its proto field path
-/// (`organization.tags`, `quick_actions.3.name`) as domain violations are.
-pub fn oversized_fields(message: &DynamicMessage) -> Vec<Violation> {
+/// Bytes that are not the message the RPC takes are the client's mistake (prost's own
+/// decoder calls it INTERNAL).
+fn undecodable(e: prost::DecodeError) -> Status {
+    Status::invalid_argument(format!("the request message does not decode: {e}"))
+}
+
+/// Every string and list of the message over the backstop, and every string holding a NUL,
+/// named by its proto field path (`organization.tags`, `quick_actions.3.name`) as domain
+/// violations are.
+pub fn backstop_violations(message: &DynamicMessage) -> Vec<Violation> {
     let mut out = Vec::new();
     visit_message(message, "", &mut out);
     out
@@ -141,6 +167,9 @@ fn visit_value(value: &Value, path: &str, opaque: bool, out: &mut Vec<Violation>
                 path,
                 format!("must be at most {MAX_STRING_CHARS} characters"),
             ));
+        }
+        Value::String(s) if s.contains('\0') => {
+            out.push(Violation::new(path, "must not contain a NUL character"));
         }
         Value::List(items) if items.len() > MAX_LIST_ITEMS => out.push(too_many(path)),
         Value::List(items) => {
@@ -192,7 +221,7 @@ mod tests {
                 ..Default::default()
             }),
         };
-        let fields: Vec<String> = oversized_fields(&dynamic(&update))
+        let fields: Vec<String> = backstop_violations(&dynamic(&update))
             .into_iter()
             .map(|v| v.field)
             .collect();
@@ -202,7 +231,7 @@ mod tests {
             partner_ids: vec!["a".into(), long],
             ..Default::default()
         };
-        let fields: Vec<String> = oversized_fields(&dynamic(&list))
+        let fields: Vec<String> = backstop_violations(&dynamic(&list))
             .into_iter()
             .map(|v| v.field)
             .collect();

@@ -1,9 +1,11 @@
 //! tonic services: proto ↔ domain conversion only; the rules live in `domain`.
 
+pub mod admission;
 pub mod availability;
 pub mod billing;
 pub mod codec;
 pub mod convert;
+pub mod framing;
 pub mod invitation;
 pub mod membership;
 pub mod organization;

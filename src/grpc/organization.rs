@@ -12,6 +12,8 @@ pub struct Organizations {
     pub db: Db,
     /// The most items a list read whole answers (`Config::max_unpaged_items`).
     pub max_unpaged_items: usize,
+    /// How many organizations may be made (`Config::max_children`, ...).
+    pub quota: organization::Quota,
 }
 
 fn required(o: Option<Organization>) -> Result<Organization, Status> {
@@ -26,7 +28,7 @@ impl OrganizationService for Organizations {
     ) -> Result<Response<CreateOrganizationResponse>, Status> {
         let principal = principal(&req)?;
         let input = convert::organization_input(required(req.into_inner().organization)?);
-        let view = organization::create(&self.db, &principal, input)
+        let view = organization::create_within(&self.db, &principal, input, self.quota)
             .await
             .map_err(|e| within("organization", e))?;
         Ok(Response::new(CreateOrganizationResponse {
@@ -41,10 +43,15 @@ impl OrganizationService for Organizations {
         let principal = principal(&req)?;
         let body = required(req.into_inner().organization)?;
         let id = body.id;
-        let view =
-            organization::update(&self.db, &principal, id, convert::organization_input(body))
-                .await
-                .map_err(|e| within("organization", e))?;
+        let view = organization::update_within(
+            &self.db,
+            &principal,
+            id,
+            convert::organization_input(body),
+            self.quota,
+        )
+        .await
+        .map_err(|e| within("organization", e))?;
         Ok(Response::new(UpdateOrganizationResponse {
             organization: Some(convert::organization(&view)),
         }))

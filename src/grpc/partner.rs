@@ -20,6 +20,8 @@ pub struct Partners {
 
 pub struct OAuth {
     pub db: Db,
+    /// Failed attempts so far, per client id and peer.
+    pub throttle: std::sync::Arc<oauth::Throttle>,
 }
 
 fn scope(requester: &str, target: &str) -> Scope {
@@ -226,9 +228,17 @@ impl OAuthService for OAuth {
         &self,
         req: Request<CreateTokenRequest>,
     ) -> Result<Response<CreateTokenResponse>, Status> {
+        let peer = crate::limits::peer_ip(req.extensions());
         let r = req.get_ref();
-        let (access_token, expires_in) =
-            oauth::token(&self.db, &r.client_id, &r.client_secret, &r.grant_type).await?;
+        let (access_token, expires_in) = oauth::token(
+            &self.db,
+            &self.throttle,
+            peer,
+            &r.client_id,
+            &r.client_secret,
+            &r.grant_type,
+        )
+        .await?;
         Ok(Response::new(CreateTokenResponse {
             access_token,
             expires_in,

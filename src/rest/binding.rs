@@ -27,6 +27,9 @@ pub struct Binding {
     pub http_method: Method,
     /// The template in matchit syntax, variables renamed `{v0}`, `{v1}`, …
     pub route: String,
+    /// Method and template as annotated (`GET /api/v1/organization/{organization_id}`): the
+    /// route label of metrics and logs, never the raw path with its ids.
+    pub template: std::sync::Arc<str>,
     /// Field path (top-level first) of each template variable, by index.
     pub variables: Vec<Vec<FieldDescriptor>>,
     pub body: BodyTarget,
@@ -227,6 +230,7 @@ fn binding(
         _ => crate::limits::MAX_BODY_BYTES,
     };
     Binding {
+        template: format!("{http_method} {template}").into(),
         http_method,
         route,
         variables,

@@ -56,6 +56,8 @@ pub struct RestError {
     pub issues: Vec<Issue>,
     /// Overrides the status the code maps to (a bad path value on giosg is a 404).
     pub status: Option<StatusCode>,
+    /// When the client may try again (`Retry-After`), from the status's `RetryInfo`.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl RestError {
@@ -66,6 +68,7 @@ impl RestError {
             reason: reason.to_string(),
             issues: Vec::new(),
             status: None,
+            retry_after: None,
         }
     }
 
@@ -86,6 +89,7 @@ impl RestError {
             reason: "INVALID_ARGUMENT".into(),
             issues,
             status: None,
+            retry_after: None,
         }
     }
 }
@@ -183,7 +187,15 @@ impl Dialect {
                 "code": err.reason,
             }]}),
         };
-        json_response(status, body.to_string().into_bytes())
+        let mut response = json_response(status, body.to_string().into_bytes());
+        if let Some(wait) = err.retry_after {
+            let secs = crate::rate_limit::retry_after_secs(wait);
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_str(&secs.to_string()).expect("digits"),
+            );
+        }
+        response
     }
 }
 

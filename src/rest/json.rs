@@ -70,15 +70,56 @@ pub(crate) fn is_wrapper(full_name: &str) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
+/// The JSON of a response would be longer than the budget it is written within.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OverBudget;
+
 /// Appends the JSON of a whole message to `out`.
 pub fn encode_message(msg: &DynamicMessage, naming: FieldNaming, out: &mut Vec<u8>) {
+    write_message(msg, naming, usize::MAX, out);
+}
+
+/// As [`encode_message`], refused once `out` would hold more than `max` bytes. Checked after
+/// every list item and map entry while writing, so an over-long list stops being written
+/// one item past the budget, not at its end; `out` is then incomplete and must be dropped.
+pub fn encode_message_within(
+    msg: &DynamicMessage,
+    naming: FieldNaming,
+    max: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), OverBudget> {
+    write_message(msg, naming, max, out);
+    within(out, max)
+}
+
+/// As [`encode_field`], within `max` bytes as [`encode_message_within`] is.
+pub fn encode_field_within(
+    msg: &DynamicMessage,
+    field: &FieldDescriptor,
+    naming: FieldNaming,
+    max: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), OverBudget> {
+    write_field(msg, field, naming, max, out);
+    within(out, max)
+}
+
+fn within(out: &[u8], max: usize) -> Result<(), OverBudget> {
+    if out.len() > max {
+        Err(OverBudget)
+    } else {
+        Ok(())
+    }
+}
+
+fn write_message(msg: &DynamicMessage, naming: FieldNaming, max: usize, out: &mut Vec<u8>) {
     let desc = msg.descriptor();
     match desc.full_name() {
         TIMESTAMP => return write_timestamp(int_field(msg, 1), int_field(msg, 2), out),
         DURATION => return write_duration(int_field(msg, 1), int_field(msg, 2), out),
         // Struct, ListValue and wrappers are all "the JSON of field 1".
-        STRUCT | LIST_VALUE => return encode_first_field(msg, &desc, naming, out),
-        name if is_wrapper(name) => return encode_first_field(msg, &desc, naming, out),
+        STRUCT | LIST_VALUE => return encode_first_field(msg, &desc, naming, max, out),
+        name if is_wrapper(name) => return encode_first_field(msg, &desc, naming, max, out),
         VALUE => {
             // null_value is the zero enum value, which the enum convention already writes as null.
             let Some(f) = desc.fields().find(|f| msg.has_field(f)) else {
@@ -89,7 +130,7 @@ pub fn encode_message(msg: &DynamicMessage, naming: FieldNaming, out: &mut Vec<u
                 Value::F64(n) if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 => {
                     put(out, *n as i64);
                 }
-                v => encode_value(v, &f.kind(), naming, out),
+                v => encode_value(v, &f.kind(), naming, max, out),
             }
             return;
         }
@@ -109,7 +150,7 @@ pub fn encode_message(msg: &DynamicMessage, naming: FieldNaming, out: &mut Vec<u
         };
         write_str(name, out);
         out.push(b':');
-        encode_field(msg, &field, naming, out);
+        write_field(msg, &field, naming, max, out);
     }
     out.push(b'}');
 }
@@ -121,10 +162,20 @@ pub fn encode_field(
     naming: FieldNaming,
     out: &mut Vec<u8>,
 ) {
+    write_field(msg, field, naming, usize::MAX, out);
+}
+
+fn write_field(
+    msg: &DynamicMessage,
+    field: &FieldDescriptor,
+    naming: FieldNaming,
+    max: usize,
+    out: &mut Vec<u8>,
+) {
     if field.supports_presence() && !msg.has_field(field) {
         out.extend_from_slice(b"null");
     } else {
-        encode_value(&msg.get_field(field), &field.kind(), naming, out);
+        encode_value(&msg.get_field(field), &field.kind(), naming, max, out);
     }
 }
 
@@ -132,15 +183,17 @@ fn encode_first_field(
     msg: &DynamicMessage,
     desc: &MessageDescriptor,
     naming: FieldNaming,
+    max: usize,
     out: &mut Vec<u8>,
 ) {
     if let Some(f) = desc.get_field(1) {
-        encode_value(&msg.get_field(&f), &f.kind(), naming, out);
+        encode_value(&msg.get_field(&f), &f.kind(), naming, max, out);
     }
 }
 
 /// `kind` is the field's kind, i.e. the element kind for lists and the entry message for maps.
-fn encode_value(value: &Value, kind: &Kind, naming: FieldNaming, out: &mut Vec<u8>) {
+/// Lists and maps stop being written once `out` is past `max` (the caller checks).
+fn encode_value(value: &Value, kind: &Kind, naming: FieldNaming, max: usize, out: &mut Vec<u8>) {
     match value {
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Value::I32(n) => put(out, n),
@@ -170,14 +223,17 @@ fn encode_value(value: &Value, kind: &Kind, naming: FieldNaming, out: &mut Vec<u
             },
             _ => put(out, n),
         },
-        Value::Message(m) => encode_message(m, naming, out),
+        Value::Message(m) => write_message(m, naming, max, out),
         Value::List(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
+                if out.len() > max {
+                    return;
+                }
                 if i > 0 {
                     out.push(b',');
                 }
-                encode_value(item, kind, naming, out);
+                encode_value(item, kind, naming, max, out);
             }
             out.push(b']');
         }
@@ -191,6 +247,9 @@ fn encode_value(value: &Value, kind: &Kind, naming: FieldNaming, out: &mut Vec<u
             entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
             out.push(b'{');
             for (i, (key, v)) in entries.into_iter().enumerate() {
+                if out.len() > max {
+                    return;
+                }
                 if i > 0 {
                     out.push(b',');
                 }
@@ -203,7 +262,7 @@ fn encode_value(value: &Value, kind: &Kind, naming: FieldNaming, out: &mut Vec<u
                     MapKey::U64(n) => put(out, format_args!("\"{n}\"")),
                 }
                 out.push(b':');
-                encode_value(v, &value_kind, naming, out);
+                encode_value(v, &value_kind, naming, max, out);
             }
             out.push(b'}');
         }
@@ -878,6 +937,31 @@ message Org {
         let mut out = Vec::new();
         encode_field(&msg, &field("member_ids"), FieldNaming::JsonName, &mut out);
         assert_eq!(out, b"[1,9007199254740993]");
+    }
+
+    #[test]
+    fn a_list_past_the_budget_stops_being_written_and_is_refused() {
+        let msg = dec(full());
+        let whole = enc(&msg).len();
+        let mut out = Vec::new();
+        assert_eq!(
+            encode_message_within(&msg, FieldNaming::JsonName, whole, &mut out),
+            Ok(())
+        );
+        assert_eq!(out.len(), whole);
+        let mut out = Vec::new();
+        assert_eq!(
+            encode_message_within(&msg, FieldNaming::JsonName, whole - 1, &mut out),
+            Err(OverBudget)
+        );
+        let mut out = Vec::new();
+        let field = field("member_ids");
+        assert_eq!(
+            encode_field_within(&msg, &field, FieldNaming::JsonName, 1, &mut out),
+            Err(OverBudget)
+        );
+        // Stopped after the item that crossed the budget, not at the end of the list.
+        assert_eq!(out, b"[1");
     }
 
     #[test]

@@ -43,10 +43,18 @@ struct Inner {
     surfaces: Vec<(String, dialect::Dialect)>,
     /// The gRPC services, called in-process.
     grpc: axum::Router,
+    /// The most bytes of JSON one response may have (`Config::max_response_bytes`).
+    max_response_bytes: usize,
+    whole_lists: crate::limits::WholeLists,
 }
 
 impl Transcoder {
-    pub fn new(pool: &DescriptorPool, grpc: axum::Router) -> Transcoder {
+    pub fn new(
+        pool: &DescriptorPool,
+        grpc: axum::Router,
+        max_response_bytes: usize,
+        whole_lists: crate::limits::WholeLists,
+    ) -> Transcoder {
         let bindings = binding::bindings(pool);
         let mut routes: HashMap<Method, matchit::Router<usize>> = HashMap::new();
         for (i, b) in bindings.iter().enumerate() {
@@ -63,6 +71,8 @@ impl Transcoder {
                 bindings,
                 surfaces,
                 grpc,
+                max_response_bytes,
+                whole_lists,
             }),
         }
     }
@@ -95,10 +105,16 @@ impl Transcoder {
             return self.not_routed(req.method(), path);
         }
         let binding = &self.inner.bindings[index];
-        match self.call(binding, vars, req).await {
+        let mut response = match self.call(binding, vars, req).await {
             Ok(response) => response,
             Err(e) => binding.dialect.render(&e),
-        }
+        };
+        response
+            .extensions_mut()
+            .insert(crate::observability::request::RouteTemplate(
+                binding.template.clone(),
+            ));
+        response
     }
 
     /// Whether another method has a route for `path` with more literal segments than the
@@ -185,6 +201,8 @@ impl Transcoder {
         vars: Vec<(usize, String)>,
         req: Request,
     ) -> Result<Response, RestError> {
+        // Held through the RPC and the JSON, while the list is built (see `limits`).
+        let turn = self.inner.whole_lists.turn(&binding.grpc_path).await;
         let (parts, body) = req.into_parts();
         let limit = binding.max_body_bytes;
         let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
@@ -250,6 +268,9 @@ impl Transcoder {
         );
         headers.insert(header::TE, HeaderValue::from_static("trailers"));
         *inner.extensions_mut() = parts.extensions;
+        if turn.is_some() {
+            inner.extensions_mut().insert(crate::limits::TurnHeld);
+        }
 
         let response = self
             .inner
@@ -284,19 +305,35 @@ impl Transcoder {
             .unwrap_or(binding.success);
         let data = collected.to_bytes();
         let output = decode_frame(binding.method.output(), &data)?;
+        // JSON is about as long as the protobuf plus the field names: reserved once rather
+        // than grown by doubling, which copies a large list over and over.
+        let estimate = (data.len() + data.len() / 4).min(self.inner.max_response_bytes) + 512;
+        // The protobuf is not needed while the JSON is written.
+        drop(data);
         if binding.raw_response {
             return Ok(raw_response(binding, &output));
         }
-        let mut out = Vec::with_capacity(512);
+        let mut out = Vec::with_capacity(estimate);
         let naming = binding.dialect.naming();
-        match &binding.response_body {
-            Some(field) => json::encode_field(&output, field, naming, &mut out),
-            None if binding.method.output().fields().len() == 0 => {}
-            None => json::encode_message(&output, naming, &mut out),
+        let max = self.inner.max_response_bytes;
+        let written = match &binding.response_body {
+            Some(field) => json::encode_field_within(&output, field, naming, max, &mut out),
+            None if binding.method.output().fields().len() == 0 => Ok(()),
+            None => json::encode_message_within(&output, naming, max, &mut out),
+        };
+        // JSON spells out what protobuf numbers, so a response within the RPC's budget can
+        // still be over it here; it is refused whole as well.
+        if written.is_err() {
+            drop(out);
+            return Err(status_error(
+                binding,
+                &crate::limits::response_too_large(max).into(),
+            ));
         }
         if out.is_empty() {
             return Ok(success.into_response());
         }
+        drop(turn);
         Ok(dialect::json_response(success, out))
     }
 }
@@ -555,7 +592,7 @@ fn within_backstop(
     binding: &Binding,
     message: DynamicMessage,
 ) -> Result<DynamicMessage, RestError> {
-    let violations = crate::grpc::codec::oversized_fields(&message);
+    let violations = crate::grpc::codec::backstop_violations(&message);
     if violations.is_empty() {
         return Ok(message);
     }
@@ -719,8 +756,11 @@ fn status_error(binding: &Binding, status: &tonic::Status) -> RestError {
         .bad_request()
         .map(|b| b.field_violations.clone())
         .unwrap_or_default();
+    let retry_after = details.retry_info().and_then(|r| r.retry_delay);
     if violations.is_empty() {
-        return RestError::new(status.code(), &reason, status.message());
+        let mut e = RestError::new(status.code(), &reason, status.message());
+        e.retry_after = retry_after;
+        return e;
     }
     let issues = violations
         .iter()

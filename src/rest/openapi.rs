@@ -349,7 +349,7 @@ fn codec_refuses_nul(pool: &DescriptorPool) -> bool {
     let Some(field) = field else { return false };
     let mut message = prost_reflect::DynamicMessage::new(field.parent_message().clone());
     message.set_field(&field, prost_reflect::Value::String("\0".into()));
-    !crate::grpc::codec::oversized_fields(&message).is_empty()
+    !crate::grpc::codec::backstop_violations(&message).is_empty()
 }
 
 /// A request string without a NUL, for when the codec refuses one.

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -192,21 +194,7 @@ where
         let server = orgd::server::Server::start(config)
             .await
             .unwrap_or_else(|e| panic!("[{}] server did not start: {e}", backend.name()));
-        let app = App {
-            backend,
-            addr: server.local_addr(),
-            database_url: db.url.clone(),
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .http1_only()
-                .build()
-                .unwrap(),
-            h2: reqwest::Client::builder()
-                .no_proxy()
-                .http2_prior_knowledge()
-                .build()
-                .unwrap(),
-        };
+        let app = App::for_server(backend, server.local_addr(), &db.url);
         let outcome = tokio::spawn(body(app)).await;
         server.shutdown().await;
         db.destroy().await;
@@ -337,6 +325,25 @@ impl CliOutput {
 }
 
 impl App {
+    /// The clients of a server already listening on `addr` over `database_url`.
+    pub fn for_server(backend: Backend, addr: SocketAddr, database_url: &str) -> App {
+        App {
+            backend,
+            addr,
+            database_url: database_url.to_string(),
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .http1_only()
+                .build()
+                .unwrap(),
+            h2: reqwest::Client::builder()
+                .no_proxy()
+                .http2_prior_knowledge()
+                .build()
+                .unwrap(),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

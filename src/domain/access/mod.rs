@@ -1,11 +1,31 @@
-//! Who may do what to an organization. Every check asks permission before existence: a
-//! caller without access gets PERMISSION_DENIED whether or not the organization exists.
+//! Who may do what, decided here and nowhere else. Every other domain module asks this one
+//! and gets back a proof ([`Authorized`]) that only this module can make; the operations
+//! that read or change an organization's data take that proof, so an operation cannot
+//! forget a check or pick a weaker one. `docs/AUTHORIZATION.md` lists every grant across
+//! organizations and the rule here that decides it.
+//!
+//! Every check asks permission before existence: a caller without access gets
+//! PERMISSION_DENIED whether or not the organization exists.
 //!
 //! - A user's direct role gives `member` → Read, `admin` → Admin, `owner` → Own; owning any
 //!   ancestor gives Own over the whole subtree.
-//! - An organization API token has Own within its organization and descendants.
+//! - An organization API token (and an OAuth client's token) has Own within its
+//!   organization and descendants.
 //! - A service has no level; each operation says whether services may perform it (on any
-//!   organization, so they alone can learn that one does not exist).
+//!   organization, so they alone can learn that one does not exist). The rules for
+//!   services are in [`service`].
+//! - Being connected to an organization (a partnership) lets a party read what the
+//!   published APIs allow and never act as that organization ([`directory`], [`giosg`]).
+
+pub mod directory;
+pub mod giosg;
+pub mod invitation;
+pub mod membership;
+pub mod owner;
+pub mod presence;
+pub mod service;
+
+use std::marker::PhantomData;
 
 use sea_orm::{ConnectionTrait, Statement};
 
@@ -13,6 +33,7 @@ use super::error::{DomainError, DomainResult};
 use super::membership::Role;
 use crate::auth::Principal;
 use crate::db::Columns;
+use crate::entity::organization;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -47,6 +68,71 @@ impl From<Role> for Level {
 pub enum Services {
     Allowed,
     Denied,
+}
+
+/// What an operation needs in an organization, as a type: the parameter of [`Authorized`].
+pub trait Need: sealed::Sealed {
+    const LEVEL: Level;
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// Any role in the organization (or ownership above it).
+#[derive(Debug)]
+pub struct Read;
+/// giosg's "settings permission": admin or owner.
+#[derive(Debug)]
+pub struct Admin;
+/// Owner rights: an owner of the organization or of an ancestor, or its API token.
+#[derive(Debug)]
+pub struct Own;
+
+impl sealed::Sealed for Read {}
+impl sealed::Sealed for Admin {}
+impl sealed::Sealed for Own {}
+impl Need for Read {
+    const LEVEL: Level = Level::Read;
+}
+impl Need for Admin {
+    const LEVEL: Level = Level::Admin;
+}
+impl Need for Own {
+    const LEVEL: Level = Level::Own;
+}
+
+/// Proof that the principal passed the rule `N` for one organization. The fields are
+/// private and the only constructor is private to this module: holding one means the check
+/// ran (lldap's `get_*_handler` after the check).
+#[derive(Debug)]
+pub struct Authorized<N> {
+    organization_id: i64,
+    user_id: Option<i64>,
+    _need: PhantomData<N>,
+}
+
+impl<N> Authorized<N> {
+    fn grant(principal: &Principal, organization_id: i64) -> Authorized<N> {
+        Authorized {
+            organization_id,
+            user_id: match principal {
+                Principal::User { user_id } => Some(*user_id),
+                _ => None,
+            },
+            _need: PhantomData,
+        }
+    }
+
+    /// The organization the proof is for.
+    pub fn organization_id(&self) -> i64 {
+        self.organization_id
+    }
+
+    /// The person who acted, recorded as the creator; None for tokens and services.
+    pub fn user_id(&self) -> Option<i64> {
+        self.user_id
+    }
 }
 
 /// Depth guard for the ancestor walk; the tree is kept acyclic, this only bounds the cost.
@@ -112,7 +198,7 @@ pub fn level_from_row(row: &dyn Columns, column: &str) -> DomainResult<Option<Le
 }
 
 /// Whether the organization exists, and the caller's level in it (None: no access).
-pub async fn level(
+async fn level(
     conn: &impl ConnectionTrait,
     principal: &Principal,
     organization_id: i64,
@@ -134,44 +220,127 @@ pub async fn level(
     }
 }
 
-/// Ok when the principal may act at `need` on the organization; `organization_id` None
-/// means the caller named an organization that does not exist.
-pub async fn require(
+/// The proof that the principal may act at `N` on the organization; `organization_id`
+/// None means the caller named an organization that does not exist.
+pub async fn require<N: Need>(
     conn: &impl ConnectionTrait,
     principal: &Principal,
     organization_id: Option<i64>,
-    need: Level,
     services: Services,
-) -> DomainResult<()> {
+) -> DomainResult<Authorized<N>> {
     let (exists, level) = match organization_id {
         Some(id) => level(conn, principal, id).await?,
         None => (false, None),
     };
-    decide(principal, exists, level, need, services)
+    decide(
+        principal,
+        organization_id.unwrap_or(0),
+        exists,
+        level,
+        services,
+    )
 }
 
 /// The rule `require` applies, for a caller that already knows whether the organization
-/// exists and the principal's level in it.
-pub fn decide(
+/// exists and the principal's level in it (read in the same statement as the row).
+pub fn decide<N: Need>(
     principal: &Principal,
+    organization_id: i64,
     exists: bool,
     level: Option<Level>,
-    need: Level,
     services: Services,
-) -> DomainResult<()> {
+) -> DomainResult<Authorized<N>> {
     match principal {
         Principal::Service { .. } if services == Services::Allowed => {
             if exists {
-                Ok(())
+                Ok(Authorized::grant(principal, organization_id))
             } else {
                 Err(DomainError::NotFound("organization not found".into()))
             }
         }
-        _ if level.is_some_and(|l| l >= need) => Ok(()),
+        _ if level.is_some_and(|l| l >= N::LEVEL) && exists => {
+            Ok(Authorized::grant(principal, organization_id))
+        }
         _ => Err(DomainError::PermissionDenied(
             "you have no access to this organization".into(),
         )),
     }
+}
+
+/// Whether the principal may read the organization at all (services read any).
+pub async fn can_read(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    organization_id: i64,
+) -> DomainResult<bool> {
+    Ok(matches!(principal, Principal::Service { .. })
+        || level(conn, principal, organization_id).await?.1.is_some())
+}
+
+/// Whether the principal has any role in the organization (services have none): whether
+/// things the organization owns, such as its invitations, exist for the caller at all.
+pub async fn has_role(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    organization_id: i64,
+) -> DomainResult<bool> {
+    Ok(level(conn, principal, organization_id).await?.1.is_some())
+}
+
+/// Owner rights over the organization, as a yes or no (for choosing between answers that
+/// reveal more or less, never as a grant).
+pub async fn manages(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    organization_id: i64,
+) -> DomainResult<bool> {
+    Ok(level(conn, principal, organization_id)
+        .await?
+        .1
+        .is_some_and(|l| l >= Level::Own))
+}
+
+/// Moving an organization to another parent: owner rights over the organization (the
+/// proof), its current parent and the new parent, so no owner loses the subtree without
+/// consenting and nobody grafts it into a tree they do not own.
+pub async fn move_organization(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    _organization: &Authorized<Own>,
+    current_parent: Option<i64>,
+    new_parent: i64,
+) -> DomainResult<Authorized<Own>> {
+    let refused = || {
+        DomainError::PermissionDenied(
+            "moving an organization needs owner rights over it, its current parent and its \
+             new parent"
+                .into(),
+        )
+    };
+    if let Some(current) = current_parent {
+        require::<Own>(conn, principal, Some(current), Services::Denied)
+            .await
+            .map_err(|_| refused())?;
+    }
+    let parent = require::<Own>(conn, principal, Some(new_parent), Services::Denied)
+        .await
+        .map_err(|e| match e {
+            DomainError::PermissionDenied(_) => refused(),
+            other => other,
+        })?;
+    Ok(parent)
+}
+
+/// The organization row a proof is for (it may have been deleted since: 404).
+pub async fn load<N>(
+    conn: &impl ConnectionTrait,
+    proof: &Authorized<N>,
+) -> DomainResult<organization::Model> {
+    use sea_orm::EntityTrait;
+    organization::Entity::find_by_id(proof.organization_id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| DomainError::NotFound("organization not found".into()))
 }
 
 /// Only people may do this (creating organizations, accepting invitations, trials).

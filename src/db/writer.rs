@@ -1,0 +1,63 @@
+//! SQLite's single writer connection, and the rule that keeps it clean: a connection that
+//! comes back to the pool still inside a transaction is closed, never reused.
+//!
+//! When SQLite cannot COMMIT (SQLITE_FULL, SQLITE_IOERR) it may roll the transaction back
+//! itself; the ROLLBACK that follows then fails, sqlx keeps counting the transaction as
+//! open, and every later write would run as a savepoint inside it and never reach the
+//! file, each one acknowledged. A new connection has none of that state.
+
+use sea_orm::DbErr;
+use sea_orm::sqlx::sqlite::{SqliteConnection, SqlitePool, SqlitePoolOptions};
+use sea_orm::sqlx::{Connection, Error};
+
+/// The writer's pool: one connection, checked each time it is released.
+pub fn sqlite_pool() -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        // An embedded database has no link to lose: a ping before every acquire would be one
+        // more round trip to the connection's worker thread per write.
+        .test_before_acquire(false)
+        .after_release(|conn, _| {
+            Box::pin(async move {
+                let clean = is_clean(conn).await;
+                if !clean {
+                    tracing::warn!(
+                        "the SQLite writer came back inside a transaction: closing it, \
+                         a new connection takes its place"
+                    );
+                }
+                Ok(clean)
+            })
+        })
+}
+
+/// Outside any transaction, by sqlx's count and by SQLite's own.
+async fn is_clean(conn: &mut SqliteConnection) -> bool {
+    if conn.is_in_transaction() {
+        return false;
+    }
+    match conn.lock_handle().await {
+        // SAFETY: the handle is locked for us and valid while the guard lives.
+        Ok(mut handle) => unsafe {
+            rusqlite::ffi::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr()) != 0
+        },
+        Err(_) => false,
+    }
+}
+
+/// Whether the writer may write the main database (not opened read-only, or as a file it
+/// may not write: SQLite opens such a file read-only without saying so).
+pub async fn sqlite_is_writable(pool: &SqlitePool) -> Result<bool, DbErr> {
+    let mut conn = pool.acquire().await.map_err(sqlx_err)?;
+    let mut handle = conn.lock_handle().await.map_err(sqlx_err)?;
+    // SAFETY: as above; "main" is a NUL-terminated literal.
+    let read_only = unsafe {
+        rusqlite::ffi::sqlite3_db_readonly(handle.as_raw_handle().as_ptr(), c"main".as_ptr())
+    };
+    Ok(read_only == 0)
+}
+
+fn sqlx_err(e: Error) -> DbErr {
+    DbErr::Conn(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(e)))
+}

@@ -1,0 +1,81 @@
+//! Rows that have expired are deleted in the background: access tokens past `expires_at`
+//! (every OAuth2 grant adds one) and presence clients past theirs. Reads already ignore
+//! expired rows, so this only keeps the tables from growing without end.
+
+use std::time::Duration;
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use tokio::task::JoinHandle;
+
+use crate::db::{Db, Outage};
+use crate::domain::{DomainError, DomainResult};
+use crate::entity::{api_token, user_client};
+
+/// How often the server deletes expired rows (`Config::purge_interval`).
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
+
+/// Rows deleted per write transaction, so that a large backlog never holds SQLite's one
+/// writer for long.
+const BATCH: u64 = 1_000;
+
+/// Runs [`purge_expired`] every `interval` until aborted.
+pub fn spawn(db: Db, interval: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match purge_expired(&db).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(rows = n, "purged expired rows"),
+                // Serving read-only on purpose: nothing may be deleted, nothing to report.
+                Err(DomainError::Unavailable(Outage::ReadOnly)) => {}
+                Err(e) => tracing::warn!(error = %e, "purging expired rows failed; retrying later"),
+            }
+        }
+    })
+}
+
+/// Deletes every row that expired by now; how many.
+pub async fn purge_expired(db: &Db) -> DomainResult<u64> {
+    let mut deleted = 0;
+    loop {
+        let now = chrono::Utc::now();
+        let txn = db.begin_write().await?;
+        let tokens: Vec<i64> = api_token::Entity::find()
+            .select_only()
+            .column(api_token::Column::Id)
+            .filter(api_token::Column::ExpiresAt.lte(now))
+            .limit(BATCH)
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        let clients: Vec<i64> = user_client::Entity::find()
+            .select_only()
+            .column(user_client::Column::Id)
+            .filter(user_client::Column::ExpiresAt.lte(now))
+            .limit(BATCH)
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        let full = tokens.len() as u64 == BATCH || clients.len() as u64 == BATCH;
+        if !tokens.is_empty() {
+            deleted += api_token::Entity::delete_many()
+                .filter(api_token::Column::Id.is_in(tokens))
+                .exec(&txn)
+                .await?
+                .rows_affected;
+        }
+        if !clients.is_empty() {
+            deleted += user_client::Entity::delete_many()
+                .filter(user_client::Column::Id.is_in(clients))
+                .exec(&txn)
+                .await?
+                .rows_affected;
+        }
+        txn.commit().await?;
+        if !full {
+            return Ok(deleted);
+        }
+    }
+}
