@@ -292,7 +292,7 @@ fn form_bodies_are_documented_where_the_transcoder_reads_them() {
     assert_eq!(form["type"], "object");
     assert_eq!(
         form["properties"]["client_id"],
-        json!({"type": "string", "maxLength": orgd::limits::MAX_STRING_CHARS})
+        json!({"type": "string", "maxLength": orgd::limits::MAX_STRING_CHARS, "pattern": "^[^\\x00]*$"})
     );
 }
 
@@ -323,7 +323,7 @@ fn request_bodies_carry_the_bound_of_every_string_and_list() {
     let patch = &doc["paths"][ship]["patch"]["requestBody"]["content"];
     assert_eq!(
         patch["application/json"]["schema"]["properties"]["display_name"],
-        json!({"type": ["string", "null"], "pattern": "\\S", "maxLength": NAME_MAX_CHARS})
+        json!({"type": ["string", "null"], "pattern": "^[^\\x00]*[^\\s\\x00][^\\x00]*$", "maxLength": NAME_MAX_CHARS})
     );
     let invite = &doc["paths"]["/api/v1/organization/{organizationID}/owner/invitations"]["post"];
     let body = &invite["requestBody"]["content"];
