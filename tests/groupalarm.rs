@@ -3162,7 +3162,7 @@ async fn the_tree_stays_a_tree() {
                     Some(&json!({"id": org, "name": name, "parentID": parent, "timezone": "Europe/Berlin", "language": "de"})),
                 )
                 .await;
-            expect_error(&resp, 400, "INVALID_ARGUMENT", what);
+            expect_error(&resp, 409, "WOULD_CREATE_CYCLE", what);
         }
         assert_eq!(app.org_json(&owner.token, r).await, root, "the root did not move");
         assert_eq!(app.org_json(&owner.token, c).await, child, "the child did not move");

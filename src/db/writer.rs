@@ -32,18 +32,18 @@ pub fn sqlite_pool() -> SqlitePoolOptions {
         })
 }
 
-/// Outside any transaction, by sqlx's count and by SQLite's own.
+/// Outside any transaction, by SQLite's own state and by sqlx's count.
 async fn is_clean(conn: &mut SqliteConnection) -> bool {
-    if conn.is_in_transaction() {
-        return false;
-    }
-    match conn.lock_handle().await {
+    // First a round trip to the connection's worker: a dropped transaction's ROLLBACK is
+    // queued there, and sqlx lowers its count only once the worker has run it.
+    let autocommit = match conn.lock_handle().await {
         // SAFETY: the handle is locked for us and valid while the guard lives.
         Ok(mut handle) => unsafe {
             rusqlite::ffi::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr()) != 0
         },
         Err(_) => false,
-    }
+    };
+    autocommit && !conn.is_in_transaction()
 }
 
 /// Whether the writer may write the main database (not opened read-only, or as a file it

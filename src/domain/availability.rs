@@ -17,7 +17,7 @@ use crate::db::{Db, text_agg};
 use crate::entity::{availability_sample, user_availability};
 
 pub const HISTORY_DAYS: i64 = 14;
-const HISTORY_PAGE: PageBounds = PageBounds {
+pub const HISTORY_PAGE: PageBounds = PageBounds {
     default_limit: HISTORY_DAYS as i32,
     max_limit: HISTORY_DAYS as i32,
 };

@@ -111,6 +111,7 @@ impl DomainError {
             DomainError::Conflict { reason, .. } | DomainError::AlreadyExists { reason, .. } => {
                 reason
             }
+            DomainError::Database(DbErr::RecordNotUpdated) => "NOT_FOUND",
             DomainError::Unavailable(outage) => outage.reason(),
             DomainError::RateLimited { .. } => "RATE_LIMITED",
             DomainError::Database(_) => "INTERNAL",
@@ -125,6 +126,9 @@ impl DomainError {
             DomainError::Invalid(_) | DomainError::TooLarge(_) => Code::InvalidArgument,
             DomainError::Conflict { .. } => Code::FailedPrecondition,
             DomainError::AlreadyExists { .. } => Code::AlreadyExists,
+            // The row was read, then deleted by a concurrent request before the UPDATE
+            // (PostgreSQL's read committed; SQLite's one writer never interleaves): gone.
+            DomainError::Database(DbErr::RecordNotUpdated) => Code::NotFound,
             DomainError::Unavailable(_) => Code::Unavailable,
             DomainError::RateLimited { .. } => Code::ResourceExhausted,
             DomainError::Database(_) => Code::Internal,
@@ -147,6 +151,9 @@ impl From<DomainError> for tonic::Status {
     fn from(e: DomainError) -> tonic::Status {
         let code = e.code();
         let message = match &e {
+            DomainError::Database(DbErr::RecordNotUpdated) => {
+                "it was deleted while the request ran".to_string()
+            }
             DomainError::Database(db) => {
                 tracing::error!(error = %db, "database error");
                 "internal error".to_string()
@@ -175,5 +182,23 @@ impl From<DomainError> for tonic::Status {
                 .insert("retry-after", secs.to_string().parse().expect("digits"));
         }
         status
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A row deleted between the read and the UPDATE of a write (seen as a 500 on
+    /// PostgreSQL under schemathesis: DELETE .../location racing DELETE of the organization)
+    /// is not found, not a server error.
+    #[test]
+    fn a_row_deleted_under_an_update_is_not_found() {
+        let status = tonic::Status::from(DomainError::Database(DbErr::RecordNotUpdated));
+        assert_eq!(status.code(), Code::NotFound);
+        assert_eq!(
+            DomainError::Database(DbErr::RecordNotUpdated).reason(),
+            "NOT_FOUND"
+        );
     }
 }

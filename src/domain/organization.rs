@@ -428,11 +428,15 @@ pub async fn update_within(
     let current = access::load(&txn, &own).await?;
     if let Some(parent) = input.parent_id.filter(|p| Some(*p) != current.parent_id) {
         access::move_organization(&txn, principal, &own, current.parent_id, parent).await?;
+        // Whether the move is possible depends on the tree as it is, not on the request
+        // alone: a conflict with that state (409), like deleting a parent.
         if ancestors_of(&txn, parent).await?.contains(&id) {
-            return Err(DomainError::invalid(
-                "parent_id",
-                "an organization cannot be moved under itself or its descendants",
-            ));
+            return Err(DomainError::Conflict {
+                reason: "WOULD_CREATE_CYCLE",
+                message: "parentID: an organization cannot be moved under itself or its \
+                    descendants"
+                    .into(),
+            });
         }
         quota.room_for_child(&txn, parent).await?;
     }
@@ -549,11 +553,11 @@ pub async fn set_state(
     Ok(view)
 }
 
-const CHILDREN_PAGE: PageBounds = PageBounds {
+pub const CHILDREN_PAGE: PageBounds = PageBounds {
     default_limit: 50,
     max_limit: 100,
 };
-const TOP_LEVEL_PAGE: PageBounds = PageBounds {
+pub const TOP_LEVEL_PAGE: PageBounds = PageBounds {
     default_limit: 10,
     max_limit: 50,
 };
@@ -615,11 +619,9 @@ pub async fn top_level(
     all: bool,
     max_unpaged: usize,
 ) -> DomainResult<(Vec<OrganizationView>, u64)> {
-    let (limit, offset) = if all {
-        (u64::MAX, 0)
-    } else {
-        TOP_LEVEL_PAGE.check(limit, offset)?
-    };
+    // Bad bounds are refused even when `all` makes them moot: the request is wrong either way.
+    let page = TOP_LEVEL_PAGE.check(limit, offset)?;
+    let (limit, offset) = if all { (u64::MAX, 0) } else { page };
     let conn = db.read();
     let ids = access::visible_organization_ids(conn, principal).await?;
     let visible: HashSet<i64> = ids.iter().copied().collect();

@@ -50,7 +50,7 @@ async fn is_owner(
         .is_some_and(|m| m.role == Role::Owner.as_str()))
 }
 
-const INVITATIONS_PAGE: PageBounds = PageBounds {
+pub const INVITATIONS_PAGE: PageBounds = PageBounds {
     default_limit: 50,
     max_limit: 100,
 };

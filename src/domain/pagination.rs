@@ -16,7 +16,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 
-use super::error::DomainResult;
+use super::error::{DomainError, DomainResult};
 
 pub const DEFAULT_PAGE_SIZE: i32 = 25;
 pub const MAX_PAGE_SIZE: i32 = 100;
@@ -118,6 +118,9 @@ struct Plan {
     position: Option<Position>,
 }
 
+/// Every `ordering` [`plan`] accepts (empty: the default, ascending).
+pub const ORDERINGS: &[&str] = &["", "created_at", "-created_at"];
+
 fn plan(req: &PageRequest) -> DomainResult<Plan> {
     let mut violations = super::validate::Violations::default();
     let descending = match req.ordering.as_deref().map(str::trim) {
@@ -135,17 +138,15 @@ fn plan(req: &PageRequest) -> DomainResult<Plan> {
             format!("must be between 1 and {MAX_PAGE_SIZE}"),
         );
     }
+    violations.into_result()?;
+    // A cursor is opaque: one the server did not issue names no page, a 404 as Django REST
+    // framework's CursorPagination answers it, after the parameters a client does write.
     let position = match req.cursor.as_deref().filter(|c| !c.trim().is_empty()) {
         None => None,
-        Some(c) => match Position::decode(c) {
-            Some(p) => Some(p),
-            None => {
-                violations.add("cursor", "Invalid cursor");
-                None
-            }
-        },
+        Some(c) => Some(
+            Position::decode(c).ok_or_else(|| DomainError::NotFound("Invalid cursor".into()))?,
+        ),
     };
-    violations.into_result()?;
     Ok(Plan {
         descending,
         size: size as u64,

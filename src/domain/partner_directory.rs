@@ -21,6 +21,8 @@ use crate::entity::organization_partner as partner;
 
 pub const SEARCH_TEXT_MAX_CHARS: usize = 255;
 pub const MAX_LIMIT: i32 = 100;
+pub const POSTAL_CODE_MAX_CHARS: usize = 32;
+pub const REGISTRATION_NUMBER_MAX_CHARS: usize = 64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PartnerType {
@@ -149,12 +151,17 @@ impl PartnerInput {
         text(&mut v, "address", &self.address, NAME_MAX_CHARS);
         text(&mut v, "city", &self.city, NAME_MAX_CHARS);
         text(&mut v, "state", &self.state, NAME_MAX_CHARS);
-        text(&mut v, "postal_code", &self.postal_code, 32);
+        text(
+            &mut v,
+            "postal_code",
+            &self.postal_code,
+            POSTAL_CODE_MAX_CHARS,
+        );
         text(
             &mut v,
             "company_registration_number",
             &self.company_registration_number,
-            64,
+            REGISTRATION_NUMBER_MAX_CHARS,
         );
         v.into_result()
     }

@@ -11,8 +11,8 @@ use crate::db::Db;
 use crate::entity::quick_action;
 
 pub const MAX_ACTIONS: usize = 100;
-const COLOR_MAX_CHARS: usize = 32;
-const TEXT_MAX_CHARS: usize = 255;
+pub const COLOR_MAX_CHARS: usize = 32;
+pub const TEXT_MAX_CHARS: usize = 255;
 
 /// What a client may set; ids and the organization are the server's.
 #[derive(Clone, Debug, Default)]

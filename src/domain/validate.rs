@@ -203,9 +203,488 @@ pub fn is_email(s: &str) -> bool {
         && !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
+/// Whether a request must carry a field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Required {
+    /// It may be left out.
+    No,
+    /// Always: left out (or null) it is refused.
+    Yes,
+    /// When the request creates what the message describes (the REST binding is a POST);
+    /// an update sends only what changes.
+    OnCreate,
+}
+
+/// A string's shape beyond its length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// [`is_email`]
+    Email,
+    /// [`is_bcp47`], or empty (the default).
+    Bcp47OrEmpty,
+    /// [`is_iana_timezone`], or empty (the default).
+    IanaTimezoneOrEmpty,
+    /// [`is_country_code`] (an empty string is not one).
+    CountryCode,
+    /// A UUID, as `Uuid::parse_str` reads it.
+    Uuid,
+    /// Base64 of an image [`super::avatar::sniff`] recognises, or empty (removes it).
+    ImageOrEmpty,
+    /// One of these values exactly.
+    OneOf(&'static [&'static str]),
+}
+
+/// What one request field may hold. The domain checks read the constants these are made
+/// of, and the OpenAPI generator reads [`field_rule`], so the document states exactly the
+/// bounds the server enforces (a schema looser than the server invites requests it then
+/// refuses; a tighter one hides values it accepts).
+#[derive(Clone, Copy, Debug)]
+pub struct FieldRule {
+    pub required: Required,
+    /// A string needs a character other than whitespace.
+    pub not_blank: bool,
+    pub min_chars: Option<usize>,
+    pub max_chars: Option<usize>,
+    /// Inclusive bounds of a number.
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    /// Entries of a list.
+    pub max_items: Option<usize>,
+    pub format: Option<Format>,
+}
+
+impl FieldRule {
+    const ANY: FieldRule = FieldRule {
+        required: Required::No,
+        not_blank: false,
+        min_chars: None,
+        max_chars: None,
+        min: None,
+        max: None,
+        max_items: None,
+        format: None,
+    };
+
+    /// A string of at most `max` characters.
+    pub const fn text(max: usize) -> FieldRule {
+        FieldRule {
+            max_chars: Some(max),
+            ..FieldRule::ANY
+        }
+    }
+
+    /// A string of 1..=`max` characters, not only whitespace (as [`Violations::required_text`]).
+    pub const fn name(max: usize) -> FieldRule {
+        FieldRule {
+            not_blank: true,
+            max_chars: Some(max),
+            ..FieldRule::ANY
+        }
+    }
+
+    pub const fn format(format: Format) -> FieldRule {
+        FieldRule {
+            format: Some(format),
+            ..FieldRule::ANY
+        }
+    }
+
+    pub const fn range(min: f64, max: f64) -> FieldRule {
+        FieldRule {
+            min: Some(min),
+            max: Some(max),
+            ..FieldRule::ANY
+        }
+    }
+
+    pub const fn at_least(min: f64) -> FieldRule {
+        FieldRule {
+            min: Some(min),
+            ..FieldRule::ANY
+        }
+    }
+
+    pub const fn required(self) -> FieldRule {
+        FieldRule {
+            required: Required::Yes,
+            ..self
+        }
+    }
+
+    pub const fn required_on_create(self) -> FieldRule {
+        FieldRule {
+            required: Required::OnCreate,
+            ..self
+        }
+    }
+
+    pub const fn max_items(self, max: usize) -> FieldRule {
+        FieldRule {
+            max_items: Some(max),
+            ..self
+        }
+    }
+
+    pub const fn min_chars(self, min: usize) -> FieldRule {
+        FieldRule {
+            min_chars: Some(min),
+            ..self
+        }
+    }
+}
+
+impl PageBounds {
+    /// The rule of the `limit` field of such a page.
+    pub const fn limit_rule(self) -> FieldRule {
+        FieldRule::range(1.0, self.max_limit as f64)
+    }
+}
+
+/// A page's `offset` (and anything else counted from 0).
+pub const OFFSET: FieldRule = FieldRule::at_least(0.0);
+
+/// The rule of each request field, by the proto field's full name; `*.name` applies to the
+/// field of that name in every message. Fields not listed have only the codec's backstop.
+pub fn field_rule(full_name: &str) -> Option<&'static FieldRule> {
+    let exact = FIELD_RULES.iter().find(|(name, _)| *name == full_name);
+    exact
+        .or_else(|| {
+            let (_, field) = full_name.rsplit_once('.')?;
+            FIELD_RULES
+                .iter()
+                .find(|(name, _)| name.strip_prefix("*.") == Some(field))
+        })
+        .map(|(_, rule)| rule)
+}
+
+/// [`is_email`] as an ECMA-262 / Python regular expression: one `@`, no whitespace or
+/// control character, a domain with a dot inside it.
+pub const EMAIL_PATTERN: &str = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s.\x00-\x1f\x7f-\x9f][^@\s\x00-\x1f\x7f-\x9f]*\.[^@\s\x00-\x1f\x7f-\x9f]*[^@\s.\x00-\x1f\x7f-\x9f]$";
+
+/// [`is_bcp47`] as a regular expression (its length bound, 35, is a maxLength).
+pub const BCP47_PATTERN: &str = concat!(
+    r"^(?:[xX](?:-[A-Za-z0-9]{1,8})+|",
+    r"(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{4,8})",
+    r"(?:-[A-Za-z]{4})?",
+    r"(?:-(?:[A-Za-z]{2}|[0-9]{3}))?",
+    r"(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*",
+    r"(?:-[A-WYZa-wyz0-9](?:-[A-Za-z0-9]{2,8})+)*",
+    r"(?:-[xX](?:-[A-Za-z0-9]{1,8})+)?)$"
+);
+pub const BCP47_MAX_CHARS: usize = 35;
+
+/// A hyphenated UUID (`Uuid::parse_str` reads other forms too; this one is what orgd writes).
+pub const UUID_PATTERN: &str =
+    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+
+/// Base64 (padded) of a PNG, JPEG or GIF by the magic bytes [`super::avatar::sniff`] reads,
+/// or empty. WebP is accepted too but has no prefix a regular expression can state simply.
+pub const IMAGE_BASE64_PATTERN: &str = concat!(
+    r"^(?:(?:iVBORw0KGg[o-r][A-Za-z0-9+/]|/9j/|R0lGOD[dl]h)",
+    // The last symbol before padding carries no stray bits (the decoder refuses those).
+    r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?)?$"
+);
+
+/// Every name [`is_iana_timezone`] accepts.
+pub fn iana_timezone_names() -> impl Iterator<Item = &'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())
+}
+
+/// Every code [`is_country_code`] accepts.
+pub fn country_codes() -> impl Iterator<Item = &'static str> {
+    ISO_3166_ALPHA2.split(' ')
+}
+
+use super::{availability, organization, owner, partner_directory, presence, quick_action};
+
+pub static FIELD_RULES: &[(&str, FieldRule)] = &[
+    // MyCreditApp's scope headers, on every request that has them.
+    (
+        "*.requester_organization_id",
+        FieldRule::format(Format::Uuid).required(),
+    ),
+    (
+        "*.target_organization_id",
+        FieldRule::format(Format::Uuid).required(),
+    ),
+    // GroupAlarm organizations (organization::OrganizationInput::validate).
+    (
+        "orgd.v1.Organization.name",
+        FieldRule::name(NAME_MAX_CHARS).required(),
+    ),
+    (
+        "orgd.v1.Organization.description",
+        FieldRule::text(DESCRIPTION_MAX_CHARS),
+    ),
+    (
+        "orgd.v1.Organization.language",
+        FieldRule::format(Format::Bcp47OrEmpty),
+    ),
+    (
+        "orgd.v1.Organization.timezone",
+        FieldRule::format(Format::IanaTimezoneOrEmpty),
+    ),
+    (
+        "orgd.v1.Organization.data_retention_period",
+        FieldRule::at_least(0.0),
+    ),
+    (
+        "orgd.v1.Organization.tags",
+        FieldRule::text(TAG_MAX_CHARS).max_items(TAGS_MAX),
+    ),
+    (
+        "orgd.v1.CreateOrganizationRequest.organization",
+        FieldRule::ANY.required(),
+    ),
+    (
+        "orgd.v1.UpdateOrganizationRequest.organization",
+        FieldRule::ANY.required(),
+    ),
+    (
+        "orgd.v1.SetAvatarRequest.avatar",
+        FieldRule::format(Format::ImageOrEmpty),
+    ),
+    (
+        "orgd.v1.UpsertOrganizationLocationRequest.location",
+        FieldRule::ANY.required(),
+    ),
+    (
+        "orgd.v1.OrganizationLocation.address",
+        FieldRule::text(NAME_MAX_CHARS),
+    ),
+    (
+        "orgd.v1.OrganizationLocation.latitude",
+        FieldRule::range(-90.0, 90.0),
+    ),
+    (
+        "orgd.v1.OrganizationLocation.longitude",
+        FieldRule::range(-180.0, 180.0),
+    ),
+    (
+        "orgd.v1.InviteOwnerRequest.email",
+        FieldRule::format(Format::Email).required(),
+    ),
+    (
+        "orgd.v1.SetOrganizationQuickActionsRequest.quick_actions",
+        FieldRule::ANY.max_items(quick_action::MAX_ACTIONS),
+    ),
+    (
+        "orgd.v1.QuickAction.name",
+        FieldRule::name(NAME_MAX_CHARS).required(),
+    ),
+    (
+        "orgd.v1.QuickAction.color",
+        FieldRule::text(quick_action::COLOR_MAX_CHARS),
+    ),
+    (
+        "orgd.v1.QuickAction.icon",
+        FieldRule::text(quick_action::TEXT_MAX_CHARS),
+    ),
+    (
+        "orgd.v1.QuickAction.resource",
+        FieldRule::text(quick_action::TEXT_MAX_CHARS),
+    ),
+    // Pages.
+    (
+        "orgd.v1.GetChildOrganizationsRequest.limit",
+        organization::CHILDREN_PAGE.limit_rule(),
+    ),
+    ("orgd.v1.GetChildOrganizationsRequest.offset", OFFSET),
+    (
+        "orgd.v1.GetPaginatedOrganizationsRequest.limit",
+        organization::TOP_LEVEL_PAGE.limit_rule(),
+    ),
+    ("orgd.v1.GetPaginatedOrganizationsRequest.offset", OFFSET),
+    (
+        "orgd.v1.GetAvailabilityHistoryRequest.limit",
+        availability::HISTORY_PAGE.limit_rule(),
+    ),
+    ("orgd.v1.GetAvailabilityHistoryRequest.offset", OFFSET),
+    (
+        "orgd.v1.ListOwnerInvitationsRequest.limit",
+        owner::INVITATIONS_PAGE.limit_rule(),
+    ),
+    ("orgd.v1.ListOwnerInvitationsRequest.offset", OFFSET),
+    (
+        "*.page_size",
+        FieldRule::range(1.0, super::pagination::MAX_PAGE_SIZE as f64),
+    ),
+    (
+        "*.ordering",
+        FieldRule::format(Format::OneOf(super::pagination::ORDERINGS)),
+    ),
+    // Needed only when the caller belongs to several organizations, which a schema cannot
+    // say: documented as required, which every caller may do (invitation::acting_organization).
+    (
+        "orgd.v1.CreateOutgoingInvitationRequest.organization_id",
+        FieldRule::ANY.required(),
+    ),
+    // MyCreditApp partners (partner_directory::PartnerInput::validate, ListQuery::check).
+    (
+        "orgd.v1.PartnerInput.company_name",
+        FieldRule::name(NAME_MAX_CHARS).required_on_create(),
+    ),
+    (
+        "orgd.v1.PartnerInput.email",
+        FieldRule::format(Format::Email).required_on_create(),
+    ),
+    (
+        "orgd.v1.PartnerInput.partner_type",
+        FieldRule::ANY.required_on_create(),
+    ),
+    (
+        "orgd.v1.PartnerInput.sales_amount",
+        FieldRule::at_least(0.0),
+    ),
+    (
+        "orgd.v1.PartnerInput.country_code",
+        FieldRule::format(Format::CountryCode),
+    ),
+    (
+        "orgd.v1.PartnerInput.frequency",
+        FieldRule::text(NAME_MAX_CHARS),
+    ),
+    (
+        "orgd.v1.PartnerInput.payment_terms",
+        FieldRule::text(NAME_MAX_CHARS),
+    ),
+    (
+        "orgd.v1.PartnerInput.address",
+        FieldRule::text(NAME_MAX_CHARS),
+    ),
+    ("orgd.v1.PartnerInput.city", FieldRule::text(NAME_MAX_CHARS)),
+    (
+        "orgd.v1.PartnerInput.state",
+        FieldRule::text(NAME_MAX_CHARS),
+    ),
+    (
+        "orgd.v1.PartnerInput.postal_code",
+        FieldRule::text(partner_directory::POSTAL_CODE_MAX_CHARS),
+    ),
+    (
+        "orgd.v1.PartnerInput.company_registration_number",
+        FieldRule::text(partner_directory::REGISTRATION_NUMBER_MAX_CHARS),
+    ),
+    (
+        "orgd.v1.CreateOrganizationPartnerRequest.partner",
+        FieldRule::ANY.required(),
+    ),
+    (
+        "orgd.v1.ListOrganizationPartnersRequest.partner_types",
+        FieldRule::ANY.required(),
+    ),
+    (
+        "orgd.v1.ListOrganizationPartnersRequest.partner_ids",
+        FieldRule::format(Format::Uuid),
+    ),
+    (
+        "orgd.v1.ListOrganizationPartnersRequest.search_text",
+        FieldRule::text(partner_directory::SEARCH_TEXT_MAX_CHARS).min_chars(1),
+    ),
+    (
+        "orgd.v1.ListOrganizationPartnersRequest.limit",
+        FieldRule::range(1.0, partner_directory::MAX_LIMIT as f64).required(),
+    ),
+    (
+        "orgd.v1.ListOrganizationPartnersRequest.offset",
+        OFFSET.required(),
+    ),
+    // MyCreditApp OAuth2 (oauth::token): client_credentials is the only grant; empty means it.
+    (
+        "orgd.v1.CreateTokenRequest.grant_type",
+        FieldRule::format(Format::OneOf(&["", "client_credentials"])),
+    ),
+    // giosg (partnership::validate_display_name, invitation::create, presence::register).
+    (
+        "orgd.v1.UpdatePartnershipRequest.display_name",
+        FieldRule::name(NAME_MAX_CHARS),
+    ),
+    (
+        "orgd.v1.PatchPartnershipRequest.display_name",
+        FieldRule::name(NAME_MAX_CHARS),
+    ),
+    (
+        "orgd.v1.InvitationAcceptance.display_name",
+        FieldRule::name(NAME_MAX_CHARS),
+    ),
+    (
+        "orgd.v1.OutgoingInvitationInput.email",
+        FieldRule::format(Format::Email).required(),
+    ),
+    (
+        "orgd.v1.OutgoingInvitationInput.message",
+        FieldRule::text(DESCRIPTION_MAX_CHARS),
+    ),
+    (
+        "orgd.v1.OutgoingInvitationInput.partner_display_name",
+        FieldRule::name(NAME_MAX_CHARS),
+    ),
+    (
+        "orgd.v1.RegisterUserClientRequest.client_id",
+        FieldRule::name(presence::CLIENT_ID_MAX_CHARS),
+    ),
+    (
+        "orgd.v1.RegisterUserClientRequest.expires_in",
+        FieldRule::range(1.0, presence::MAX_EXPIRES_IN as f64).required(),
+    ),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use proptest::prelude::*;
+    use proptest::string::string_regex;
+
+    fn regex(pattern: &str) -> regex::Regex {
+        regex::Regex::new(pattern).unwrap()
+    }
+
+    /// proptest generates from a pattern without its anchors (each is `^...$` whole).
+    fn strings(pattern: &str) -> proptest::string::RegexGeneratorStrategy<String> {
+        let inner = pattern.strip_prefix('^').and_then(|p| p.strip_suffix('$'));
+        string_regex(inner.unwrap()).unwrap()
+    }
+
+    proptest! {
+        /// What a pattern describes the check accepts: a client following the document is
+        /// never refused (schemathesis' positive_data_acceptance, here for every string).
+        #[test]
+        fn what_each_pattern_describes_its_check_accepts(
+            email in strings(EMAIL_PATTERN),
+            tag in strings(BCP47_PATTERN),
+            uuid in strings(UUID_PATTERN),
+            image in strings(IMAGE_BASE64_PATTERN),
+        ) {
+            if email.chars().count() <= EMAIL_MAX_CHARS {
+                // Checked as stored: trimmed and lowercased.
+                prop_assert!(is_email(email.trim()), "{email:?}");
+                prop_assert!(is_email(&email.trim().to_lowercase()), "{email:?}");
+            }
+            if tag.len() <= BCP47_MAX_CHARS {
+                prop_assert!(is_bcp47(&tag), "{tag:?}");
+            }
+            prop_assert!(uuid::Uuid::parse_str(&uuid).is_ok(), "{uuid:?}");
+            let bytes = base64::engine::general_purpose::STANDARD.decode(&image).unwrap();
+            prop_assert!(image.is_empty() || super::super::avatar::sniff(&bytes).is_some());
+        }
+
+        /// And what a check accepts its pattern describes (else the document would hide
+        /// values the server takes, and schemathesis' negative_data_rejection fails).
+        #[test]
+        fn bcp47_pattern_is_is_bcp47(
+            parts in proptest::collection::vec("[a-zA-Z0-9]{1,9}|[xX]|[0-9]{3}|[a-zA-Z]{2,4}", 1..7)
+        ) {
+            let tag = parts.join("-");
+            let by_pattern = regex(BCP47_PATTERN).is_match(&tag) && tag.len() <= BCP47_MAX_CHARS;
+            prop_assert_eq!(by_pattern, is_bcp47(&tag), "{:?}", tag);
+        }
+
+        #[test]
+        fn email_pattern_is_is_email(s in "[ab.@ \t\x07é]{0,10}") {
+            prop_assert_eq!(regex(EMAIL_PATTERN).is_match(&s), is_email(&s), "{:?}", s);
+        }
+    }
 
     #[test]
     fn bcp47_tags() {

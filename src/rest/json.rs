@@ -619,9 +619,21 @@ fn int_bounds(kind: &Kind) -> Option<(i128, i128)> {
 /// Accepts integral numbers (4.0 too) and strings holding them, as proto3 JSON does.
 fn parse_int(json: &Json, min: i128, max: i128) -> Result<i128, Failure> {
     let not_int = || (INVALID_TYPE, "must be an integer".to_owned());
-    // `as i128` saturates, so huge integral floats still fail the range check below.
+    // `as i128` saturates, so huge integral floats still fail the range check below. A
+    // float is exact below 2^53; beyond, it is trusted only strictly inside the kind's
+    // bounds: -9223372036854775809 reads as the float -2^63, which is i64::MIN itself.
+    let exact = 2f64.powi(53);
     let integral = |f: Option<f64>| match f {
-        Some(f) if f.is_finite() && f.fract() == 0.0 => Ok(f as i128),
+        Some(f)
+            if f.is_finite()
+                && f.fract() == 0.0
+                && (f.abs() < exact || (f > min as f64 && f < max as f64)) =>
+        {
+            Ok(f as i128)
+        }
+        Some(f) if f.is_finite() && f.fract() == 0.0 => {
+            Err((OUT_OF_RANGE, format!("must be between {min} and {max}")))
+        }
         _ => Err(not_int()),
     };
     let n = match json {
@@ -763,6 +775,31 @@ mod tests {
     use prost_reflect::DescriptorPool;
     use serde_json::json;
     use std::sync::OnceLock;
+
+    /// Integers as JSON numbers in every spelling a client (or schemathesis) writes them,
+    /// read exactly: an integral float is an integer, and one past a bound is refused even
+    /// where the float it reads as is the bound itself.
+    #[test]
+    fn integers_are_read_exactly() {
+        let int64 = |text: &str| {
+            let json: Json = serde_json::from_str(text).unwrap();
+            parse_int(&json, i64::MIN.into(), i64::MAX.into())
+        };
+        assert_eq!(int64("3816529914976606.0").unwrap(), 3816529914976606);
+        assert_eq!(int64("96416971.0").unwrap(), 96416971);
+        assert_eq!(int64("1e3").unwrap(), 1000);
+        assert_eq!(int64("-9223372036854775808").unwrap(), i128::from(i64::MIN));
+        assert_eq!(int64("9223372036854775807").unwrap(), i128::from(i64::MAX));
+        for outside in [
+            "-9223372036854775809",
+            "9223372036854775808",
+            "1e19",
+            "-1e19",
+        ] {
+            assert_eq!(int64(outside).unwrap_err().0, OUT_OF_RANGE, "{outside}");
+        }
+        assert_eq!(int64("1.5").unwrap_err().0, INVALID_TYPE);
+    }
 
     const PROTO: &str = r#"
 syntax = "proto3";

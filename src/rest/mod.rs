@@ -101,6 +101,9 @@ impl Transcoder {
         let Some((index, vars)) = found else {
             return self.not_routed(req.method(), path);
         };
+        if self.another_method_is_more_specific(req.method(), path, index) {
+            return self.not_routed(req.method(), path);
+        }
         let binding = &self.inner.bindings[index];
         let mut response = match self.call(binding, vars, req).await {
             Ok(response) => response,
@@ -114,14 +117,41 @@ impl Transcoder {
         response
     }
 
+    /// Whether another method has a route for `path` with more literal segments than the
+    /// one matched (`PUT .../owner/invitations` matched `PUT .../owner/{user_id}` while
+    /// GET and POST have `.../owner/invitations` itself): the path names that resource, so
+    /// the method is not allowed on it, rather than its last segment being a bad id.
+    fn another_method_is_more_specific(&self, method: &Method, path: &str, index: usize) -> bool {
+        let ours = literal_segments(&self.inner.bindings[index].route);
+        self.inner.routes.iter().any(|(m, r)| {
+            m != method
+                && r.at(path).is_ok_and(|found| {
+                    literal_segments(&self.inner.bindings[*found.value].route) > ours
+                })
+        })
+    }
+
     /// 405 with `allow` when the path exists for another method, else 404: in the error
     /// body of the surface whose prefix the path is under, plain text elsewhere.
     fn not_routed(&self, method: &Method, path: &str) -> Response {
-        let mut allowed: Vec<&str> = self
+        // Methods whose route for the path is the most specific one (see above).
+        let matches: Vec<(&Method, usize)> = self
             .inner
             .routes
             .iter()
-            .filter(|(m, r)| *m != method && r.at(path).is_ok())
+            .filter(|(m, _)| *m != method)
+            .filter_map(|(m, r)| {
+                let found = r.at(path).ok()?;
+                Some((
+                    m,
+                    literal_segments(&self.inner.bindings[*found.value].route),
+                ))
+            })
+            .collect();
+        let most = matches.iter().map(|(_, n)| *n).max().unwrap_or(0);
+        let mut allowed: Vec<&str> = matches
+            .iter()
+            .filter(|(_, n)| *n == most)
             .map(|(m, _)| m.as_str())
             .collect();
         allowed.sort_unstable();
@@ -344,6 +374,11 @@ fn raw_response(binding: &Binding, output: &DynamicMessage) -> Response {
 /// The path prefix of each dialect's surface: the leading literal segments that all of its
 /// routes share (`/api/v1`, `/api/v5`, `/v1`), so that a client mistyping a path under it
 /// gets an error body it can parse. A dialect whose routes share no segment has no prefix.
+/// The segments of a matchit route that are not variables.
+fn literal_segments(route: &str) -> usize {
+    route.split('/').filter(|s| !s.starts_with('{')).count()
+}
+
 fn surfaces(bindings: &[Binding]) -> Vec<(String, dialect::Dialect)> {
     let mut common: Vec<(dialect::Dialect, Vec<&str>)> = Vec::new();
     for b in bindings {

@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use super::binding::{self, Binding, BodyTarget, HTTP_BODY};
 use super::dialect::Dialect;
 use super::json::{FieldNaming, enum_json_value, is_wrapper};
+use crate::domain::validate::{self, FieldRule, Format, Required, field_rule};
 use crate::limits::{MAX_LIST_ITEMS, MAX_STRING_CHARS};
 
 /// The error statuses every operation may answer: what the dialects map RPC codes to
@@ -30,27 +31,69 @@ const ERROR_STATUSES: [StatusCode; 9] = [
     StatusCode::SERVICE_UNAVAILABLE,
 ];
 
+/// Statuses the HTTP layers answer before any operation runs, with what they send: the
+/// request's time, the URI's and the headers' size ([`crate::limits`]).
+fn transport_responses() -> [(StatusCode, String, bool); 3] {
+    use crate::limits::{MAX_HEADER_BYTES, MAX_URI_BYTES, REQUEST_TIMEOUT};
+    [
+        (
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request took longer than {} s",
+                REQUEST_TIMEOUT.as_secs()
+            ),
+            false,
+        ),
+        (
+            StatusCode::URI_TOO_LONG,
+            format!("the URI is longer than {MAX_URI_BYTES} bytes"),
+            true,
+        ),
+        (
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("the headers are larger than {MAX_HEADER_BYTES} bytes"),
+            false,
+        ),
+    ]
+}
+
 /// Query parameters are expanded through nested messages this deep at most.
 const MAX_QUERY_DEPTH: usize = 3;
 
 /// The whole document for the bindings of `pool`.
 pub fn document(pool: &DescriptorPool) -> Value {
-    let mut generator = Generator::default();
+    let mut generator = Generator {
+        nul_refused: codec_refuses_nul(pool),
+        ..Generator::default()
+    };
     let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
     let mut operation_ids: HashMap<String, usize> = HashMap::new();
-    for b in binding::bindings(pool) {
-        let path = openapi_path(&b);
+    let all = binding::bindings(pool);
+    let mut ids = Vec::with_capacity(all.len());
+    for b in &all {
+        let path = openapi_path(b);
         let mut id = format!("{}.{}", b.method.parent_service().name(), b.method.name());
         let seen = operation_ids.entry(id.clone()).or_default();
         *seen += 1;
         if *seen > 1 {
             id = format!("{id}_{seen}");
         }
-        let op = generator.operation(&b, id);
+        let op = generator.operation(b, id.clone());
+        ids.push(id);
         paths
             .entry(path)
             .or_default()
             .insert(b.http_method.as_str().to_ascii_lowercase(), op);
+    }
+    for creator in &all {
+        let links = links_from(creator, &all, &ids);
+        if links.is_empty() {
+            continue;
+        }
+        let op = &mut paths
+            .get_mut(&openapi_path(creator))
+            .expect("documented above")[&creator.http_method.as_str().to_ascii_lowercase()];
+        op["responses"][creator.success.as_str()]["links"] = Value::Object(links);
     }
     let mut schemas = Map::new();
     for dialect in [Dialect::GroupAlarm, Dialect::Giosg, Dialect::MyCreditApp] {
@@ -88,6 +131,107 @@ pub fn document(pool: &DescriptorPool) -> Value {
             {"ApiToken": []},
         ],
     })
+}
+
+/// The message a POST answers with, when its body is that message as JSON.
+fn created_message(b: &Binding) -> Option<MessageDescriptor> {
+    if b.http_method != Method::POST || b.raw_response {
+        return None;
+    }
+    match &b.response_body {
+        Some(field) if field.is_list() || field.is_map() => None,
+        Some(field) => match field.kind() {
+            Kind::Message(m) => Some(m),
+            _ => None,
+        },
+        None => Some(b.method.output()),
+    }
+}
+
+/// OpenAPI links (for schemathesis' stateful phase, and for readers) from what a POST
+/// creates to the operations of the same surface whose path names it: a path variable
+/// takes the created message's field of its own name (`organization_id`), else the
+/// message's `id` (or `uuid`, as the kinds match) when the variable names the message
+/// (`invitation_id` of an `OwnerInvitation`) or is the `id` under the POST's own path.
+fn links_from(creator: &Binding, all: &[Binding], ids: &[String]) -> Map<String, Value> {
+    let mut links = Map::new();
+    let Some(created) = created_message(creator) else {
+        return links;
+    };
+    let naming = creator.dialect.naming();
+    let snake = snake_case(created.name());
+    let same_kind = |a: &FieldDescriptor, b: &FieldDescriptor| {
+        let string = |f: &FieldDescriptor| matches!(f.kind(), Kind::String);
+        !a.is_list() && !b.is_list() && string(a) == string(b)
+    };
+    for (target, id) in all.iter().zip(ids) {
+        if target.dialect != creator.dialect || std::ptr::eq(target, creator) {
+            continue;
+        }
+        let mut parameters = Map::new();
+        for variable in &target.variables {
+            let [field] = variable.as_slice() else {
+                continue;
+            };
+            // `id` alone is too common a name to say it is the same thing's.
+            let named = created
+                .get_field_by_name(field.name())
+                .filter(|_| field.name() != "id");
+            let names_created = field
+                .name()
+                .strip_suffix("_id")
+                .is_some_and(|stem| snake == stem || snake.ends_with(&format!("_{stem}")))
+                || (field.name() == "id"
+                    && target.route.starts_with(&format!("{}/", creator.route)));
+            let own_id = ["id", "uuid"]
+                .into_iter()
+                .filter_map(|n| created.get_field_by_name(n))
+                .find(|f| same_kind(f, field));
+            let source =
+                named
+                    .filter(|f| same_kind(f, field))
+                    .or(if names_created { own_id } else { None });
+            if let Some(source) = source {
+                parameters.insert(
+                    format!("path.{}", client_name(field, naming)),
+                    json!(format!("$response.body#/{}", client_name(&source, naming))),
+                );
+            }
+        }
+        // Only a link that fills every path variable leads somewhere real.
+        if !parameters.is_empty() && parameters.len() == target.variables.len() {
+            // Headers naming the caller's scope (MyCreditApp's) carry over from the request.
+            for (header, _) in &target.headers {
+                if creator.headers.iter().any(|(h, _)| h == header) {
+                    let name = header_display_name(header.as_str());
+                    parameters.insert(
+                        format!("header.{name}"),
+                        json!(format!("$request.header.{name}")),
+                    );
+                }
+            }
+            links.insert(
+                id.replace('.', "_"),
+                json!({"operationId": id, "parameters": parameters}),
+            );
+        }
+    }
+    links
+}
+
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The binding's matchit route with `{vN}` replaced by the client's name of the variable.
@@ -179,26 +323,52 @@ fn error_schema(dialect: Dialect) -> Value {
 struct Generator {
     /// Component schemas by name.
     schemas: Map<String, Value>,
-    /// The component name of each (message, JSON names?, response?) generated or under way.
-    names: HashMap<(String, bool, bool), String>,
+    /// The component name of each (message, JSON names?, response?, creating?) generated or
+    /// under way.
+    names: HashMap<(String, bool, bool, bool), String>,
     /// Whether schemas being generated describe a response (else a request).
     response: bool,
     /// Whether they describe a request body, whose strings and lists carry the codec's
     /// backstop (`grpc::codec`). Parameters do not: the URI and header sizes bound them
     /// more tightly (414, 431), and a documented maximum would invite values they refuse.
     body: bool,
+    /// Whether the operation creates what its body describes (a POST), which decides
+    /// [`Required::OnCreate`].
+    creating: bool,
+    /// Whether the codec refuses a NUL in any request string ([`codec_refuses_nul`]).
+    nul_refused: bool,
 }
+
+/// Asks the gRPC codec's backstop, the one place the rule lives, whether it refuses a NUL in
+/// a request string: a string field of some message set to "\0" and checked.
+fn codec_refuses_nul(pool: &DescriptorPool) -> bool {
+    let field = pool.all_messages().find_map(|m| {
+        m.fields()
+            .find(|f| matches!(f.kind(), Kind::String) && !f.is_list() && !f.is_map())
+    });
+    let Some(field) = field else { return false };
+    let mut message = prost_reflect::DynamicMessage::new(field.parent_message().clone());
+    message.set_field(&field, prost_reflect::Value::String("\0".into()));
+    !crate::grpc::codec::backstop_violations(&message).is_empty()
+}
+
+/// A request string without a NUL, for when the codec refuses one.
+const NO_NUL_PATTERN: &str = r"^[^\x00]*$";
+/// Not only whitespace (and, when the codec refuses one, no NUL).
+const NOT_BLANK_PATTERN: &str = r"\S";
+const NOT_BLANK_NO_NUL_PATTERN: &str = r"^[^\x00]*[^\s\x00][^\x00]*$";
 
 impl Generator {
     fn operation(&mut self, b: &Binding, operation_id: String) -> Value {
         let naming = b.dialect.naming();
         let input = b.input();
         self.response = false;
+        self.creating = b.http_method == Method::POST;
         let mut parameters = Vec::new();
         for fields in &b.variables {
             let last = fields.last().expect("non-empty variable path");
             let mut schema = self.scalar_param_schema(last);
-            if matches!(last.kind(), Kind::String) {
+            if matches!(last.kind(), Kind::String) && schema.get("minLength").is_none() {
                 // An empty segment would not match the route at all.
                 schema["minLength"] = json!(1);
             }
@@ -260,25 +430,31 @@ impl Generator {
                 json!({"schema": self.form_schema(b)}),
             );
         }
-        let schema = match &b.body {
+        let (schema, required) = match &b.body {
             BodyTarget::None => return None,
-            BodyTarget::Field(field) => self.field_schema(field, naming),
+            BodyTarget::Field(field) => (self.field_schema(field, naming), self.required(field)),
             BodyTarget::Whole => {
                 let mut properties = Map::new();
+                let mut required = Vec::new();
                 for field in b.input().fields() {
                     if b.binds_top_level(&field) {
                         continue;
                     }
-                    properties.insert(
-                        client_name(&field, naming).to_string(),
-                        self.field_schema(&field, naming),
-                    );
+                    let name = client_name(&field, naming).to_string();
+                    if self.required(&field) {
+                        required.push(name.clone());
+                    }
+                    properties.insert(name, self.field_schema(&field, naming));
                 }
-                json!({"type": "object", "properties": properties})
+                let mut schema = json!({"type": "object", "properties": properties});
+                if !required.is_empty() {
+                    schema["required"] = json!(required);
+                }
+                (schema, !required.is_empty())
             }
         };
         content.insert("application/json".into(), json!({"schema": schema}));
-        Some(json!({"required": false, "content": content}))
+        Some(json!({"required": required, "content": content}))
     }
 
     /// A form body as the transcoder reads it: keys as query parameters are named (dotted
@@ -291,11 +467,20 @@ impl Generator {
                 self.query_params(&field, &mut Vec::new(), naming, 0, &mut fields);
             }
         }
+        let required: Vec<Value> = fields
+            .iter()
+            .filter(|p| p["required"] == true)
+            .map(|p| p["name"].clone())
+            .collect();
         let properties: Map<String, Value> = fields
             .into_iter()
             .filter_map(|mut p| Some((p["name"].as_str()?.to_string(), p["schema"].take())))
             .collect();
-        json!({"type": "object", "properties": properties})
+        let mut schema = json!({"type": "object", "properties": properties});
+        if !required.is_empty() {
+            schema["required"] = Value::Array(required);
+        }
+        schema
     }
 
     fn responses(&mut self, b: &Binding) -> Map<String, Value> {
@@ -340,6 +525,13 @@ impl Generator {
                 "schema": {"$ref": format!("#/components/schemas/{}", error_schema_name(b.dialect))},
             },
         });
+        for (status, description, text) in transport_responses() {
+            let mut response = json!({"description": description});
+            if text {
+                response["content"] = json!({"text/plain": {"schema": {"type": "string"}}});
+            }
+            responses.insert(status.as_str().to_string(), response);
+        }
         for status in ERROR_STATUSES {
             responses.insert(
                 status.as_str().to_string(),
@@ -373,25 +565,45 @@ impl Generator {
             }
             _ if field.is_list() => {
                 let items = self.scalar_param_schema(field);
-                out.push(json!({
+                let list = self.bound_list(json!({"type": "array", "items": items}));
+                let mut param = json!({
                     "name": name,
                     "in": "query",
                     "style": "form",
                     "explode": true,
-                    "schema": self.bound_list(json!({"type": "array", "items": items})),
-                }))
+                    "schema": self.list_rule(field, list),
+                });
+                if self.required(field) {
+                    param["required"] = json!(true);
+                }
+                out.push(param)
             }
-            _ => out.push(json!({
-                "name": name,
-                "in": "query",
-                "schema": self.scalar_param_schema(field),
-            })),
+            _ => {
+                let mut param = json!({
+                    "name": name,
+                    "in": "query",
+                    "schema": self.scalar_param_schema(field),
+                });
+                if self.required(field) {
+                    param["required"] = json!(true);
+                }
+                out.push(param)
+            }
         }
         prefix.pop();
     }
 
-    /// The schema of one value of a field as a path, query or header string carries it.
+    /// The schema of one value of a field as a path, query or header string carries it,
+    /// with the field's rule.
     fn scalar_param_schema(&mut self, field: &FieldDescriptor) -> Value {
+        let schema = self.unruled_param_schema(field);
+        match self.rule(field) {
+            Some(rule) => apply_rule(schema, rule, self.nul_refused),
+            None => schema,
+        }
+    }
+
+    fn unruled_param_schema(&mut self, field: &FieldDescriptor) -> Value {
         match field.kind() {
             Kind::Enum(e) => {
                 let names: Vec<String> = e
@@ -420,6 +632,9 @@ impl Generator {
         if self.body && matches!(kind, Kind::String) {
             schema["maxLength"] = json!(MAX_STRING_CHARS);
         }
+        if !self.response && self.nul_refused && matches!(kind, Kind::String) {
+            schema["pattern"] = json!(NO_NUL_PATTERN);
+        }
         schema
     }
 
@@ -446,13 +661,58 @@ impl Generator {
             let value = self.value_schema(&entry.map_entry_value_field().kind(), naming);
             return self.bound_list(json!({"type": "object", "additionalProperties": value}));
         }
+        let rule = self.rule(field);
         if field.is_list() {
-            let items = self.value_schema(&kind, naming);
-            return self.bound_list(json!({"type": "array", "items": items}));
+            let mut items = self.value_schema(&kind, naming);
+            if let Some(rule) = rule {
+                items = apply_rule(items, rule, self.nul_refused);
+            }
+            let list = self.bound_list(json!({"type": "array", "items": items}));
+            return self.list_rule(field, list);
         }
-        let schema = self.value_schema(&kind, naming);
+        let mut schema = self.value_schema(&kind, naming);
+        if let Some(rule) = rule {
+            if is_any_value(&kind) {
+                // A rule on text makes a google.protobuf.Value a string (or null, unset).
+                schema = json!({"type": "string"});
+            }
+            schema = apply_rule(schema, rule, self.nul_refused);
+        }
         let nullable = field.supports_presence() || matches!(kind, Kind::Enum(_));
-        if nullable { or_null(schema) } else { schema }
+        // A required field is refused when null, as when it is absent.
+        if nullable && !self.required(field) {
+            or_null(schema)
+        } else {
+            schema
+        }
+    }
+
+    /// The field's rule, in a request (responses are what the server wrote).
+    fn rule(&self, field: &FieldDescriptor) -> Option<&'static FieldRule> {
+        if self.response {
+            return None;
+        }
+        field_rule(field.full_name())
+    }
+
+    /// Whether a request of this operation must carry the field.
+    fn required(&self, field: &FieldDescriptor) -> bool {
+        self.rule(field).is_some_and(|r| match r.required {
+            Required::No => false,
+            Required::Yes => true,
+            Required::OnCreate => self.creating,
+        })
+    }
+
+    /// A list's own bounds: at most `max_items`, at least one entry when required.
+    fn list_rule(&self, field: &FieldDescriptor, mut list: Value) -> Value {
+        if let Some(max) = self.rule(field).and_then(|r| r.max_items) {
+            list["maxItems"] = json!(max);
+        }
+        if self.required(field) {
+            list["minItems"] = json!(1);
+        }
+        list
     }
 
     /// The JSON of one value of a kind (not null, except where the value itself may be).
@@ -466,6 +726,9 @@ impl Generator {
                 json!({"type": "string", "enum": names})
             }
             Kind::Message(m) => match m.full_name() {
+                "google.protobuf.Timestamp" if !self.response => json!({
+                    "type": "string", "format": "date-time", "pattern": RFC3339_PATTERN,
+                }),
                 "google.protobuf.Timestamp" => json!({"type": "string", "format": "date-time"}),
                 "google.protobuf.Duration" => {
                     json!({"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]{1,9})?s$"})
@@ -473,6 +736,9 @@ impl Generator {
                 "google.protobuf.Struct" => json!({"type": "object"}),
                 "google.protobuf.ListValue" => json!({"type": "array"}),
                 // Any JSON value, null included (maxLength binds only a string).
+                "google.protobuf.Value" if self.body && self.nul_refused => {
+                    json!({"maxLength": MAX_STRING_CHARS, "pattern": NO_NUL_PATTERN})
+                }
                 "google.protobuf.Value" if self.body => json!({"maxLength": MAX_STRING_CHARS}),
                 "google.protobuf.Value" => json!({}),
                 HTTP_BODY => json!({"type": "string", "format": "binary"}),
@@ -490,25 +756,44 @@ impl Generator {
     /// name is reserved before its fields are visited).
     fn message_ref(&mut self, message: &MessageDescriptor, naming: FieldNaming) -> Value {
         let json_names = naming == FieldNaming::JsonName;
-        let key = (message.full_name().to_string(), json_names, self.response);
+        // Only a message with fields required on create has a variant for creating.
+        let creating = !self.response
+            && self.creating
+            && message.fields().any(|f| {
+                field_rule(f.full_name()).is_some_and(|r| r.required == Required::OnCreate)
+            });
+        let key = (
+            message.full_name().to_string(),
+            json_names,
+            self.response,
+            creating,
+        );
         let name = match self.names.get(&key) {
             Some(name) => name.clone(),
             None => {
                 // The first naming a message is used with gets its plain full name; request
-                // bodies get their own variant, without `required`.
+                // bodies get their own variant with the request rules. Titles differ as the
+                // names do: client generators name their types by title, and two schemas
+                // of one title collide (openapi-python-client then drops operations).
                 let other_naming = self
                     .names
                     .keys()
-                    .any(|(full, json, _)| full == message.full_name() && *json != json_names);
+                    .any(|(full, json, ..)| full == message.full_name() && *json != json_names);
                 let mut name = message.full_name().to_string();
+                let mut title = message.name().to_string();
                 if other_naming {
                     name = format!("{name}.{naming:?}");
+                    title = format!("{title}{naming:?}");
                 }
-                if !self.response {
+                if creating {
+                    name.push_str("-create-input");
+                    title.push_str("CreateInput");
+                } else if !self.response {
                     name.push_str("-input");
+                    title.push_str("Input");
                 }
                 self.names.insert(key, name.clone());
-                let schema = self.message_schema(message, naming);
+                let schema = self.message_schema(message, naming, &title);
                 self.schemas.insert(name.clone(), schema);
                 name
             }
@@ -518,24 +803,35 @@ impl Generator {
 
     /// In a response every field is written, and nothing else; a request may send any
     /// subset (and unknown keys are ignored).
-    fn message_schema(&mut self, message: &MessageDescriptor, naming: FieldNaming) -> Value {
+    fn message_schema(
+        &mut self,
+        message: &MessageDescriptor,
+        naming: FieldNaming,
+        title: &str,
+    ) -> Value {
         let mut properties = Map::new();
+        let mut required_in_request = Vec::new();
         // Declaration order, as the codec writes them.
         let declared = message.descriptor_proto().field.iter();
         let fields = declared.filter_map(|f| message.get_field(u32::try_from(f.number()).ok()?));
         for field in fields {
-            properties.insert(
-                client_name(&field, naming).to_string(),
-                self.field_schema(&field, naming),
-            );
+            let name = client_name(&field, naming).to_string();
+            if self.required(&field) {
+                required_in_request.push(name.clone());
+            }
+            properties.insert(name, self.field_schema(&field, naming));
         }
         if !self.response {
-            return json!({"type": "object", "title": message.name(), "properties": properties});
+            let mut schema = json!({"type": "object", "title": title, "properties": properties});
+            if !required_in_request.is_empty() {
+                schema["required"] = json!(required_in_request);
+            }
+            return schema;
         }
         let required: Vec<&String> = properties.keys().collect();
         json!({
             "type": "object",
-            "title": message.name(),
+            "title": title,
             "properties": properties,
             "required": required,
             "additionalProperties": false,
@@ -560,6 +856,82 @@ fn header_display_name(name: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("-")
+}
+
+/// RFC 3339 as `DateTime::parse_from_rfc3339` reads it, within what a Timestamp holds.
+/// Days stop at 28 so that every string it describes is a real date.
+const RFC3339_PATTERN: &str = concat!(
+    r"^[1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])[Tt]",
+    r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?",
+    r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+);
+
+fn is_any_value(kind: &Kind) -> bool {
+    matches!(kind, Kind::Message(m) if m.full_name() == "google.protobuf.Value")
+}
+
+/// A field's rule on the schema of one of its values.
+fn apply_rule(mut schema: Value, rule: &FieldRule, nul_refused: bool) -> Value {
+    let integer = schema["type"] == "integer";
+    let number = |x: f64| {
+        if integer && x.fract() == 0.0 {
+            json!(x as i64)
+        } else {
+            json!(x)
+        }
+    };
+    if let Some(min) = rule.min {
+        schema["minimum"] = number(min);
+    }
+    if let Some(max) = rule.max {
+        schema["maximum"] = number(max);
+    }
+    if rule.not_blank {
+        schema["pattern"] = json!(if nul_refused {
+            NOT_BLANK_NO_NUL_PATTERN
+        } else {
+            NOT_BLANK_PATTERN
+        });
+    }
+    if let Some(min) = rule.min_chars {
+        schema["minLength"] = json!(min);
+    }
+    if let Some(max) = rule.max_chars {
+        schema["maxLength"] = json!(max);
+    }
+    match rule.format {
+        None => {}
+        Some(Format::Email) => {
+            schema["pattern"] = json!(validate::EMAIL_PATTERN);
+            schema["maxLength"] = json!(validate::EMAIL_MAX_CHARS);
+        }
+        Some(Format::Bcp47OrEmpty) => {
+            schema["pattern"] = json!(format!("^$|{}", validate::BCP47_PATTERN));
+            schema["maxLength"] = json!(validate::BCP47_MAX_CHARS);
+        }
+        Some(Format::Uuid) => {
+            schema["pattern"] = json!(validate::UUID_PATTERN);
+            schema["format"] = json!("uuid");
+        }
+        Some(Format::ImageOrEmpty) => {
+            schema["pattern"] = json!(validate::IMAGE_BASE64_PATTERN);
+        }
+        Some(Format::IanaTimezoneOrEmpty) => {
+            // A pattern, not an enum: names such as GMT0, GMT+0 and GMT-0 make the same
+            // identifier in client generators, which then refuse the whole document.
+            let names: Vec<String> = validate::iana_timezone_names()
+                .map(|n| n.replace('+', "\\+").replace('.', "\\."))
+                .collect();
+            schema["pattern"] = json!(format!("^(?:|{})$", names.join("|")));
+            schema["examples"] = json!(["Europe/Berlin", "UTC"]);
+        }
+        Some(Format::CountryCode) => {
+            let codes: Vec<&str> = validate::country_codes().collect();
+            schema = json!({"type": "string", "enum": codes});
+        }
+        Some(Format::OneOf(values)) => schema = json!({"type": "string", "enum": values}),
+    }
+    schema
 }
 
 fn or_null(schema: Value) -> Value {
@@ -619,6 +991,18 @@ fn is_scalar_message(m: &MessageDescriptor) -> bool {
 mod tests {
     use super::*;
     use crate::proto::DESCRIPTOR_POOL;
+
+    proptest::proptest! {
+        /// A request timestamp the document describes is one the codec reads.
+        #[test]
+        fn documented_timestamps_parse(
+            s in proptest::string::string_regex(
+                RFC3339_PATTERN.strip_prefix('^').and_then(|p| p.strip_suffix('$')).unwrap(),
+            ).unwrap()
+        ) {
+            proptest::prop_assert!(chrono::DateTime::parse_from_rfc3339(&s).is_ok(), "{s:?}");
+        }
+    }
 
     #[test]
     fn every_binding_is_documented() {
