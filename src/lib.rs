@@ -9,6 +9,7 @@ pub mod domain;
 pub mod entity;
 pub mod grpc;
 pub mod limits;
+pub mod memory;
 pub mod observability;
 pub mod probes;
 pub mod proto;

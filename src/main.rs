@@ -1,5 +1,14 @@
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    // Before the runtime starts its threads, so that none has an arena of its own yet.
+    orgd::memory::limit_allocator_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts")
+        .block_on(run())
+}
+
+async fn run() -> std::process::ExitCode {
     let cli = orgd::cli::Cli::from_env();
     let traces = match orgd::observability::logging::init(
         cli.log_format,

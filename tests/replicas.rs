@@ -55,8 +55,8 @@ async fn serve(url: &str, port: u16) -> tokio::process::Child {
     child
 }
 
-/// HAProxy in the foreground, round-robin over `ports`, retrying a refused connection on
-/// another instance (never a request that reached one).
+/// HAProxy in the foreground, round-robin over `ports` that `/readyz` says are ready,
+/// retrying a refused connection on another instance (never a request that reached one).
 async fn haproxy(dir: &std::path::Path, port: u16, ports: &[u16]) -> tokio::process::Child {
     let servers: String = ports
         .iter()
@@ -68,7 +68,7 @@ async fn haproxy(dir: &std::path::Path, port: u16, ports: &[u16]) -> tokio::proc
          defaults\n  mode http\n  timeout connect 1s\n  timeout client 30s\n  timeout server 30s\n  \
          retries 3\n  option redispatch\n\
          frontend api\n  bind 127.0.0.1:{port}\n  default_backend orgd\n\
-         backend orgd\n  balance roundrobin\n  option httpchk GET /openapi.json\n  \
+         backend orgd\n  balance roundrobin\n  option httpchk GET /readyz\n  \
          default-server inter 200ms fall 1 rise 1\n{servers}"
     );
     let path = dir.join("haproxy.cfg");

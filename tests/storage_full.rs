@@ -108,6 +108,7 @@ async fn fill_and_recover(
     // Reads keep working and see exactly what was acknowledged.
     assert_listed(app, token, &acknowledged).await;
 
+    let (before, while_full) = (acknowledged.len(), refusals);
     let deleted = free().await;
     acknowledged.retain(|id| !deleted.contains(id));
 
@@ -127,6 +128,10 @@ async fn fill_and_recover(
         resumed += 1;
     }
     assert_eq!(resumed, 5);
+    eprintln!(
+        "{before} writes acknowledged before the first refusal; {while_full} of 25 refused \
+         while full; {resumed} of 5 acknowledged once space returned"
+    );
     assert_listed(app, token, &acknowledged).await;
     Outcome { acknowledged }
 }
