@@ -10,7 +10,6 @@ use std::time::Duration;
 use common::*;
 use rand::Rng;
 use sea_orm::{ConnectionTrait, Database, Statement};
-use tokio::io::AsyncBufReadExt;
 
 const ITERATIONS: usize = 3;
 const WRITERS: usize = 4;
@@ -21,41 +20,17 @@ struct Running {
 }
 
 async fn start(url: &str) -> Running {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_orgd"))
-        .args([
-            "--database-url",
-            url,
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            // One token writes as fast as it can, into one user's organizations.
-            "--writes-per-minute",
-            "0",
-            "--max-organizations-per-user",
-            "1000000",
-        ])
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("orgd serve starts");
-    let mut log = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    loop {
-        let line = tokio::time::timeout(Duration::from_secs(30), log.next_line())
-            .await
-            .expect("ready within 30 s")
-            .unwrap()
-            .expect("orgd serve exited before it was ready");
-        if line.contains("ready on http://") {
-            break;
-        }
-    }
-    // Keep draining the log so the server never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
+    let port = common::process::free_port();
+    // One token writes as fast as it can, into one user's organizations.
+    let flags = [
+        "--writes-per-minute",
+        "0",
+        "--max-organizations-per-user",
+        "1000000",
+    ];
+    let child = common::process::serve(url, port, &flags)
+        .await
+        .unwrap_or_else(|e| panic!("orgd serve did not become ready: {e}"));
     Running {
         child,
         base: format!("http://127.0.0.1:{port}"),

@@ -9,50 +9,20 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::process::free_port;
 use common::*;
 use reqwest::Method;
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
-use tokio::io::AsyncBufReadExt;
 
 const INSTANCES: usize = 3;
 const WRITERS: usize = 4;
 const WRITES_PER_WRITER: usize = 60;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn serve(url: &str, port: u16) -> tokio::process::Child {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_orgd"))
-        .args([
-            "--database-url",
-            url,
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("orgd serve starts");
-    let mut log = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    loop {
-        let line = tokio::time::timeout(Duration::from_secs(60), log.next_line())
-            .await
-            .expect("ready within 60 s")
-            .unwrap()
-            .expect("orgd serve exited before it was ready");
-        if line.contains("ready on http://") {
-            break;
-        }
-    }
-    tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
-    child
+    common::process::serve(url, port, &[])
+        .await
+        .unwrap_or_else(|e| panic!("orgd serve did not become ready: {e}"))
 }
 
 /// HAProxy in the foreground, round-robin over `ports` that `/readyz` says are ready,

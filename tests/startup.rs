@@ -5,12 +5,9 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use reqwest::Method;
 use serde_json::json;
-use tokio::io::AsyncBufReadExt;
 
 fn config(url: &str) -> orgd::config::Config {
     orgd::config::Config::new("127.0.0.1:0".parse().unwrap(), url.to_string())
@@ -134,36 +131,6 @@ async fn a_missing_postgres_database_is_named_with_what_to_do() {
     );
 }
 
-/// Starts `orgd serve` and returns once it says it is ready, or its exit status.
-async fn serve_until_ready(url: &str) -> Result<tokio::process::Child, String> {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_orgd"))
-        .args(["--database-url", url, "serve", "--listen", "127.0.0.1:0"])
-        .env("ORGD_LOG", "info")
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut log = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    loop {
-        let line = tokio::time::timeout(Duration::from_secs(60), log.next_line())
-            .await
-            .expect("ready or exited within 60 s")
-            .unwrap();
-        match line {
-            Some(l) if l.contains("ready on http://") => {
-                tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
-                return Ok(child);
-            }
-            Some(l) => seen.push(l),
-            None => {
-                let status = child.wait().await.unwrap();
-                return Err(format!("exited with {status}: {}", seen.join("\n")));
-            }
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_starting_together_on_a_fresh_database_all_come_up() {
     const ROUNDS: usize = 10;
@@ -173,7 +140,7 @@ async fn instances_starting_together_on_a_fresh_database_all_come_up() {
             let db = TestDatabase::create(backend).await;
             let starts = (0..INSTANCES).map(|_| {
                 let url = db.url.clone();
-                async move { serve_until_ready(&url).await }
+                async move { common::process::serve(&url, 0, &[]).await }
             });
             let results = futures_join_all(starts).await;
             for (i, r) in results.iter().enumerate() {

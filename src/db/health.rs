@@ -49,11 +49,22 @@ impl Db {
     }
 
     async fn writable(&self) -> Result<(), Unready> {
-        let read_only = |detail: String| Unready::new("DATABASE_READ_ONLY", detail);
-        let unavailable = |e: sea_orm::DbErr| Unready::new("DATABASE_UNAVAILABLE", e.to_string());
         if self.read_only {
-            return Err(read_only("served read-only (--read-only)".into()));
+            return Err(Unready::new(
+                "DATABASE_READ_ONLY",
+                "served read-only (--read-only)",
+            ));
         }
+        match self.write_refusal().await {
+            Ok(None) => Ok(()),
+            Ok(Some(why)) => Err(Unready::new("DATABASE_READ_ONLY", why)),
+            Err(e) => Err(Unready::new("DATABASE_UNAVAILABLE", e.to_string())),
+        }
+    }
+
+    /// Why the database takes no writes now, or None when it takes them; the one rule for
+    /// start-up (which refuses such a database) and readiness.
+    pub(super) async fn write_refusal(&self) -> Result<Option<String>, sea_orm::DbErr> {
         match self.backend() {
             DatabaseBackend::Postgres => {
                 // `on` on a hot standby and under `default_transaction_read_only`.
@@ -63,39 +74,32 @@ impl Db {
                         DatabaseBackend::Postgres,
                         "SHOW transaction_read_only",
                     ))
-                    .await
-                    .map_err(unavailable)?;
+                    .await?;
                 let value: String = row
                     .map(|r| r.try_get_by_index(0))
-                    .transpose()
-                    .map_err(unavailable)?
+                    .transpose()?
                     .unwrap_or_default();
-                if value != "off" {
-                    return Err(read_only(format!("transaction_read_only is {value}")));
-                }
-                Ok(())
+                Ok((value != "off").then(|| format!("transaction_read_only is {value}")))
             }
             _ => {
                 // `BEGIN IMMEDIATE` succeeds on a read-only file; rewriting the header's
                 // user_version with its own value does not (`mode=ro`, `query_only`, a file
                 // or directory without write permission), and is rolled back.
-                let txn = self.begin_immediate().await.map_err(unavailable)?;
+                let txn = self.begin_immediate().await?;
                 let version: i64 = txn
                     .query_one_raw(Statement::from_string(
                         DatabaseBackend::Sqlite,
                         "PRAGMA user_version",
                     ))
-                    .await
-                    .map_err(unavailable)?
+                    .await?
                     .map(|r| r.try_get_by_index(0))
-                    .transpose()
-                    .map_err(unavailable)?
+                    .transpose()?
                     .unwrap_or(0);
                 let probe = txn
                     .execute_unprepared(&format!("PRAGMA user_version = {version}"))
                     .await;
                 let _ = txn.rollback().await;
-                probe.map(|_| ()).map_err(|e| read_only(e.to_string()))
+                Ok(probe.err().map(|e| e.to_string()))
             }
         }
     }

@@ -310,7 +310,7 @@ impl Db {
     /// Makes the database ready to serve: migrated, or (read-only on purpose) already
     /// current; a database that takes no writes is refused unless that was asked for.
     pub async fn prepare(&self) -> Result<(), OpenError> {
-        let writable = self.is_writable().await.map_err(|e| self.open_error(e))?;
+        let refusal = self.write_refusal().await.map_err(|e| self.open_error(e))?;
         if self.read_only {
             let pending = Migrator::get_pending_migrations(&self.read)
                 .await
@@ -325,10 +325,11 @@ impl Db {
             }
             return Ok(());
         }
-        if !writable {
+        if let Some(why) = refusal {
             return Err(OpenError::Refused(format!(
-                "{}: the database is read-only (file permissions, mode=ro, or a standby); \
-                 make it writable, or pass --read-only to serve reads and refuse writes",
+                "{}: the database is read-only ({why}: file permissions, mode=ro, or a \
+                 standby); make it writable, or pass --read-only to serve reads and refuse \
+                 writes",
                 self.target()
             )));
         }
@@ -348,27 +349,6 @@ impl Db {
         }
         Migrator::up(&txn, None).await?;
         txn.commit().await
-    }
-
-    /// Whether the database takes writes now.
-    async fn is_writable(&self) -> Result<bool, DbErr> {
-        match self.backend() {
-            DatabaseBackend::Postgres => {
-                let row = self
-                    .write
-                    .query_one_raw(Statement::from_string(
-                        DatabaseBackend::Postgres,
-                        "SHOW transaction_read_only",
-                    ))
-                    .await?;
-                let value: String = match row {
-                    Some(r) => r.try_get_by_index(0)?,
-                    None => "off".into(),
-                };
-                Ok(value != "on")
-            }
-            _ => writer::sqlite_is_writable(self.write.get_sqlite_connection_pool()).await,
-        }
     }
 
     /// The host and database of this connection, for messages to the operator.

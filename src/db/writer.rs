@@ -6,9 +6,8 @@
 //! open, and every later write would run as a savepoint inside it and never reach the
 //! file, each one acknowledged. A new connection has none of that state.
 
-use sea_orm::DbErr;
-use sea_orm::sqlx::sqlite::{SqliteConnection, SqlitePool, SqlitePoolOptions};
-use sea_orm::sqlx::{Connection, Error};
+use sea_orm::sqlx::Connection;
+use sea_orm::sqlx::sqlite::{SqliteConnection, SqlitePoolOptions};
 
 /// The writer's pool: one connection, checked each time it is released.
 pub fn sqlite_pool() -> SqlitePoolOptions {
@@ -44,20 +43,4 @@ async fn is_clean(conn: &mut SqliteConnection) -> bool {
         Err(_) => false,
     };
     autocommit && !conn.is_in_transaction()
-}
-
-/// Whether the writer may write the main database (not opened read-only, or as a file it
-/// may not write: SQLite opens such a file read-only without saying so).
-pub async fn sqlite_is_writable(pool: &SqlitePool) -> Result<bool, DbErr> {
-    let mut conn = pool.acquire().await.map_err(sqlx_err)?;
-    let mut handle = conn.lock_handle().await.map_err(sqlx_err)?;
-    // SAFETY: as above; "main" is a NUL-terminated literal.
-    let read_only = unsafe {
-        rusqlite::ffi::sqlite3_db_readonly(handle.as_raw_handle().as_ptr(), c"main".as_ptr())
-    };
-    Ok(read_only == 0)
-}
-
-fn sqlx_err(e: Error) -> DbErr {
-    DbErr::Conn(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(e)))
 }
