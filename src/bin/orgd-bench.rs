@@ -397,9 +397,12 @@ async fn start_server(url: &str) -> Result<Server, BoxError> {
             "serve",
             "--listen",
             &addr.to_string(),
-            // The write case measures the server, not the per-token write limit.
+            // The write case measures the server, not the per-token write limit or the
+            // per-user quota (one user creates every organization).
             "--writes-per-minute",
             "0",
+            "--max-organizations-per-user",
+            "1000000000",
         ])
         .env("ORGD_LOG", "warn,sqlx::query=error")
         .kill_on_drop(true)
