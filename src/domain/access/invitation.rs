@@ -5,12 +5,11 @@
 //! included — except the sending organization, which sees what it sent.
 
 use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Statement};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::super::error::DomainResult;
 use super::super::giosg::not_found;
 use super::super::membership::Role;
-use super::MAX_DEPTH;
 use super::{Admin, Authorized};
 use crate::auth::Principal;
 use crate::entity::{organization, partnership_invitation as inv, user};
@@ -121,19 +120,7 @@ async fn managed_organization_ids(
         }
         Principal::Service { .. } => return Ok(Vec::new()),
     };
-    let rows = conn
-        .query_all_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            sql,
-            [root.into(), MAX_DEPTH.into()],
-        ))
-        .await?;
-    let mut ids = Vec::with_capacity(rows.len());
-    for row in rows {
-        ids.push(row.try_get_by_index::<i64>(0)?);
-    }
-    ids.dedup();
-    Ok(ids)
+    super::tree_ids(conn, &sql, root).await
 }
 
 /// An invitation addressed to the caller, by its key (anyone else's is unknown: 404).

@@ -387,6 +387,16 @@ pub async fn visible_organization_ids(
             ));
         }
     };
+    tree_ids(conn, sql, root).await
+}
+
+/// The ids one of the tree walks above selects (`$1` the root, `$2` the depth bound),
+/// ascending and without repeats.
+pub(super) async fn tree_ids(
+    conn: &impl ConnectionTrait,
+    sql: &str,
+    root: i64,
+) -> DomainResult<Vec<i64>> {
     let rows = conn
         .query_all_raw(Statement::from_sql_and_values(
             conn.get_database_backend(),
