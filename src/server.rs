@@ -27,6 +27,7 @@ use crate::grpc::admission::{Admission, Bounds};
 use crate::grpc::{
     availability::AvailabilityReports,
     billing::Billing,
+    guest::Guests,
     invitation::Invitations,
     membership::Memberships,
     organization::Organizations,
@@ -38,6 +39,7 @@ use crate::limits;
 use crate::probes::Probes;
 use crate::proto::v1::availability_service_server::AvailabilityServiceServer;
 use crate::proto::v1::billing_service_server::BillingServiceServer;
+use crate::proto::v1::guest_connection_service_server::GuestConnectionServiceServer;
 use crate::proto::v1::membership_service_server::MembershipServiceServer;
 use crate::proto::v1::o_auth_service_server::OAuthServiceServer;
 use crate::proto::v1::organization_partner_service_server::OrganizationPartnerServiceServer;
@@ -120,6 +122,7 @@ const SERVICES: &[&str] = &[
     <PresenceServiceServer<Presences> as NamedService>::NAME,
     <OrganizationPartnerServiceServer<Partners> as NamedService>::NAME,
     <OAuthServiceServer<OAuth> as NamedService>::NAME,
+    <GuestConnectionServiceServer<Guests> as NamedService>::NAME,
 ];
 
 /// The application with the bounds of `config` (in flight, lists read whole, response
@@ -188,6 +191,13 @@ async fn build(db: Db, config: &Config, schema: SchemaGate) -> Result<(Router, P
     grpc = grpc_route(
         grpc,
         OrganizationPartnerServiceServer::new(Partners { db: db.clone() })
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(max_response),
+        &bounds,
+    );
+    grpc = grpc_route(
+        grpc,
+        GuestConnectionServiceServer::new(Guests { db: db.clone() })
             .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
             .max_encoding_message_size(max_response),
         &bounds,

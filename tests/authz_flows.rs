@@ -334,6 +334,8 @@ struct Fx {
     outgoing: String,
     /// An open owner invitation of A for `invitee`.
     owner_invitation: String,
+    /// An open MyCreditApp guest invitation from C to A's email: its token.
+    guest_token: String,
     a_client: String,
 }
 
@@ -511,6 +513,24 @@ async fn fixture(app: App) -> Fx {
     )
     .await;
 
+    // B becomes A's MyCreditApp guest: A's owner invites, B's owner accepts.
+    let invited = guest_invitation(&app, &a_owner.token, &a, &b_email).await;
+    ok(
+        directory(
+            &app,
+            Method::POST,
+            &format!("/v1/guest-invitations/{invited}/accept"),
+            &b_owner.token,
+            &b.uuid,
+            &b.uuid,
+            None,
+        )
+        .await,
+        "B accepts A's guest invitation",
+    )
+    .await;
+    let guest_token = guest_invitation(&app, &c_owner.token, &c, &a_email).await;
+
     let b_token = app.organization_token(b.id).await;
     let (_, b_oauth) = oauth_token(&app, &b).await;
     let (a_client, _) = oauth_token(&app, &a).await;
@@ -603,8 +623,31 @@ async fn fixture(app: App) -> Fx {
         member_key,
         outgoing,
         owner_invitation,
+        guest_token,
         a_client,
     }
+}
+
+/// A new MyCreditApp guest invitation from `host` to `email`; its token.
+async fn guest_invitation(app: &App, token: &str, host: &Org, email: &str) -> String {
+    let expires = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    ok(
+        directory(
+            app,
+            Method::POST,
+            "/v1/guest-invitations",
+            token,
+            &host.uuid,
+            &host.uuid,
+            Some(json!({"email": email, "expired_at": expires})),
+        )
+        .await,
+        "send a guest invitation",
+    )
+    .await["invitation_token"]
+        .as_str()
+        .expect("invitation_token")
+        .to_string()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -656,7 +699,19 @@ async fn state_of_a(fx: &Fx) -> Value {
         None,
     )
     .await;
+    let mut guests = BTreeSet::new();
+    for path in [
+        "/v1/guest-invitations",
+        "/v1/guest-connections",
+        "/v1/host-connections",
+    ] {
+        let r = directory(app, Method::GET, path, owner, &a.uuid, &a.uuid, None).await;
+        guests.insert(
+            json!({"path": path, "status": r.status.as_u16(), "body": stable(&r.json)}).to_string(),
+        );
+    }
     json!({
+        "guests": guests,
         "partnerships": read(app, &format!("/api/v5/orgs/{}/partnerships?page_size=100", a.uuid), owner).await,
         "outgoing": read(app, &format!("/api/v5/outgoing_invitations?organization_id={}&page_size=100", a.uuid), owner).await,
         "incoming": read(app, "/api/v5/incoming_invitations?page_size=100", owner).await,
@@ -936,8 +991,38 @@ fn paths(fx: &Fx, who: &Outsider) -> Vec<Path> {
             .body(json!({"name": "Intruder", "parentID": a.id})),
         ),
     ];
+    out.push(path(
+        "accept a guest invitation for A",
+        call(
+            "orgd.v1.GuestConnectionService.AcceptGuestInvitation",
+            json!({"requester_organization_id": a.uuid, "target_organization_id": a.uuid,
+                "invitation_token": fx.guest_token}),
+        ),
+    ));
+    for requester in [home.clone(), a.uuid.clone()] {
+        out.push(path(
+            "archive A's guest",
+            call(
+                "orgd.v1.GuestConnectionService.UpdateGuestConnection",
+                json!({"requester_organization_id": requester, "target_organization_id": fx.b.uuid,
+                    "guest_org_id": fx.b.uuid, "connection": {"archived": true}}),
+            )
+            .body(json!({"archived": true})),
+        ));
+    }
     for (requester, target) in dir_scopes {
         let scope = directory_headers(&requester, &target);
+        out.push(path(
+            "guest invitation from A",
+            call(
+                "orgd.v1.GuestConnectionService.CreateGuestInvitation",
+                with(
+                    scope.clone(),
+                    json!({"invitation": {"email": fx.c_email, "expired_at": "2099-01-01T00:00:00Z"}}),
+                ),
+            )
+            .body(json!({"email": fx.c_email, "expired_at": "2099-01-01T00:00:00Z"})),
+        ));
         out.push(path(
             "partnership invitation from A (directory record)",
             call(
@@ -1122,13 +1207,16 @@ async fn h2_a_plain_member_cannot_send_invitations() {
             incoming(app, &fx.c_admin.token).await.iter().all(|i| i["created_by_organization_id"] != json!(a.uuid)),
             "the member's invitation reached C"
         );
-        // The consenting side: A's admin may.
+        let sent_to_c = || async {
+            let r = directory(app, Method::GET, "/v1/guest-invitations", &fx.a_owner.token, &a.uuid, &a.uuid, None).await;
+            r.assert_status(200);
+            r.json["items"].as_array().unwrap().iter().any(|i| i["email"] == json!(fx.c_email))
+        };
+        assert!(!sent_to_c().await, "the member sent A's guest invitation");
+        // The consenting side: A's admin may (a guest invitation to the record's email).
         let r = directory(app, Method::POST, &format!("/v1/partners/{}/invitation", fx.record), &fx.a_admin.token, &a.uuid, &a.uuid, None).await;
         r.assert_status(200);
-        assert!(
-            incoming(app, &fx.c_admin.token).await.iter().any(|i| i["created_by_organization_id"] == json!(a.uuid)),
-            "the admin's invitation reaches C"
-        );
+        assert!(sent_to_c().await, "the admin's guest invitation is sent");
     })
     .await;
 }
@@ -1353,6 +1441,9 @@ const GRANT_RPCS: &[&str] = &[
     "orgd.v1.PartnershipInvitationService.CancelOutgoingInvitation",
     "orgd.v1.PartnershipService.DeletePartnership",
     "orgd.v1.OrganizationPartnerService.InviteOrganizationPartner",
+    "orgd.v1.GuestConnectionService.CreateGuestInvitation",
+    "orgd.v1.GuestConnectionService.AcceptGuestInvitation",
+    "orgd.v1.GuestConnectionService.UpdateGuestConnection",
     "orgd.v1.OrganizationPartnerService.CreateOrganizationPartner",
     "orgd.v1.OrganizationPartnerService.UpdateOrganizationPartner",
     "orgd.v1.OrganizationPartnerService.DeleteOrganizationPartner",
@@ -1519,7 +1610,11 @@ async fn twenty_invitations_at_once_leave_one_pending() {
             let (status, text) = t.await.expect("join");
             assert_eq!(status, 200, "{text}");
         }
-        assert_eq!(pending_to(&app, &owner.token, &s, &record_email).await.len(), 1);
+        // One guest invitation to the record's email.
+        let sent = directory(&app, Method::GET, "/v1/guest-invitations", &owner.token, &s.uuid, &s.uuid, None).await;
+        sent.assert_status(200);
+        let to_record = sent.json["items"].as_array().unwrap().iter().filter(|i| i["email"] == json!(record_email)).count();
+        assert_eq!(to_record, 1, "{}", sent.text);
 
         // The same email invited 20 times at once through giosg: each answer is the one
         // invitation.

@@ -6,7 +6,8 @@
 //! Callers (the columns of the table, in order):
 //! none (no token), unknown (a token the server never issued), stranger (a user of an
 //! unrelated organization U), member, admin and owner of T, foreign (an organization API
-//! token of U), partner (a member of P, which has an accepted giosg partnership with T) and
+//! token of U), partner (a member of P, which has an accepted giosg partnership with T and
+//! is T's MyCreditApp guest) and
 //! service (an internal service token, an extra column) and t-token (an organization API
 //! token of T itself, also extra: Own within T's subtree, but no user).
 //!
@@ -196,6 +197,17 @@ const TABLE: &[(&str, &str)] = &[
     ("orgd.v1.OrganizationPartnerService.UpdateOrganizationPartner", "401 401 403 ok ok ok 403 403 403 ok"),
     ("orgd.v1.OrganizationPartnerService.DeleteOrganizationPartner", "401 401 403 ok ok ok 403 403 403 ok"),
     ("orgd.v1.OrganizationPartnerService.InviteOrganizationPartner", "401 401 403 403 ok ok 403 403 403 ok"),
+    // MyCreditApp guest invitations and connections: T is P's host. Inviting (and listing
+    // the invitations, tokens included) and accepting need settings permission, Self only;
+    // accepting is T accepting H's invitation. Lists of one's own connections take any role,
+    // Self only. Archiving a guest is the host's (Requester T, Target and path P), settings
+    // permission; P itself, as the guest, may not.
+    ("orgd.v1.GuestConnectionService.CreateGuestInvitation", "401 401 403 403 ok ok 403 403 403 ok"),
+    ("orgd.v1.GuestConnectionService.ListGuestInvitations", "401 401 403 403 ok ok 403 403 403 ok"),
+    ("orgd.v1.GuestConnectionService.AcceptGuestInvitation", "401 401 403 403 ok ok 403 403 403 ok"),
+    ("orgd.v1.GuestConnectionService.ListGuestConnections", "401 401 403 ok ok ok 403 403 403 ok"),
+    ("orgd.v1.GuestConnectionService.UpdateGuestConnection", "401 401 403 403 ok ok 403 403 403 ok"),
+    ("orgd.v1.GuestConnectionService.ListHostConnections", "401 401 403 ok ok ok 403 403 403 ok"),
     // Authenticated by T's client credentials in the body, whatever token comes along.
     ("orgd.v1.OAuthService.CreateToken", "ok ok ok ok ok ok ok ok ok ok"),
     // giosg: 401, 403 not a member, (403 no subscription), 403 no settings permission, 404;
@@ -345,6 +357,8 @@ struct Fx {
     child: Org,
     u: Org,
     p: Org,
+    /// A host (owned by q_owner) whose guest invitations T accepts.
+    h: Org,
     t_email: String,
     owner: User,
     admin: User,
@@ -536,6 +550,46 @@ impl Fx {
         d
     }
 
+    /// A new guest invitation from `host` to `email`; its token.
+    async fn guest_invitation(&self, token: &str, host: &Org, email: &str) -> String {
+        let expires = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+        let r = send(
+            self.app
+                .http
+                .post(self.app.url("/v1/guest-invitations"))
+                .header("authorization", format!("Bearer {token}"))
+                .header("Requester-Organization-ID", &host.uuid)
+                .header("Target-Organization-ID", &host.uuid)
+                .header("content-type", "application/json")
+                .body(json!({"email": email, "expired_at": expires}).to_string()),
+        )
+        .await;
+        ok(r, "send a guest invitation").await["invitation_token"]
+            .as_str()
+            .expect("invitation_token")
+            .to_string()
+    }
+
+    /// A MyCreditApp call without a body.
+    async fn rest_scoped(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        requester: &str,
+        target: &str,
+    ) -> Resp {
+        send(
+            self.app
+                .http
+                .request(method, self.app.url(path))
+                .header("authorization", format!("Bearer {token}"))
+                .header("Requester-Organization-ID", requester)
+                .header("Target-Organization-ID", target),
+        )
+        .await
+    }
+
     fn directory_headers(&self, requester: &Org) -> Value {
         json!({"requester_organization_id": requester.uuid, "target_organization_id": self.t.uuid})
     }
@@ -628,6 +682,7 @@ async fn fixture(app: App) -> Fx {
     );
     let u = org_of(&app.org(&stranger.token, &unique("Unrelated")).await);
     let p = org_of(&app.org(&p_owner.token, &unique("Partner")).await);
+    let h = org_of(&app.org(&q_owner.token, &unique("Host")).await);
     for org in [&t, &u, &p] {
         app.set_state(&org.id.to_string(), "active").await;
     }
@@ -674,6 +729,7 @@ async fn fixture(app: App) -> Fx {
         child,
         u,
         p,
+        h,
         t_email,
         owner,
         admin,
@@ -712,6 +768,24 @@ async fn fixture(app: App) -> Fx {
         )
         .await,
         "P accepts",
+    )
+    .await;
+
+    // P becomes T's MyCreditApp guest.
+    let invitation = fx
+        .guest_invitation(&fx.owner.token.clone(), &fx.t, &p_email)
+        .await;
+    let p_uuid = fx.p.uuid.clone();
+    ok(
+        fx.rest_scoped(
+            Method::POST,
+            &format!("/v1/guest-invitations/{invitation}/accept"),
+            &fx.p_owner.token.clone(),
+            &p_uuid,
+            &p_uuid,
+        )
+        .await,
+        "P accepts T's guest invitation",
     )
     .await;
 
@@ -995,6 +1069,26 @@ async fn request(fx: &Fx, rpc: &str, caller: Caller) -> Option<Req> {
             let id = fx.fresh_record().await;
             req(with(directory(), json!({"partner_id": id})))
         }
+        "orgd.v1.GuestConnectionService.CreateGuestInvitation" => {
+            let invitation = json!({"email": format!("guest-{}@elsewhere.example", fx.next()),
+                "expired_at": "2099-01-01T00:00:00Z"});
+            req(with(directory(), json!({"invitation": invitation}))).body(invitation)
+        }
+        "orgd.v1.GuestConnectionService.ListGuestInvitations"
+        | "orgd.v1.GuestConnectionService.ListGuestConnections"
+        | "orgd.v1.GuestConnectionService.ListHostConnections" => req(directory()),
+        "orgd.v1.GuestConnectionService.AcceptGuestInvitation" => {
+            let email = format!("t-{}@hosts.example", fx.next());
+            let token = fx.guest_invitation(&fx.q_owner.token, &fx.h, &email).await;
+            req(with(directory(), json!({"invitation_token": token})))
+        }
+        "orgd.v1.GuestConnectionService.UpdateGuestConnection" => req(json!({
+            "requester_organization_id": fx.home(caller).uuid,
+            "target_organization_id": fx.p.uuid,
+            "guest_org_id": fx.p.uuid,
+            "connection": {"archived": false},
+        }))
+        .body(json!({"archived": false})),
         "orgd.v1.OAuthService.CreateToken" => {
             let body = json!({"client_id": fx.oauth.0, "client_secret": fx.oauth.1,
                 "grant_type": "client_credentials"});

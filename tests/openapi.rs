@@ -292,7 +292,8 @@ fn form_bodies_are_documented_where_the_transcoder_reads_them() {
     assert_eq!(form["type"], "object");
     assert_eq!(
         form["properties"]["client_id"],
-        json!({"type": "string", "maxLength": orgd::limits::MAX_STRING_CHARS, "pattern": "^[^\\x00]*$"})
+        // The published bounds (1–128), as validate::FIELD_RULES states them.
+        json!({"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[^\\x00]*$"})
     );
 }
 

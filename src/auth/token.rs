@@ -15,6 +15,16 @@ pub fn generate() -> String {
     token
 }
 
+/// A new OAuth2 client secret: 256 bits as 64 hex digits and no prefix, the most that
+/// MyCreditApp's published `client_secret` (1–64 characters) holds.
+pub fn generate_client_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let mut secret = String::with_capacity(64);
+    push_hex(&mut secret, &bytes);
+    secret
+}
+
 /// The stored form. A plain hash suffices because tokens carry 256 random bits: there is
 /// nothing to brute-force, and the lookup by hash reveals nothing about the token.
 pub fn hash(token: &str) -> String {

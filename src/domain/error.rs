@@ -11,6 +11,9 @@ use tonic_types::{ErrorDetails, StatusExt};
 /// The `domain` of every `google.rpc.ErrorInfo` orgd sends.
 pub const ERROR_DOMAIN: &str = "orgd";
 
+/// The `ErrorInfo.metadata` key of [`DomainError::kind`].
+pub const ERROR_KIND: &str = "type";
+
 /// One invalid field. `field` is the proto field path relative to the request message
 /// (`organization.name`); the REST layer renders it with the surface's JSON names.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,6 +35,10 @@ impl Violation {
 pub enum DomainError {
     #[error("authentication required: send a valid token")]
     Unauthenticated,
+    /// OAuth2 client credentials that name no client or the wrong secret (401), answered
+    /// in MyCreditApp's published words.
+    #[error("The client authentication failed!")]
+    ClientAuthentication,
     #[error("{0}")]
     PermissionDenied(String),
     #[error("{0}")]
@@ -104,6 +111,7 @@ impl DomainError {
     pub fn reason(&self) -> &'static str {
         match self {
             DomainError::Unauthenticated => "UNAUTHENTICATED",
+            DomainError::ClientAuthentication => "oauth_invalid_client_credentials",
             DomainError::PermissionDenied(_) => "PERMISSION_DENIED",
             DomainError::NotFound(_) => "NOT_FOUND",
             DomainError::Invalid(_) => "INVALID_ARGUMENT",
@@ -120,7 +128,9 @@ impl DomainError {
 
     fn code(&self) -> Code {
         match self {
-            DomainError::Unauthenticated => Code::Unauthenticated,
+            DomainError::Unauthenticated | DomainError::ClientAuthentication => {
+                Code::Unauthenticated
+            }
             DomainError::PermissionDenied(_) => Code::PermissionDenied,
             DomainError::NotFound(_) => Code::NotFound,
             DomainError::Invalid(_) | DomainError::TooLarge(_) => Code::InvalidArgument,
@@ -137,6 +147,15 @@ impl DomainError {
 }
 
 impl DomainError {
+    /// The error's family, where a published API names one (`ErrorInfo.metadata["type"]`,
+    /// MyCreditApp's `type`); else the REST dialect derives it from the reason.
+    pub fn kind(&self) -> Option<&'static str> {
+        match self {
+            DomainError::ClientAuthentication => Some("oauth"),
+            _ => None,
+        }
+    }
+
     /// When a client refused for now may try again (429 and 503 say so).
     pub fn retry_after(&self) -> Option<std::time::Duration> {
         match self {
@@ -160,11 +179,12 @@ impl From<DomainError> for tonic::Status {
             }
             other => other.to_string(),
         };
-        let mut details = ErrorDetails::with_error_info(
-            e.reason(),
-            ERROR_DOMAIN,
-            std::collections::HashMap::new(),
-        );
+        let metadata: std::collections::HashMap<String, String> = e
+            .kind()
+            .map(|kind| (ERROR_KIND.to_string(), kind.to_string()))
+            .into_iter()
+            .collect();
+        let mut details = ErrorDetails::with_error_info(e.reason(), ERROR_DOMAIN, metadata);
         if let DomainError::Invalid(violations) = &e {
             for v in violations {
                 details.add_bad_request_violation(v.field.clone(), v.description.clone());

@@ -389,14 +389,6 @@ async fn answer(
                 (org.id, display_name),
             )
             .await?;
-            // A MyCreditApp partner record that sent this invitation learns who accepted.
-            super::partner_directory::invitation_accepted(
-                &txn,
-                model.organization_id,
-                &model.email,
-                org.uuid,
-            )
-            .await?;
             active.status = Set(ACCEPTED);
             active.partnership_uuid = Set(Some(pair));
             active.created_new_partnership = Set(Some(created));

@@ -5,6 +5,7 @@ pub mod availability;
 pub mod avatar;
 pub mod error;
 pub mod giosg;
+pub mod guest;
 pub mod invitation;
 pub mod keys;
 pub mod membership;

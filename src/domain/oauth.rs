@@ -11,6 +11,7 @@ use subtle::ConstantTimeEq;
 
 use super::error::{DomainError, DomainResult};
 use super::token;
+use super::validate::{Violations, rule};
 use crate::auth::{Principal, token as secrets};
 use crate::db::Db;
 use crate::entity::oauth_client;
@@ -25,7 +26,7 @@ pub async fn create_client(
     organization_id: i64,
 ) -> DomainResult<(String, String)> {
     let client_id = uuid::Uuid::new_v4().to_string();
-    let secret = secrets::generate();
+    let secret = secrets::generate_client_secret();
     oauth_client::ActiveModel {
         client_id: Set(client_id.clone()),
         secret_hash: Set(secrets::hash(&secret)),
@@ -114,12 +115,21 @@ pub async fn token(
     client_secret: &str,
     grant_type: &str,
 ) -> DomainResult<(String, i64)> {
+    let mut v = Violations::default();
     if !grant_type.is_empty() && grant_type != "client_credentials" {
-        return Err(DomainError::invalid(
-            "grant_type",
-            "only client_credentials is supported",
-        ));
+        v.add("grant_type", "only client_credentials is supported");
     }
+    v.text(
+        "client_id",
+        rule("orgd.v1.CreateTokenRequest.client_id"),
+        client_id,
+    );
+    v.text(
+        "client_secret",
+        rule("orgd.v1.CreateTokenRequest.client_secret"),
+        client_secret,
+    );
+    v.into_result()?;
     let client_id = client_id.trim();
     let peer = peer.map(peer_key);
     // Refused before the secret is looked at: a spent budget is no oracle.
@@ -137,7 +147,7 @@ pub async fn token(
     let known = client.is_some();
     let Some(client) = client.filter(|_| valid) else {
         throttle.failed(known.then_some(client_id), peer);
-        return Err(DomainError::Unauthenticated);
+        return Err(DomainError::ClientAuthentication);
     };
     let expires_at = super::now() + Duration::seconds(TOKEN_LIFETIME_SECS);
     let access_token = token::issue(

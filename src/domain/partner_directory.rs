@@ -1,6 +1,8 @@
 //! MyCreditApp's partner directory: customer and supplier records of an organization,
 //! written by its members and read by them or by members of an organization connected to
-//! it by a partnership (the rule is `access::directory`).
+//! it as its host or guest (the rule is `access::directory`). A record's
+//! `invitation_status` follows the guest invitations its organization sends to the
+//! record's email (`guest`).
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -9,20 +11,24 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::access::Authorized;
 pub use super::access::directory::Scope;
-use super::access::directory::{self as access, OpensDirectory};
-use super::access::{Admin, Authorized};
+use super::access::directory::{
+    self as access, InviteGuests, OpensDirectory, ReadDirectory, WriteDirectory,
+};
 use super::error::{DomainError, DomainResult};
 pub use super::partner_search::SearchField;
-use super::validate::{NAME_MAX_CHARS, Violations, is_country_code, is_email};
+use super::validate::{Violations, is_country_code, is_email, rule};
 use crate::auth::Principal;
 use crate::db::Db;
 use crate::entity::organization_partner as partner;
 
 pub const SEARCH_TEXT_MAX_CHARS: usize = 255;
 pub const MAX_LIMIT: i32 = 100;
-pub const POSTAL_CODE_MAX_CHARS: usize = 32;
-pub const REGISTRATION_NUMBER_MAX_CHARS: usize = 64;
+/// The published bounds of `sales_amount`.
+pub const MAX_SALES_AMOUNT: i64 = 2_147_483_647;
+/// How long an invitation sent from a record (`invite`) stays open *(orgd)*.
+pub const RECORD_INVITATION_DAYS: i64 = 14;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PartnerType {
@@ -111,30 +117,46 @@ pub struct PartnerInput {
 }
 
 impl PartnerInput {
+    /// The published limits, as `validate::FIELD_RULES` states them for the OpenAPI
+    /// document too.
     fn validate(&self, creating: bool) -> DomainResult<()> {
         let mut v = Violations::default();
-        let text = |v: &mut Violations, field: &str, value: &Option<String>, max: usize| {
-            if let Some(value) = value {
-                v.max_chars(field, value, max);
+        let texts = [
+            ("company_name", &self.company_name),
+            ("email", &self.email),
+            ("frequency", &self.frequency),
+            ("payment_terms", &self.payment_terms),
+            ("address", &self.address),
+            ("city", &self.city),
+            ("state", &self.state),
+            ("postal_code", &self.postal_code),
+            (
+                "company_registration_number",
+                &self.company_registration_number,
+            ),
+        ];
+        for (field, value) in texts {
+            let rule = rule(&format!("orgd.v1.PartnerInput.{field}"));
+            match value {
+                Some(value) => v.text(field, rule, value),
+                None if creating && rule.needed_on_create() => v.add(field, "field required"),
+                None => {}
             }
-        };
-        match &self.company_name {
-            Some(name) => v.required_text("company_name", name, NAME_MAX_CHARS),
-            None if creating => v.add("company_name", "field required"),
-            None => {}
         }
-        match &self.email {
-            Some(email) if !is_email(email.trim()) => {
-                v.add("email", "value is not a valid email address")
-            }
-            None if creating => v.add("email", "field required"),
-            _ => {}
+        if let Some(email) = &self.email
+            && !is_email(email.trim())
+        {
+            v.add("email", "value is not a valid email address");
         }
         if creating && self.partner_type.is_none() {
             v.add("partner_type", "field required");
         }
-        if self.sales_amount.is_some_and(|a| a < 0) {
-            v.add("sales_amount", "must be greater than or equal to 0");
+        if let Some(amount) = self.sales_amount {
+            v.number(
+                "sales_amount",
+                rule("orgd.v1.PartnerInput.sales_amount"),
+                amount as f64,
+            );
         }
         if self
             .country_code
@@ -146,23 +168,6 @@ impl PartnerInput {
                 "must be an ISO 3166-1 alpha-2 code such as 'DE'",
             );
         }
-        text(&mut v, "frequency", &self.frequency, NAME_MAX_CHARS);
-        text(&mut v, "payment_terms", &self.payment_terms, NAME_MAX_CHARS);
-        text(&mut v, "address", &self.address, NAME_MAX_CHARS);
-        text(&mut v, "city", &self.city, NAME_MAX_CHARS);
-        text(&mut v, "state", &self.state, NAME_MAX_CHARS);
-        text(
-            &mut v,
-            "postal_code",
-            &self.postal_code,
-            POSTAL_CODE_MAX_CHARS,
-        );
-        text(
-            &mut v,
-            "company_registration_number",
-            &self.company_registration_number,
-            REGISTRATION_NUMBER_MAX_CHARS,
-        );
         v.into_result()
     }
 
@@ -189,25 +194,23 @@ impl PartnerInput {
         if let Some(x) = self.payment_terms {
             m.payment_terms = Set(x);
         }
-        // An empty string clears an optional field.
-        let nullable = |x: String| (!x.is_empty()).then_some(x);
         if let Some(x) = self.address {
-            m.address = Set(nullable(x));
+            m.address = Set(Some(x));
         }
         if let Some(x) = self.city {
-            m.city = Set(nullable(x));
+            m.city = Set(Some(x));
         }
         if let Some(x) = self.state {
-            m.state = Set(nullable(x));
+            m.state = Set(Some(x));
         }
         if let Some(x) = self.postal_code {
-            m.postal_code = Set(nullable(x));
+            m.postal_code = Set(Some(x));
         }
         if let Some(x) = self.country_code {
-            m.country_code = Set(nullable(x));
+            m.country_code = Set(Some(x));
         }
         if let Some(x) = self.company_registration_number {
-            m.company_registration_number = Set(nullable(x));
+            m.company_registration_number = Set(Some(x));
         }
     }
 }
@@ -271,7 +274,7 @@ impl ListQuery {
 
 /// Both results, or every violation of both at once (MyCreditApp lists every bad field,
 /// headers and values alike, before it looks at permission), or else the first error.
-fn together<A, B>(a: DomainResult<A>, b: DomainResult<B>) -> DomainResult<(A, B)> {
+pub(crate) fn together<A, B>(a: DomainResult<A>, b: DomainResult<B>) -> DomainResult<(A, B)> {
     match (a, b) {
         (Ok(a), Ok(b)) => Ok((a, b)),
         (Err(DomainError::Invalid(mut x)), Err(DomainError::Invalid(y))) => {
@@ -292,8 +295,7 @@ pub async fn list(
 ) -> DomainResult<(Vec<partner::Model>, u64)> {
     let conn = db.read();
     let checked = query.check();
-    let (target, (ids, limit, offset)) =
-        together(access::read(conn, principal, scope).await, checked)?;
+    let (target, (ids, limit, offset)) = together(read(conn, principal, scope).await, checked)?;
     // On the pool, one transaction for the reads: the count and the page see the same
     // rows, and a search may set how PostgreSQL plans these statements only.
     match db.read_transaction().await? {
@@ -392,10 +394,7 @@ pub async fn create(
     input: PartnerInput,
 ) -> DomainResult<partner::Model> {
     let txn = db.begin_write().await?;
-    let (target, ()) = together(
-        access::write(&txn, principal, scope).await,
-        input.validate(true),
-    )?;
+    let (target, ()) = together(write(&txn, principal, scope).await, input.validate(true))?;
     let now = super::now();
     let mut model = partner::ActiveModel {
         uuid: Set(Uuid::new_v4()),
@@ -428,7 +427,7 @@ pub async fn get(
     partner_id: &str,
 ) -> DomainResult<partner::Model> {
     let conn = db.read();
-    let target = access::read(conn, principal, scope).await?;
+    let target = read(conn, principal, scope).await?;
     find(conn, &target, partner_id).await
 }
 
@@ -440,10 +439,7 @@ pub async fn update(
     input: PartnerInput,
 ) -> DomainResult<partner::Model> {
     let txn = db.begin_write().await?;
-    let (target, ()) = together(
-        access::write(&txn, principal, scope).await,
-        input.validate(false),
-    )?;
+    let (target, ()) = together(write(&txn, principal, scope).await, input.validate(false))?;
     let mut model = find(&txn, &target, partner_id).await?.into_active_model();
     input.apply(&mut model);
     model.updated_at = Set(super::now());
@@ -459,15 +455,33 @@ pub async fn delete(
     partner_id: &str,
 ) -> DomainResult<()> {
     let txn = db.begin_write().await?;
-    let target = access::write(&txn, principal, scope).await?;
+    let target = write(&txn, principal, scope).await?;
     let found = find(&txn, &target, partner_id).await?;
     partner::Entity::delete_by_id(found.id).exec(&txn).await?;
     txn.commit().await?;
     Ok(())
 }
 
-/// Sends a partnership invitation from the organization to the partner's email. An
-/// accepted partner is not invited again.
+async fn read(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    scope: &Scope,
+) -> DomainResult<Authorized<ReadDirectory>> {
+    Ok(access::check(conn, principal, scope).await?.proof)
+}
+
+async fn write(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    scope: &Scope,
+) -> DomainResult<Authorized<WriteDirectory>> {
+    Ok(access::check(conn, principal, scope).await?.proof)
+}
+
+/// Sends a guest invitation from the organization to the record's email, open for
+/// [`RECORD_INVITATION_DAYS`] (or sends the open one again): the record becomes
+/// `invited`, and `accepted` once the invitation is. An accepted record is not invited
+/// again.
 pub async fn invite(
     db: &Db,
     principal: &Principal,
@@ -475,50 +489,49 @@ pub async fn invite(
     partner_id: &str,
 ) -> DomainResult<partner::Model> {
     let txn = db.begin_write().await?;
-    let sender: Authorized<Admin> = access::invite(&txn, principal, scope).await?;
-    let found = find(&txn, &sender, partner_id).await?;
+    let host = access::check::<InviteGuests>(&txn, principal, scope)
+        .await?
+        .proof;
+    let found = find(&txn, &host, partner_id).await?;
     if found.invitation_status.as_deref() == Some(InvitationStatus::Accepted.as_str()) {
         return Err(DomainError::Conflict {
             reason: "ALREADY_ACCEPTED",
             message: "the partner accepted an invitation already".into(),
         });
     }
-    super::invitation::insert_pending(
-        &txn,
-        &sender,
-        found.email.clone(),
-        String::new(),
-        Some(found.company_name.clone()),
-    )
-    .await?;
-    let mut model = found.into_active_model();
-    model.invitation_status = Set(Some(InvitationStatus::Invited.as_str().to_string()));
-    model.updated_at = Set(super::now());
-    let stored = model.update(&txn).await?;
+    let expires = super::now() + chrono::Duration::days(RECORD_INVITATION_DAYS);
+    super::guest::send(&txn, &host, &found.email, expires, None).await?;
+    let stored = find(&txn, &host, partner_id).await?;
     txn.commit().await?;
     Ok(stored)
 }
 
-/// Marks as accepted by `guest` the invited records of `sender`'s directory whose email the
-/// accepted invitation went to: any of the invitations sent for a partner counts.
-pub async fn invitation_accepted(
+/// Marks `status` the records of `host`'s directory with `email` that are not accepted
+/// yet (`guest` is the organization that accepted).
+pub(crate) async fn invitation_status_changed(
     conn: &impl ConnectionTrait,
-    sender: i64,
+    host: i64,
     email: &str,
-    guest: Uuid,
+    status: InvitationStatus,
+    guest: Option<Uuid>,
 ) -> DomainResult<()> {
-    partner::Entity::update_many()
+    let mut update = partner::Entity::update_many()
         .col_expr(
             partner::Column::InvitationStatus,
-            Expr::value(InvitationStatus::Accepted.as_str()),
+            Expr::value(status.as_str()),
         )
-        .col_expr(partner::Column::GuestOrganizationId, Expr::value(guest))
         .col_expr(partner::Column::UpdatedAt, Expr::value(super::now()))
-        .filter(partner::Column::OrganizationId.eq(sender))
-        .filter(partner::Column::Email.eq(email.trim().to_lowercase()))
-        .filter(partner::Column::InvitationStatus.eq(InvitationStatus::Invited.as_str()))
-        .exec(conn)
-        .await?;
+        .filter(partner::Column::OrganizationId.eq(host))
+        .filter(partner::Column::EmailFolded.eq(email.trim().to_lowercase()))
+        .filter(
+            sea_orm::Condition::any()
+                .add(partner::Column::InvitationStatus.is_null())
+                .add(partner::Column::InvitationStatus.ne(InvitationStatus::Accepted.as_str())),
+        );
+    if let Some(guest) = guest {
+        update = update.col_expr(partner::Column::GuestOrganizationId, Expr::value(guest));
+    }
+    update.exec(conn).await?;
     Ok(())
 }
 

@@ -38,6 +38,34 @@ impl Violations {
             self.add(field, format!("must be at most {max} characters"));
         }
     }
+
+    /// A string against its [`FieldRule`]: not blank, and its length in characters.
+    pub fn text(&mut self, field: &str, rule: &FieldRule, value: &str) {
+        let n = value.chars().count();
+        if rule.not_blank && value.trim().is_empty() {
+            self.add(field, "is required");
+        } else if let Some(min) = rule.min_chars.filter(|min| n < *min) {
+            self.add(field, format!("must be at least {min} characters"));
+        } else if let Some(max) = rule.max_chars {
+            self.max_chars(field, value, max);
+        }
+    }
+
+    /// A number against its [`FieldRule`]'s inclusive bounds.
+    pub fn number(&mut self, field: &str, rule: &FieldRule, value: f64) {
+        match (rule.min, rule.max) {
+            (Some(min), Some(max)) if !(min..=max).contains(&value) => {
+                self.add(field, format!("must be between {min} and {max}"))
+            }
+            (Some(min), None) if value < min => {
+                self.add(field, format!("must be greater than or equal to {min}"))
+            }
+            (None, Some(max)) if value > max => {
+                self.add(field, format!("must be less than or equal to {max}"))
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Bounds of a limit/offset page: `limit` in 1..=max (default when absent), `offset` ≥ 0.
@@ -331,6 +359,23 @@ impl FieldRule {
             ..self
         }
     }
+
+    pub const fn max_chars(self, max: usize) -> FieldRule {
+        FieldRule {
+            max_chars: Some(max),
+            ..self
+        }
+    }
+
+    /// A string of `min..=max` characters.
+    pub const fn length(min: usize, max: usize) -> FieldRule {
+        FieldRule::text(max).min_chars(min)
+    }
+
+    /// Whether a request that creates must carry the field.
+    pub fn needed_on_create(&self) -> bool {
+        matches!(self.required, Required::Yes | Required::OnCreate)
+    }
 }
 
 impl PageBounds {
@@ -355,6 +400,12 @@ pub fn field_rule(full_name: &str) -> Option<&'static FieldRule> {
                 .find(|(name, _)| name.strip_prefix("*.") == Some(field))
         })
         .map(|(_, rule)| rule)
+}
+
+/// The rule of a field the domain checks by it; a name missing from [`FIELD_RULES`] is a
+/// bug the first request finds (every rule is exercised by the tests).
+pub fn rule(full_name: &str) -> &'static FieldRule {
+    field_rule(full_name).unwrap_or_else(|| panic!("no FIELD_RULES entry for {full_name}"))
 }
 
 /// [`is_email`] as an ECMA-262 / Python regular expression: one `@`, no whitespace or
@@ -395,7 +446,7 @@ pub fn country_codes() -> impl Iterator<Item = &'static str> {
     ISO_3166_ALPHA2.split(' ')
 }
 
-use super::{availability, organization, owner, partner_directory, presence, quick_action};
+use super::{availability, guest, organization, owner, partner_directory, presence, quick_action};
 
 pub static FIELD_RULES: &[(&str, FieldRule)] = &[
     // MyCreditApp's scope headers, on every request that has them.
@@ -519,14 +570,18 @@ pub static FIELD_RULES: &[(&str, FieldRule)] = &[
         "orgd.v1.CreateOutgoingInvitationRequest.organization_id",
         FieldRule::ANY.required(),
     ),
-    // MyCreditApp partners (partner_directory::PartnerInput::validate, ListQuery::check).
+    // MyCreditApp partners, the published limits (partner_directory::PartnerInput::validate
+    // reads them here; ListQuery::check).
     (
         "orgd.v1.PartnerInput.company_name",
-        FieldRule::name(NAME_MAX_CHARS).required_on_create(),
+        FieldRule::name(100).min_chars(1).required_on_create(),
     ),
     (
         "orgd.v1.PartnerInput.email",
-        FieldRule::format(Format::Email).required_on_create(),
+        FieldRule::format(Format::Email)
+            .min_chars(1)
+            .max_chars(100)
+            .required_on_create(),
     ),
     (
         "orgd.v1.PartnerInput.partner_type",
@@ -534,36 +589,24 @@ pub static FIELD_RULES: &[(&str, FieldRule)] = &[
     ),
     (
         "orgd.v1.PartnerInput.sales_amount",
-        FieldRule::at_least(0.0),
+        FieldRule::range(0.0, partner_directory::MAX_SALES_AMOUNT as f64),
     ),
     (
         "orgd.v1.PartnerInput.country_code",
         FieldRule::format(Format::CountryCode),
     ),
-    (
-        "orgd.v1.PartnerInput.frequency",
-        FieldRule::text(NAME_MAX_CHARS),
-    ),
+    ("orgd.v1.PartnerInput.frequency", FieldRule::length(1, 30)),
     (
         "orgd.v1.PartnerInput.payment_terms",
-        FieldRule::text(NAME_MAX_CHARS),
+        FieldRule::length(1, 50),
     ),
-    (
-        "orgd.v1.PartnerInput.address",
-        FieldRule::text(NAME_MAX_CHARS),
-    ),
-    ("orgd.v1.PartnerInput.city", FieldRule::text(NAME_MAX_CHARS)),
-    (
-        "orgd.v1.PartnerInput.state",
-        FieldRule::text(NAME_MAX_CHARS),
-    ),
-    (
-        "orgd.v1.PartnerInput.postal_code",
-        FieldRule::text(partner_directory::POSTAL_CODE_MAX_CHARS),
-    ),
+    ("orgd.v1.PartnerInput.address", FieldRule::length(1, 500)),
+    ("orgd.v1.PartnerInput.city", FieldRule::length(1, 100)),
+    ("orgd.v1.PartnerInput.state", FieldRule::length(1, 100)),
+    ("orgd.v1.PartnerInput.postal_code", FieldRule::length(1, 30)),
     (
         "orgd.v1.PartnerInput.company_registration_number",
-        FieldRule::text(partner_directory::REGISTRATION_NUMBER_MAX_CHARS),
+        FieldRule::length(1, 255),
     ),
     (
         "orgd.v1.CreateOrganizationPartnerRequest.partner",
@@ -589,7 +632,64 @@ pub static FIELD_RULES: &[(&str, FieldRule)] = &[
         "orgd.v1.ListOrganizationPartnersRequest.offset",
         OFFSET.required(),
     ),
-    // MyCreditApp OAuth2 (oauth::token): client_credentials is the only grant; empty means it.
+    // MyCreditApp guest invitations and connections (guest::InvitationInput::check,
+    // guest::update_guest, guest::PAGE).
+    (
+        "orgd.v1.CreateGuestInvitationRequest.invitation",
+        FieldRule::ANY.required(),
+    ),
+    (
+        "orgd.v1.GuestInvitationInput.email",
+        FieldRule::format(Format::Email)
+            .min_chars(1)
+            .max_chars(EMAIL_MAX_CHARS)
+            .required(),
+    ),
+    (
+        "orgd.v1.GuestInvitationInput.expired_at",
+        FieldRule::ANY.required(),
+    ),
+    (
+        "orgd.v1.GuestInvitationInput.parent_organization_id",
+        FieldRule::format(Format::Uuid),
+    ),
+    (
+        "orgd.v1.UpdateGuestConnectionRequest.guest_org_id",
+        FieldRule::format(Format::Uuid),
+    ),
+    (
+        "orgd.v1.UpdateGuestConnectionRequest.connection",
+        FieldRule::ANY.required(),
+    ),
+    (
+        "orgd.v1.GuestConnectionInput.archived",
+        FieldRule::ANY.required(),
+    ),
+    (
+        "orgd.v1.ListGuestInvitationsRequest.limit",
+        guest::PAGE.limit_rule(),
+    ),
+    ("orgd.v1.ListGuestInvitationsRequest.offset", OFFSET),
+    (
+        "orgd.v1.ListGuestConnectionsRequest.limit",
+        guest::PAGE.limit_rule(),
+    ),
+    ("orgd.v1.ListGuestConnectionsRequest.offset", OFFSET),
+    (
+        "orgd.v1.ListHostConnectionsRequest.limit",
+        guest::PAGE.limit_rule(),
+    ),
+    ("orgd.v1.ListHostConnectionsRequest.offset", OFFSET),
+    // MyCreditApp OAuth2 (oauth::token), the published limits: client_credentials is the
+    // only grant; empty means it.
+    (
+        "orgd.v1.CreateTokenRequest.client_id",
+        FieldRule::length(1, 128).required(),
+    ),
+    (
+        "orgd.v1.CreateTokenRequest.client_secret",
+        FieldRule::length(1, 64).required(),
+    ),
     (
         "orgd.v1.CreateTokenRequest.grant_type",
         FieldRule::format(Format::OneOf(&["", "client_credentials"])),

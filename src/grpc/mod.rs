@@ -6,6 +6,7 @@ pub mod billing;
 pub mod codec;
 pub mod convert;
 pub mod framing;
+pub mod guest;
 pub mod invitation;
 pub mod membership;
 pub mod organization;

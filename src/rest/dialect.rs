@@ -58,6 +58,8 @@ pub struct RestError {
     pub status: Option<StatusCode>,
     /// When the client may try again (`Retry-After`), from the status's `RetryInfo`.
     pub retry_after: Option<std::time::Duration>,
+    /// The error's family where the domain names one (MyCreditApp's `type`).
+    pub kind: Option<String>,
 }
 
 impl RestError {
@@ -69,6 +71,7 @@ impl RestError {
             issues: Vec::new(),
             status: None,
             retry_after: None,
+            kind: None,
         }
     }
 
@@ -90,6 +93,7 @@ impl RestError {
             issues,
             status: None,
             retry_after: None,
+            kind: None,
         }
     }
 }
@@ -183,7 +187,7 @@ impl Dialect {
             Dialect::MyCreditApp => json!({"detail": [{
                 "loc": [],
                 "msg": err.message,
-                "type": err.reason.to_lowercase(),
+                "type": err.kind.clone().unwrap_or_else(|| err.reason.to_lowercase()),
                 "code": err.reason,
             }]}),
         };

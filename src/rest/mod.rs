@@ -760,6 +760,9 @@ fn status_error(binding: &Binding, status: &tonic::Status) -> RestError {
     if violations.is_empty() {
         let mut e = RestError::new(status.code(), &reason, status.message());
         e.retry_after = retry_after;
+        e.kind = details
+            .error_info()
+            .and_then(|i| i.metadata.get(crate::domain::error::ERROR_KIND).cloned());
         return e;
     }
     let issues = violations
