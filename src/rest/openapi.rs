@@ -903,7 +903,11 @@ fn apply_rule(mut schema: Value, rule: &FieldRule, nul_refused: bool) -> Value {
         None => {}
         Some(Format::Email) => {
             schema["pattern"] = json!(validate::EMAIL_PATTERN);
-            schema["maxLength"] = json!(validate::EMAIL_MAX_CHARS);
+            // The field's own bound where it is tighter (MyCreditApp's 100).
+            let max = rule.max_chars.map_or(validate::EMAIL_MAX_CHARS, |m| {
+                m.min(validate::EMAIL_MAX_CHARS)
+            });
+            schema["maxLength"] = json!(max);
         }
         Some(Format::Bcp47OrEmpty) => {
             schema["pattern"] = json!(format!("^$|{}", validate::BCP47_PATTERN));
