@@ -123,7 +123,11 @@ async fn partner_text_fields_take_exactly_the_published_lengths() {
                 assert_eq!(r.json[field], json!(chars(n)), "{field} of {n}");
                 stored += 1;
                 let got = dir
-                    .call(Method::GET, &format!("/v1/partners/{}", r.json["id"].as_str().unwrap()), None)
+                    .call(
+                        Method::GET,
+                        &format!("/v1/partners/{}", r.json["id"].as_str().unwrap()),
+                        None,
+                    )
                     .await;
                 assert_eq!(got.json[field], json!(chars(n)), "{field} of {n} read back");
             }
@@ -132,7 +136,13 @@ async fn partner_text_fields_take_exactly_the_published_lengths() {
                 let mut body = base("refused@example.com");
                 body[field] = json!(bad);
                 let r = dir.create(&body).await;
-                assert_eq!(locs(&r), vec![format!("body.{field}")], "{field} of {}: {}", bad.chars().count(), r.text);
+                assert_eq!(
+                    locs(&r),
+                    vec![format!("body.{field}")],
+                    "{field} of {}: {}",
+                    bad.chars().count(),
+                    r.text
+                );
             }
         }
         assert_eq!(dir.count().await, stored, "nothing refused was stored");
@@ -143,16 +153,26 @@ async fn partner_text_fields_take_exactly_the_published_lengths() {
         let id = created.json["id"].as_str().unwrap().to_string();
         for &(field, _, max) in TEXT_LIMITS {
             let r = dir
-                .call(Method::PATCH, &format!("/v1/partners/{id}"), Some(&json!({field: chars(max + 1)})))
+                .call(
+                    Method::PATCH,
+                    &format!("/v1/partners/{id}"),
+                    Some(&json!({field: chars(max + 1)})),
+                )
                 .await;
             assert_eq!(locs(&r), vec![format!("body.{field}")], "{}", r.text);
             let r = dir
-                .call(Method::PATCH, &format!("/v1/partners/{id}"), Some(&json!({field: chars(max)})))
+                .call(
+                    Method::PATCH,
+                    &format!("/v1/partners/{id}"),
+                    Some(&json!({field: chars(max)})),
+                )
                 .await;
             r.assert_status(200);
             assert_eq!(r.json[field], json!(chars(max)));
         }
-        let got = dir.call(Method::GET, &format!("/v1/partners/{id}"), None).await;
+        let got = dir
+            .call(Method::GET, &format!("/v1/partners/{id}"), None)
+            .await;
         assert_eq!(got.json["company_name"], json!(chars(100)));
     })
     .await;
@@ -183,10 +203,19 @@ async fn partner_email_and_sales_amount_take_the_published_bounds() {
                 r.assert_status(201);
                 assert_eq!(r.json["sales_amount"], amount);
             } else {
-                assert_eq!(locs(&r), vec!["body.sales_amount".to_string()], "{amount}: {}", r.text);
+                assert_eq!(
+                    locs(&r),
+                    vec!["body.sales_amount".to_string()],
+                    "{amount}: {}",
+                    r.text
+                );
             }
         }
-        assert_eq!(dir.count().await, 3, "only the accepted records were stored");
+        assert_eq!(
+            dir.count().await,
+            3,
+            "only the accepted records were stored"
+        );
     })
     .await;
 }
@@ -244,12 +273,20 @@ async fn oauth_credentials_take_the_published_lengths_and_bad_ones_the_published
         let owner = app.user("oauth-limits").await;
         let org = app.org(&owner.token, &unique("OAuth")).await;
         let client = app
-            .cli(&["client", "create", "--organization", &id_of(&org).to_string()])
+            .cli(&[
+                "client",
+                "create",
+                "--organization",
+                &id_of(&org).to_string(),
+            ])
             .await
             .json();
         let id = client["client_id"].as_str().unwrap().to_string();
         let secret = client["client_secret"].as_str().unwrap().to_string();
-        assert!(secret.chars().count() <= 64, "a new secret fits the published 64: {secret}");
+        assert!(
+            secret.chars().count() <= 64,
+            "a new secret fits the published 64: {secret}"
+        );
         let token = |client_id: String, client_secret: String| {
             let app = app.clone();
             async move {
@@ -278,7 +315,9 @@ async fn oauth_credentials_take_the_published_lengths_and_bad_ones_the_published
             app.http
                 .post(app.url("/v1/oauth2/token"))
                 .header("content-type", "application/x-www-form-urlencoded")
-                .body(format!("grant_type=client_credentials&client_id={id}&client_secret=wrong")),
+                .body(format!(
+                    "grant_type=client_credentials&client_id={id}&client_secret=wrong"
+                )),
         )
         .await;
         form.assert_status(401);

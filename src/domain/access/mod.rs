@@ -14,8 +14,9 @@
 //! - A service has no level; each operation says whether services may perform it (on any
 //!   organization, so they alone can learn that one does not exist). The rules for
 //!   services are in [`service`].
-//! - Being connected to an organization (a partnership) lets a party read what the
-//!   published APIs allow and never act as that organization ([`directory`], [`giosg`]).
+//! - Being connected to an organization (a giosg partnership, or MyCreditApp's host/guest
+//!   connection) lets a party read what the published APIs allow and never act as that
+//!   organization ([`giosg`], [`directory`]).
 
 pub mod directory;
 pub mod giosg;
