@@ -8,6 +8,7 @@ pub mod convert;
 pub mod framing;
 pub mod invitation;
 pub mod membership;
+pub mod network;
 pub mod organization;
 pub mod partner;
 pub mod partnership;
