@@ -159,7 +159,9 @@ impl Dialect {
                     .decode_utf8_lossy()
                     .into_owned()
             };
-            if decode(key) == name && !served.contains(&decode(value).as_str()) {
+            let value = decode(value);
+            // An empty value asks for no format in particular (Django REST framework).
+            if decode(key) == name && !value.is_empty() && !served.contains(&value.as_str()) {
                 return Err(RestError::new(Code::NotFound, "NOT_FOUND", "Not found."));
             }
         }
