@@ -74,8 +74,18 @@ pub struct ListQuery {
     pub page: NumberRequest,
 }
 
-/// The fields a page-numbered invitation list orders by (the first is the default).
-const ORDERINGS: &[&str] = &["created_at", "status", "email", "resolved_at"];
+/// Every `ordering` a page-numbered invitation list takes (`""`: the default, created_at).
+pub const ORDERINGS: &[&str] = &[
+    "",
+    "created_at",
+    "-created_at",
+    "status",
+    "-status",
+    "email",
+    "-email",
+    "resolved_at",
+    "-resolved_at",
+];
 
 async fn views(
     conn: &impl ConnectionTrait,

@@ -63,38 +63,44 @@ pub struct Plan<'a> {
     size: u64,
 }
 
-/// Checks `ordering` against `fields` (the first is the default) and the page size against
-/// `sizes`, adding what is wrong to `v` (every bad parameter is reported at once).
+/// Checks `ordering` against `orderings` (every accepted value, `""` for none; the first
+/// field named is the default) and the page size against `sizes`, adding what is wrong to
+/// `v` (every bad parameter is reported at once).
 pub fn plan<'a>(
     req: &NumberRequest,
-    fields: &[&'a str],
+    orderings: &[&'a str],
     sizes: Sizes,
     v: &mut Violations,
 ) -> Plan<'a> {
-    let ordering = match req.ordering.as_deref().map(str::trim) {
-        None | Some("") => Ordering {
-            field: fields[0],
+    let parse = |value: &'a str| match value.strip_prefix('-') {
+        Some(field) => Ordering {
+            field,
+            descending: true,
+        },
+        None => Ordering {
+            field: value,
             descending: false,
         },
-        Some(asked) => {
-            let (name, descending) = match asked.strip_prefix('-') {
-                Some(name) => (name, true),
-                None => (asked, false),
-            };
-            match fields.iter().find(|f| **f == name) {
-                Some(field) => Ordering { field, descending },
-                None => {
-                    let choices: Vec<String> = fields
-                        .iter()
-                        .flat_map(|f| [f.to_string(), format!("-{f}")])
-                        .collect();
-                    v.add("ordering", format!("must be one of {}", choices.join(", ")));
-                    Ordering {
-                        field: fields[0],
-                        descending: false,
-                    }
-                }
-            }
+    };
+    let default = parse(
+        orderings
+            .iter()
+            .find(|o| !o.is_empty())
+            .copied()
+            .unwrap_or("id"),
+    );
+    let asked = req.ordering.as_deref().map(str::trim).unwrap_or("");
+    let ordering = match orderings.iter().find(|o| **o == asked) {
+        Some(o) if o.is_empty() => default,
+        Some(o) => parse(o),
+        None => {
+            let choices: Vec<&str> = orderings
+                .iter()
+                .copied()
+                .filter(|o| !o.is_empty())
+                .collect();
+            v.add("ordering", format!("must be one of {}", choices.join(", ")));
+            default
         }
     };
     let size = req.page_size.unwrap_or(sizes.default);
@@ -209,7 +215,7 @@ mod tests {
 
     #[test]
     fn orderings_and_sizes_are_checked() {
-        let fields = ["created_at", "email"];
+        let fields = ["", "created_at", "-created_at", "email", "-email"];
         let mut v = Violations::default();
         let p = plan(
             &NumberRequest {

@@ -334,8 +334,14 @@ pub struct NetworkPartnershipView {
     pub invitation: Option<InvitationView>,
 }
 
-/// The fields the v3 partnership list orders by (the first is the default).
-const ORDERINGS: &[&str] = &["created_at", "partner_company_name"];
+/// Every `ordering` the v3 partnership list takes (`""`: the default, created_at).
+pub const ORDERINGS: &[&str] = &[
+    "",
+    "created_at",
+    "-created_at",
+    "partner_company_name",
+    "-partner_company_name",
+];
 
 async fn network_views(
     conn: &impl ConnectionTrait,
