@@ -91,7 +91,7 @@ pub fn plan<'a>(
     );
     let asked = req.ordering.as_deref().map(str::trim).unwrap_or("");
     let ordering = match orderings.iter().find(|o| **o == asked) {
-        Some(o) if o.is_empty() => default,
+        Some(&"") => default,
         Some(o) => parse(o),
         None => {
             let choices: Vec<&str> = orderings
