@@ -751,3 +751,234 @@ async fn concurrent_accepts_make_one_partnership() {
     })
     .await;
 }
+
+/// The same RPCs over gRPC (tonic): integer ids, page numbers as bare numbers, the error
+/// split as status codes; and an organization that resolved an invitation sees it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_network_service_over_grpc() {
+    use orgd::proto::v1 as pb;
+    use orgd::proto::v1::network_service_client::NetworkServiceClient;
+
+    for_each_backend(|app| async move {
+        let a = active_org(&app, "g3-a").await;
+        let b = active_org(&app, "g3-b").await;
+        let mut network = NetworkServiceClient::connect(app.endpoint()).await.unwrap();
+        let send = |email: String, visible: Option<bool>| pb::CreateNetworkInvitationRequest {
+            organization_id: Some(a.id),
+            invitation: Some(pb::NetworkInvitationInput {
+                email,
+                message: "over gRPC".into(),
+                partner_visible_to_everyone: visible,
+                ..Default::default()
+            }),
+        };
+        assert_code(
+            network
+                .create_network_invitation(send(b.email.clone(), Some(true)))
+                .await,
+            tonic::Code::Unauthenticated,
+        );
+        assert_code(
+            network
+                .create_network_invitation(bearer(send(b.email.clone(), None), &a.owner.token))
+                .await,
+            tonic::Code::InvalidArgument,
+        );
+        let sent = network
+            .create_network_invitation(bearer(send(b.email.clone(), Some(false)), &a.owner.token))
+            .await
+            .unwrap()
+            .into_inner()
+            .invitation
+            .unwrap();
+        assert_eq!(sent.creator_company_id, a.id);
+        assert_eq!(sent.creator_person_id, Some(a.owner.id));
+        assert!(!sent.partner_visible_to_everyone);
+        for i in 0..2 {
+            network
+                .create_network_invitation(bearer(
+                    send(format!("g3-{i}@elsewhere.example"), Some(true)),
+                    &a.owner.token,
+                ))
+                .await
+                .unwrap();
+        }
+        let page = network
+            .list_network_outgoing_invitations(bearer(
+                pb::ListNetworkOutgoingInvitationsRequest {
+                    page_size: Some(2),
+                    ordering: Some("-created_at".into()),
+                    ..Default::default()
+                },
+                &a.owner.token,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(page.count, 3);
+        assert_eq!(page.results.len(), 2);
+        assert_eq!(page.next.as_deref(), Some("2"));
+        assert_eq!(page.previous, None);
+
+        let incoming = network
+            .list_network_incoming_invitations(bearer(
+                pb::ListNetworkIncomingInvitationsRequest::default(),
+                &b.owner.token,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(incoming.count, 1);
+        let key = incoming.results[0].key.clone().expect("incoming key");
+        let accept = |visible: Option<bool>| pb::AcceptNetworkIncomingInvitationRequest {
+            invitation_key: key.clone(),
+            organization_id: None,
+            acceptance: Some(pb::NetworkAcceptance {
+                display_name: None,
+                visible_to_everyone: visible,
+            }),
+        };
+        assert_code(
+            network
+                .accept_network_incoming_invitation(bearer(accept(None), &b.owner.token))
+                .await,
+            tonic::Code::InvalidArgument,
+        );
+        assert_code(
+            network
+                .accept_network_incoming_invitation(bearer(accept(Some(true)), &a.owner.token))
+                .await,
+            tonic::Code::PermissionDenied,
+        );
+        let accepted = network
+            .accept_network_incoming_invitation(bearer(accept(Some(true)), &b.owner.token))
+            .await
+            .unwrap()
+            .into_inner()
+            .invitation
+            .unwrap();
+        assert_eq!(accepted.status, 1);
+        assert_eq!(accepted.resolver_company_id, Some(b.id));
+        assert_code(
+            network
+                .accept_network_incoming_invitation(bearer(accept(Some(true)), &b.owner.token))
+                .await,
+            tonic::Code::PermissionDenied,
+        );
+
+        // Sent to a person of X, who accepts it for X: X's owner sees it among X's
+        // incoming ones (X resolved it), though it was sent to neither X's email nor theirs.
+        let x = active_org(&app, "g3-x").await;
+        let person = member(&app, &x, "g3-person", "admin").await;
+        let to_person = network
+            .create_network_invitation(bearer(
+                send(person.email.clone(), Some(true)),
+                &a.owner.token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .invitation
+            .unwrap();
+        let reader = network.clone();
+        let list_as = |token: String| {
+            let mut network = reader.clone();
+            async move {
+                network
+                    .list_network_incoming_invitations(bearer(
+                        pb::ListNetworkIncomingInvitationsRequest::default(),
+                        &token,
+                    ))
+                    .await
+                    .unwrap()
+                    .into_inner()
+            }
+        };
+        assert_eq!(list_as(x.owner.token.clone()).await.count, 0);
+        let person_key = list_as(person.token.clone()).await.results[0]
+            .key
+            .clone()
+            .unwrap();
+        network
+            .accept_network_incoming_invitation(bearer(
+                pb::AcceptNetworkIncomingInvitationRequest {
+                    invitation_key: person_key,
+                    organization_id: None,
+                    acceptance: Some(pb::NetworkAcceptance {
+                        display_name: None,
+                        visible_to_everyone: Some(true),
+                    }),
+                },
+                &person.token,
+            ))
+            .await
+            .unwrap();
+        let seen = list_as(x.owner.token.clone()).await;
+        assert_eq!(seen.count, 1);
+        assert_eq!(seen.results[0].id, to_person.id);
+        assert_eq!(seen.results[0].resolver_company_id, Some(x.id));
+
+        let partnerships = network
+            .list_network_partnerships(bearer(
+                pb::ListNetworkPartnershipsRequest::default(),
+                &a.owner.token,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(partnerships.count, 2);
+        let mine = partnerships
+            .results
+            .iter()
+            .find(|p| p.partner_company_id == b.id)
+            .expect("A's side with B");
+        assert_eq!(mine.partner_company_id, b.id);
+        assert!(!mine.visible_to_everyone);
+        assert_eq!(mine.outgoing_invitation_id, Some(sent.id));
+        let patched = network
+            .patch_network_partnership(bearer(
+                pb::PatchNetworkPartnershipRequest {
+                    partnership_id: mine.id,
+                    display_name: None,
+                    visible_to_everyone: Some(true),
+                },
+                &a.owner.token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .partnership
+            .unwrap();
+        assert!(patched.visible_to_everyone);
+        assert_code(
+            network
+                .get_network_partnership(bearer(
+                    pb::GetNetworkPartnershipRequest {
+                        partnership_id: mine.id,
+                    },
+                    &b.owner.token,
+                ))
+                .await,
+            tonic::Code::NotFound,
+        );
+        network
+            .delete_network_partnership(bearer(
+                pb::DeleteNetworkPartnershipRequest {
+                    partnership_id: mine.id,
+                },
+                &a.owner.token,
+            ))
+            .await
+            .unwrap();
+        let left = network
+            .list_network_partnerships(bearer(
+                pb::ListNetworkPartnershipsRequest::default(),
+                &b.owner.token,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(left.count, 0);
+    })
+    .await;
+}
