@@ -395,3 +395,90 @@ async fn every_giosg_get_accepts_format_json_and_refuses_other_formats() {
     })
     .await;
 }
+
+/// m0009 on a database that already holds partnerships and invitations: every existing
+/// side is visible to everyone, an invitation sent before it says nothing of visibility
+/// (v3 shows it as visible) and has no shares; undone and redone, it leaves the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_visibility_migration_keeps_existing_partnerships_visible() {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, Statement};
+
+    for backend in backends() {
+        let db = TestDatabase::create(backend).await;
+        let conn = sea_orm::Database::connect(db.url.as_str())
+            .await
+            .expect("connect");
+        Migrator::up(&conn, Some(7))
+            .await
+            .expect("migrate to m0007");
+        let exec = |sql: &'static str| {
+            let conn = &conn;
+            async move {
+                conn.execute_raw(Statement::from_string(conn.get_database_backend(), sql))
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+        };
+        for name in ["one", "two"] {
+            let sql: &'static str = if name == "one" {
+                "INSERT INTO organizations (uuid, name, description, language, timezone, \
+                 enforces_two_factor_auth, data_retention_period, tags, state, created_at, updated_at) \
+                 VALUES ('00000000-0000-4000-8000-000000000001', 'one', '', 'en', 'UTC', false, 0, '[]', \
+                 'active', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')"
+            } else {
+                "INSERT INTO organizations (uuid, name, description, language, timezone, \
+                 enforces_two_factor_auth, data_retention_period, tags, state, created_at, updated_at) \
+                 VALUES ('00000000-0000-4000-8000-000000000002', 'two', '', 'en', 'UTC', false, 0, '[]', \
+                 'active', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')"
+            };
+            exec(sql).await;
+        }
+        exec(
+            "INSERT INTO partnerships (uuid, organization_id, partner_organization_id, created_at) \
+             SELECT '00000000-0000-4000-8000-0000000000aa', a.id, b.id, '2026-01-02T00:00:00Z' \
+             FROM organizations a, organizations b WHERE a.name = 'one' AND b.name = 'two'",
+        )
+        .await;
+        exec(
+            "INSERT INTO partnership_invitations (uuid, key, organization_id, email, message, status, created_at) \
+             SELECT '00000000-0000-4000-8000-0000000000bb', 'k-before', id, 'x@example.com', '', 0, \
+             '2026-01-02T00:00:00Z' FROM organizations WHERE name = 'one'",
+        )
+        .await;
+        Migrator::up(&conn, None)
+            .await
+            .expect("m0009 over existing rows");
+        let read = |sql: &'static str| {
+            let conn = &conn;
+            async move {
+                conn.query_one_raw(Statement::from_string(conn.get_database_backend(), sql))
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                    .expect("a row")
+            }
+        };
+        let check = || async {
+            let side = read("SELECT visible_to_everyone FROM partnerships").await;
+            assert!(
+                side.try_get_by_index::<bool>(0).unwrap(),
+                "[{}] visible",
+                backend.name()
+            );
+            let sent = read(
+                "SELECT partner_visible_to_everyone, room_shares, team_shares \
+                 FROM partnership_invitations",
+            )
+            .await;
+            assert_eq!(sent.try_get_by_index::<Option<bool>>(0).unwrap(), None);
+            assert_eq!(sent.try_get_by_index::<String>(1).unwrap(), "[]");
+            assert_eq!(sent.try_get_by_index::<String>(2).unwrap(), "[]");
+        };
+        check().await;
+        Migrator::down(&conn, Some(1)).await.expect("m0009 down");
+        Migrator::up(&conn, None).await.expect("m0009 again");
+        check().await;
+        conn.close().await.ok();
+        db.destroy().await;
+    }
+}
