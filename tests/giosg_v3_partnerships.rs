@@ -387,6 +387,26 @@ async fn every_giosg_get_accepts_format_json_and_refuses_other_formats() {
         let r = call(&app, Method::POST, &format!("{OUTGOING}?format=json"), &a.owner.token,
             Some(json!({"email": "x@example.com", "partner_visible_to_everyone": true}))).await;
         r.assert_status(201);
+        // The served document states the parameter on every giosg operation, and only there.
+        let doc = app.rest(Method::GET, "/openapi.json", Auth::None, None).await;
+        doc.assert_status(200);
+        let mut documented = 0;
+        for (path, ops) in doc.json["paths"].as_object().expect("paths") {
+            for (method, op) in ops.as_object().unwrap() {
+                let format = op["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|p| p["name"] == "format" && p["in"] == "query");
+                let giosg = path.starts_with("/api/v5") || path.starts_with("/api/v3/network");
+                assert_eq!(format.is_some(), giosg, "{method} {path}");
+                if let Some(p) = format {
+                    assert_eq!(p["schema"]["enum"], json!(["json"]), "{method} {path}");
+                    documented += 1;
+                }
+            }
+        }
+        assert!(documented >= calls.len(), "{documented} operations document format");
         // Other surfaces have no such parameter: it is ignored there.
         let org = app.org(&a.owner.token, &unique("fmt-ga")).await;
         app.get_org(Auth::Token(&a.owner.token), format!("{}?format=xml", id_of(&org)))

@@ -140,7 +140,7 @@ impl Dialect {
     /// it serves: giosg (Django REST framework) takes `?format=json` on every call and
     /// answers another format with 404, as its content negotiation does. Other surfaces
     /// have none (an unknown query parameter is ignored).
-    fn format_parameter(self) -> Option<(&'static str, &'static [&'static str])> {
+    pub fn format_parameter(self) -> Option<(&'static str, &'static [&'static str])> {
         match self {
             Dialect::Giosg => Some(("format", &["json"])),
             Dialect::GroupAlarm | Dialect::MyCreditApp => None,
