@@ -30,6 +30,7 @@ use crate::grpc::{
     guest::Guests,
     invitation::Invitations,
     membership::Memberships,
+    network::Network,
     organization::Organizations,
     partner::{OAuth, Partners},
     partnership::Partnerships,
@@ -41,6 +42,7 @@ use crate::proto::v1::availability_service_server::AvailabilityServiceServer;
 use crate::proto::v1::billing_service_server::BillingServiceServer;
 use crate::proto::v1::guest_connection_service_server::GuestConnectionServiceServer;
 use crate::proto::v1::membership_service_server::MembershipServiceServer;
+use crate::proto::v1::network_service_server::NetworkServiceServer;
 use crate::proto::v1::o_auth_service_server::OAuthServiceServer;
 use crate::proto::v1::organization_partner_service_server::OrganizationPartnerServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
@@ -119,6 +121,7 @@ const SERVICES: &[&str] = &[
     <AvailabilityServiceServer<AvailabilityReports> as NamedService>::NAME,
     <PartnershipServiceServer<Partnerships> as NamedService>::NAME,
     <PartnershipInvitationServiceServer<Invitations> as NamedService>::NAME,
+    <NetworkServiceServer<Network> as NamedService>::NAME,
     <PresenceServiceServer<Presences> as NamedService>::NAME,
     <OrganizationPartnerServiceServer<Partners> as NamedService>::NAME,
     <OAuthServiceServer<OAuth> as NamedService>::NAME,
@@ -225,6 +228,13 @@ async fn build(db: Db, config: &Config, schema: SchemaGate) -> Result<(Router, P
     grpc = grpc_route(
         grpc,
         PartnershipInvitationServiceServer::new(Invitations { db: db.clone() })
+            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(max_response),
+        &bounds,
+    );
+    grpc = grpc_route(
+        grpc,
+        NetworkServiceServer::new(Network { db: db.clone() })
             .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
             .max_encoding_message_size(max_response),
         &bounds,

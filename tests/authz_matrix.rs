@@ -234,8 +234,26 @@ const TABLE: &[(&str, &str)] = &[
     ("orgd.v1.PartnershipInvitationService.CancelOutgoingInvitation", "401 401 404 403 ok ok 404 404 404 ok"),
     ("orgd.v1.PartnershipInvitationService.ListIncomingInvitations", "401 401 ok ok ok ok ok ok ok ok"),
     ("orgd.v1.PartnershipInvitationService.GetIncomingInvitation", "401 401 404 404 ok ok 404 404 404 ok"),
-    ("orgd.v1.PartnershipInvitationService.AcceptIncomingInvitation", "401 401 404 404 ok ok 403 404 403 403"),
-    ("orgd.v1.PartnershipInvitationService.RejectIncomingInvitation", "401 401 404 404 ok ok 403 404 403 403"),
+    // P sent the incoming one: its people may not answer what they sent (403, as giosg
+    // publishes), where anyone else it was not sent to does not see it (404).
+    ("orgd.v1.PartnershipInvitationService.AcceptIncomingInvitation", "401 401 404 404 ok ok 403 403 403 403"),
+    ("orgd.v1.PartnershipInvitationService.RejectIncomingInvitation", "401 401 404 404 ok ok 403 403 403 403"),
+    // giosg v3 (network API): the same rules as the v5 mapping above, by integer ids. A
+    // partnership is addressed by T's own side's id: to anyone without a role in T it is
+    // unknown (404).
+    ("orgd.v1.NetworkService.CreateNetworkInvitation", "401 401 403 403 ok ok 403 403 403 403"),
+    ("orgd.v1.NetworkService.ListNetworkOutgoingInvitations", "401 401 403 ok ok ok 403 403 403 ok"),
+    ("orgd.v1.NetworkService.GetNetworkOutgoingInvitation", "401 401 404 ok ok ok 404 404 404 ok"),
+    ("orgd.v1.NetworkService.CancelNetworkOutgoingInvitation", "401 401 404 403 ok ok 404 404 404 ok"),
+    ("orgd.v1.NetworkService.ListNetworkIncomingInvitations", "401 401 ok ok ok ok ok ok ok ok"),
+    ("orgd.v1.NetworkService.GetNetworkIncomingInvitation", "401 401 404 404 ok ok 404 404 404 ok"),
+    ("orgd.v1.NetworkService.AcceptNetworkIncomingInvitation", "401 401 404 404 ok ok 403 403 403 403"),
+    ("orgd.v1.NetworkService.RejectNetworkIncomingInvitation", "401 401 404 404 ok ok 403 403 403 403"),
+    ("orgd.v1.NetworkService.ListNetworkPartnerships", "401 401 403 ok ok ok 403 403 403 ok"),
+    ("orgd.v1.NetworkService.GetNetworkPartnership", "401 401 404 ok ok ok 404 404 404 ok"),
+    ("orgd.v1.NetworkService.UpdateNetworkPartnership", "401 401 404 403 ok ok 404 404 404 ok"),
+    ("orgd.v1.NetworkService.PatchNetworkPartnership", "401 401 404 403 ok ok 404 404 404 ok"),
+    ("orgd.v1.NetworkService.DeleteNetworkPartnership", "401 401 404 403 ok ok 404 404 404 ok"),
     // Presence: a member for themself (the target user is T's member), settings permission
     // for anyone else, services for all; the user status is internal.
     ("orgd.v1.PresenceService.RegisterUserClient", "401 401 403 ok ok ok 403 403 ok ok"),
@@ -497,6 +515,56 @@ impl Fx {
             .await;
         self.incoming_key(&self.owner.token, sent["id"].as_str().expect("id"))
             .await
+    }
+
+    /// The v3 (integer) id of the fixture's outgoing invitation from T.
+    async fn v3_outgoing_id(&self) -> i64 {
+        let page = ok(
+            self.rest(
+                Method::GET,
+                &format!(
+                    "/api/v3/network/invitations/outgoing/?organization_id={}&page_size=200",
+                    self.t.id
+                ),
+                &self.owner.token,
+                None,
+            )
+            .await,
+            "list v3 outgoing invitations",
+        )
+        .await;
+        page["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .find(|i| i["email"] == json!("someone@elsewhere.example"))
+            .and_then(|i| i["id"].as_i64())
+            .expect("the fixture's outgoing invitation")
+    }
+
+    /// The v3 id of T's own side of its partnership with `partner`.
+    async fn v3_side_of_t(&self, partner: i64) -> i64 {
+        let page = ok(
+            self.rest(
+                Method::GET,
+                &format!(
+                    "/api/v3/network/partnerships/?organization_id={}&page_size=100",
+                    self.t.id
+                ),
+                &self.owner.token,
+                None,
+            )
+            .await,
+            "list v3 partnerships",
+        )
+        .await;
+        page["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .find(|p| p["partner_company_id"] == json!(partner))
+            .and_then(|p| p["id"].as_i64())
+            .expect("T's side of the partnership")
     }
 
     /// A new organization Q with a partnership to T; returns Q.
@@ -1149,6 +1217,63 @@ async fn request(fx: &Fx, rpc: &str, caller: Caller) -> Option<Req> {
             req(json!({"key": key}))
         }
 
+        "orgd.v1.NetworkService.CreateNetworkInvitation" => {
+            let invitation = json!({"email": format!("matrix3-{}@elsewhere.example", fx.next()),
+                "message": "hello", "partner_visible_to_everyone": true});
+            req(json!({"organization_id": tid, "invitation": invitation}))
+                .query(format!("organization_id={tid}"))
+                .body(invitation)
+        }
+        "orgd.v1.NetworkService.ListNetworkOutgoingInvitations" => {
+            req(org.clone()).query(format!("organization_id={tid}"))
+        }
+        "orgd.v1.NetworkService.GetNetworkOutgoingInvitation" => {
+            req(json!({"invitation_id": fx.v3_outgoing_id().await}))
+        }
+        "orgd.v1.NetworkService.CancelNetworkOutgoingInvitation" => {
+            let r = fx
+                .rest(
+                    Method::POST,
+                    &format!("/api/v3/network/invitations/outgoing/?organization_id={tid}"),
+                    &fx.owner.token,
+                    Some(json!({"email": "cancel-me3@elsewhere.example",
+                        "partner_visible_to_everyone": true})),
+                )
+                .await;
+            let sent = ok(r, "send a v3 invitation").await;
+            req(json!({"invitation_id": sent["id"]}))
+        }
+        "orgd.v1.NetworkService.ListNetworkIncomingInvitations" => req(json!({})),
+        "orgd.v1.NetworkService.GetNetworkIncomingInvitation" => {
+            req(json!({"invitation_key": fx.incoming_key}))
+        }
+        "orgd.v1.NetworkService.AcceptNetworkIncomingInvitation" => {
+            let key = fx.fresh_incoming_key().await;
+            let acceptance = json!({"visible_to_everyone": true});
+            req(json!({"invitation_key": key, "acceptance": acceptance})).body(acceptance)
+        }
+        "orgd.v1.NetworkService.RejectNetworkIncomingInvitation" => {
+            let key = fx.fresh_incoming_key().await;
+            req(json!({"invitation_key": key}))
+        }
+        "orgd.v1.NetworkService.ListNetworkPartnerships" => {
+            req(org.clone()).query(format!("organization_id={tid}"))
+        }
+        "orgd.v1.NetworkService.GetNetworkPartnership" => {
+            req(json!({"partnership_id": fx.v3_side_of_t(fx.p.id).await}))
+        }
+        "orgd.v1.NetworkService.UpdateNetworkPartnership"
+        | "orgd.v1.NetworkService.PatchNetworkPartnership" => {
+            let change = json!({"display_name": "Matrix display", "visible_to_everyone": true});
+            let mut grpc = change.clone();
+            grpc["partnership_id"] = json!(fx.v3_side_of_t(fx.p.id).await);
+            req(grpc).body(change)
+        }
+        "orgd.v1.NetworkService.DeleteNetworkPartnership" => {
+            let q = fx.fresh_partner_of_t().await;
+            req(json!({"partnership_id": fx.v3_side_of_t(q.id).await}))
+        }
+
         "orgd.v1.PresenceService.RegisterUserClient" => req(with(
             giosg,
             json!({"user_id": fx.member.uuid, "client_id": "matrix-tab",
@@ -1467,7 +1592,19 @@ fn retarget(fx: &Fx, r: &Req) -> Option<Req> {
     }
     Some(Req {
         grpc,
-        query: r.query.replace(&fx.t.uuid, &ghost_uuid),
+        query: r
+            .query
+            .replace(&fx.t.uuid, &ghost_uuid)
+            .split('&')
+            .map(|pair| {
+                if pair == format!("organization_id={}", fx.t.id) {
+                    format!("organization_id={ghost_id}")
+                } else {
+                    pair.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("&"),
         body,
     })
 }

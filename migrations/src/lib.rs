@@ -10,6 +10,7 @@ mod m0005_partner_search;
 mod m0006_pending_invitation_unique;
 pub mod m0007_token_notify;
 mod m0008_guest_connections;
+mod m0009_giosg_network;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_pending_invitation_unique::Migration),
             Box::new(m0007_token_notify::Migration),
             Box::new(m0008_guest_connections::Migration),
+            Box::new(m0009_giosg_network::Migration),
         ]
     }
 }

@@ -10,6 +10,21 @@ use super::error::{DomainError, DomainResult};
 use crate::auth::Principal;
 use crate::entity::organization;
 
+/// How a giosg request names an organization: by UUID (v5) or by its integer id (v3).
+#[derive(Clone, Copy, Debug)]
+pub enum OrganizationRef<'a> {
+    Uuid(&'a str),
+    Id(i64),
+}
+
+/// How a giosg request names a partnership invitation it sent: by UUID (v5) or by its
+/// integer id (v3).
+#[derive(Clone, Copy, Debug)]
+pub enum InvitationRef<'a> {
+    Uuid(&'a str),
+    Id(i64),
+}
+
 /// A path or query id that must be a UUID; anything else names nothing (404).
 pub fn parse_uuid(s: &str, what: &str) -> DomainResult<Uuid> {
     Uuid::parse_str(s.trim()).map_err(|_| not_found(what))

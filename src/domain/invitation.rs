@@ -17,10 +17,11 @@ use uuid::Uuid;
 use super::access::invitation::Addressee;
 use super::access::{self, Admin, Authorized, Need, Read};
 use super::error::{DomainError, DomainResult};
-use super::giosg;
+use super::giosg::{self, InvitationRef, OrganizationRef};
 use super::organization::{State, effective_state};
+use super::page_number::{self, NumberRequest, NumberedPage};
 use super::pagination::{self, Page, PageRequest};
-use super::partnership;
+use super::partnership::{self, Patch};
 use super::validate::{DESCRIPTION_MAX_CHARS, EMAIL_MAX_CHARS, Violations, is_email};
 use crate::auth::Principal;
 use crate::db::Db;
@@ -30,15 +31,17 @@ pub const PENDING: i32 = 0;
 pub const ACCEPTED: i32 = 1;
 pub const REJECTED: i32 = 2;
 
-/// An invitation with the UUIDs its JSON names; `key` only for the invited side.
+/// An invitation with the organizations and people it names; `key` only for the invited
+/// side.
 #[derive(Clone, Debug)]
 pub struct InvitationView {
     pub model: inv::Model,
     pub incoming: bool,
-    pub created_by_organization: Uuid,
-    pub created_by_user: Option<Uuid>,
-    pub resolved_by_organization: Option<Uuid>,
-    pub resolved_by_user: Option<Uuid>,
+    /// The sending organization (None only while it is being deleted).
+    pub creator_company: Option<organization::Model>,
+    pub creator_person: Option<user::Model>,
+    pub resolver_company: Option<organization::Model>,
+    pub resolver_person: Option<user::Model>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -46,7 +49,43 @@ pub struct InvitationInput {
     pub email: String,
     pub message: String,
     pub partner_display_name: Option<String>,
+    /// The sender side's visibility once accepted (None: not said, v5).
+    pub partner_visible_to_everyone: Option<bool>,
+    /// JSON objects, stored as sent.
+    pub room_shares: Vec<serde_json::Value>,
+    pub team_shares: Vec<serde_json::Value>,
 }
+
+/// The most room or team shares one invitation may carry.
+pub const MAX_SHARES: usize = 100;
+
+/// What the accepting side says of its partnership; absent fields keep an existing
+/// partnership's values (a new one: no display name, visible to everyone).
+#[derive(Clone, Debug)]
+pub struct Acceptance {
+    pub display_name: Patch<String>,
+    pub visible_to_everyone: Option<bool>,
+}
+
+/// Which invitations a list shows: `status` (0, 1 or 2) and a page.
+#[derive(Clone, Debug, Default)]
+pub struct ListQuery {
+    pub status: Option<i32>,
+    pub page: NumberRequest,
+}
+
+/// Every `ordering` a page-numbered invitation list takes (`""`: the default, created_at).
+pub const ORDERINGS: &[&str] = &[
+    "",
+    "created_at",
+    "-created_at",
+    "status",
+    "-status",
+    "email",
+    "-email",
+    "resolved_at",
+    "-resolved_at",
+];
 
 async fn views(
     conn: &impl ConnectionTrait,
@@ -63,7 +102,7 @@ async fn views(
         .flat_map(|m| [m.created_by_user_id, m.resolved_by_user_id])
         .flatten()
         .collect();
-    let orgs: HashMap<i64, Uuid> = if org_ids.is_empty() {
+    let orgs: HashMap<i64, organization::Model> = if org_ids.is_empty() {
         HashMap::new()
     } else {
         organization::Entity::find()
@@ -71,10 +110,10 @@ async fn views(
             .all(conn)
             .await?
             .into_iter()
-            .map(|o| (o.id, o.uuid))
+            .map(|o| (o.id, o))
             .collect()
     };
-    let users: HashMap<i64, Uuid> = if user_ids.is_empty() {
+    let users: HashMap<i64, user::Model> = if user_ids.is_empty() {
         HashMap::new()
     } else {
         user::Entity::find()
@@ -82,28 +121,44 @@ async fn views(
             .all(conn)
             .await?
             .into_iter()
-            .map(|u| (u.id, u.uuid))
+            .map(|u| (u.id, u))
             .collect()
     };
     Ok(models
         .into_iter()
         .map(|model| InvitationView {
             incoming,
-            created_by_organization: orgs
-                .get(&model.organization_id)
-                .copied()
-                .unwrap_or_default(),
-            created_by_user: model
+            creator_company: orgs.get(&model.organization_id).cloned(),
+            creator_person: model
                 .created_by_user_id
-                .and_then(|id| users.get(&id).copied()),
-            resolved_by_organization: model
+                .and_then(|id| users.get(&id).cloned()),
+            resolver_company: model
                 .resolved_by_organization_id
-                .and_then(|id| orgs.get(&id).copied()),
-            resolved_by_user: model
+                .and_then(|id| orgs.get(&id).cloned()),
+            resolver_person: model
                 .resolved_by_user_id
-                .and_then(|id| users.get(&id).copied()),
+                .and_then(|id| users.get(&id).cloned()),
             model,
         })
+        .collect())
+}
+
+/// The invitations of `views` for models loaded by id (e.g. those that made partnerships).
+pub(crate) async fn views_by_id(
+    conn: &impl ConnectionTrait,
+    ids: Vec<i64>,
+) -> DomainResult<HashMap<i64, InvitationView>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let models = inv::Entity::find()
+        .filter(inv::Column::Id.is_in(ids))
+        .all(conn)
+        .await?;
+    Ok(views(conn, models, false)
+        .await?
+        .into_iter()
+        .map(|v| (v.model.id, v))
         .collect())
 }
 
@@ -118,7 +173,7 @@ async fn view(
 pub async fn create(
     db: &Db,
     principal: &Principal,
-    organization_id: Option<&str>,
+    organization_id: Option<OrganizationRef<'_>>,
     input: InvitationInput,
 ) -> DomainResult<InvitationView> {
     access::require_user(principal)?;
@@ -135,28 +190,67 @@ pub async fn create(
     if sender_model.email.as_deref() == Some(email.as_str()) {
         v.add("email", "An organization cannot invite itself.");
     }
+    for (field, shares) in [
+        ("room_shares", &input.room_shares),
+        ("team_shares", &input.team_shares),
+    ] {
+        if shares.len() > MAX_SHARES {
+            v.add(
+                field,
+                format!("Ensure this field has no more than {MAX_SHARES} elements."),
+            );
+        }
+    }
     v.into_result()?;
     let display_name = partnership::validate_display_name(
         "partner_display_name",
         input.partner_display_name.as_deref(),
     )?;
-    let model = insert_pending(&txn, &sender, email, input.message, display_name).await?;
+    let model = insert_pending(
+        &txn,
+        &sender,
+        Pending {
+            email,
+            message: input.message,
+            partner_display_name: display_name,
+            partner_visible_to_everyone: input.partner_visible_to_everyone,
+            room_shares: serde_json::Value::Array(input.room_shares).to_string(),
+            team_shares: serde_json::Value::Array(input.team_shares).to_string(),
+        },
+    )
+    .await?;
     let view = view(&txn, model, false).await?;
     txn.commit().await?;
     Ok(view)
+}
+
+/// A new pending invitation's stored values, validated.
+struct Pending {
+    email: String,
+    message: String,
+    partner_display_name: Option<String>,
+    partner_visible_to_everyone: Option<bool>,
+    room_shares: String,
+    team_shares: String,
 }
 
 /// Stores a new pending invitation from the organization the proof is for: sending one
 /// needs settings permission there, whichever surface asks. One is pending per (sender,
 /// email) — a unique index (m0006) settles concurrent senders — so a repeat returns the
 /// invitation already pending, unchanged.
-pub(crate) async fn insert_pending(
+async fn insert_pending(
     conn: &impl ConnectionTrait,
     sender: &Authorized<Admin>,
-    email: String,
-    message: String,
-    partner_display_name: Option<String>,
+    pending: Pending,
 ) -> DomainResult<inv::Model> {
+    let Pending {
+        email,
+        message,
+        partner_display_name,
+        partner_visible_to_everyone,
+        room_shares,
+        team_shares,
+    } = pending;
     inv::Entity::insert(inv::ActiveModel {
         uuid: Set(Uuid::new_v4()),
         key: Set(Uuid::new_v4().simple().to_string()),
@@ -167,6 +261,9 @@ pub(crate) async fn insert_pending(
         partner_display_name: Set(partner_display_name),
         status: Set(PENDING),
         created_at: Set(super::now()),
+        partner_visible_to_everyone: Set(partner_visible_to_everyone),
+        room_shares: Set(room_shares),
+        team_shares: Set(team_shares),
         ..Default::default()
     })
     .on_conflict(
@@ -208,17 +305,16 @@ async fn active_only(conn: &impl ConnectionTrait, ids: Vec<i64>) -> DomainResult
         .collect())
 }
 
-/// The caller's organizations' invitations (or one organization's, when named).
-pub async fn list_outgoing(
-    db: &Db,
+/// The organizations whose outgoing invitations (or partnerships) a caller lists: the one
+/// named, or every one it belongs to with an active subscription.
+pub(crate) async fn listed_organizations(
+    conn: &impl ConnectionTrait,
     principal: &Principal,
-    organization_id: Option<&str>,
-    page: &PageRequest,
-) -> DomainResult<Page<InvitationView>> {
-    let conn = db.read();
-    let senders = match organization_id {
+    organization_id: Option<OrganizationRef<'_>>,
+) -> DomainResult<Vec<i64>> {
+    Ok(match organization_id {
         Some(named) => vec![
-            access::giosg::organization::<Read>(conn, principal, named)
+            access::giosg::organization_ref::<Read>(conn, principal, named)
                 .await?
                 .0
                 .organization_id(),
@@ -230,7 +326,18 @@ pub async fn list_outgoing(
             )
             .await?
         }
-    };
+    })
+}
+
+/// The caller's organizations' invitations (or one organization's, when named).
+pub async fn list_outgoing(
+    db: &Db,
+    principal: &Principal,
+    organization_id: Option<OrganizationRef<'_>>,
+    page: &PageRequest,
+) -> DomainResult<Page<InvitationView>> {
+    let conn = db.read();
+    let senders = listed_organizations(conn, principal, organization_id).await?;
     let found = pagination::fetch(
         conn,
         inv::Entity::find().filter(inv::Column::OrganizationId.is_in(senders)),
@@ -253,27 +360,29 @@ pub async fn list_outgoing(
 async fn find_outgoing<N: Need>(
     conn: &impl ConnectionTrait,
     principal: &Principal,
-    id: &str,
+    id: InvitationRef<'_>,
 ) -> DomainResult<(Authorized<N>, inv::Model)> {
     let missing = || giosg::not_found("Invitation");
-    let uuid = giosg::parse_uuid(id, "Invitation")?;
-    let model = inv::Entity::find()
-        .filter(inv::Column::Uuid.eq(uuid))
-        .one(conn)
-        .await?
-        .ok_or_else(missing)?;
-    if !access::has_role(conn, principal, model.organization_id).await? {
-        return Err(missing());
-    }
+    let found = match id {
+        InvitationRef::Uuid(id) => {
+            let uuid = giosg::parse_uuid(id, "Invitation")?;
+            inv::Entity::find()
+                .filter(inv::Column::Uuid.eq(uuid))
+                .one(conn)
+                .await?
+        }
+        InvitationRef::Id(id) => inv::Entity::find_by_id(id).one(conn).await?,
+    };
+    let model = found.ok_or_else(missing)?;
     let (proof, _) =
-        access::giosg::organization_by_id(conn, principal, Some(model.organization_id)).await?;
+        access::giosg::owned_by(conn, principal, model.organization_id, "Invitation").await?;
     Ok((proof, model))
 }
 
 pub async fn get_outgoing(
     db: &Db,
     principal: &Principal,
-    id: &str,
+    id: InvitationRef<'_>,
 ) -> DomainResult<InvitationView> {
     let conn = db.read();
     let (_, model) = find_outgoing::<Read>(conn, principal, id).await?;
@@ -281,7 +390,11 @@ pub async fn get_outgoing(
 }
 
 /// Pending only: a resolved invitation stays as the record of what happened (403).
-pub async fn cancel_outgoing(db: &Db, principal: &Principal, id: &str) -> DomainResult<()> {
+pub async fn cancel_outgoing(
+    db: &Db,
+    principal: &Principal,
+    id: InvitationRef<'_>,
+) -> DomainResult<()> {
     let txn = db.begin_write().await?;
     let (_, model) = find_outgoing::<Admin>(&txn, principal, id).await?;
     lock(&txn, model.id).await?;
@@ -290,15 +403,13 @@ pub async fn cancel_outgoing(db: &Db, principal: &Principal, id: &str) -> Domain
         .await?
         .ok_or_else(|| giosg::not_found("Invitation"))?;
     if model.status != PENDING {
-        return Err(already_resolved());
+        return Err(DomainError::PermissionDenied(
+            "The invitation has already been resolved.".into(),
+        ));
     }
     inv::Entity::delete_by_id(model.id).exec(&txn).await?;
     txn.commit().await?;
     Ok(())
-}
-
-fn already_resolved() -> DomainError {
-    DomainError::PermissionDenied("The invitation has already been resolved.".into())
 }
 
 pub async fn list_incoming(
@@ -325,6 +436,72 @@ pub async fn list_incoming(
     })
 }
 
+/// One page-numbered page of invitations among `select`, filtered by `query.status`.
+async fn numbered(
+    conn: &impl ConnectionTrait,
+    select: sea_orm::Select<inv::Entity>,
+    query: &ListQuery,
+    incoming: bool,
+) -> DomainResult<NumberedPage<InvitationView>> {
+    let mut v = Violations::default();
+    let plan = page_number::plan(&query.page, ORDERINGS, page_number::INVITATIONS, &mut v);
+    if let Some(status) = query.status
+        && ![PENDING, ACCEPTED, REJECTED].contains(&status)
+    {
+        v.add(
+            "status",
+            format!("Select a valid choice. {status} is not one of the available choices."),
+        );
+    }
+    v.into_result()?;
+    let select = match query.status {
+        Some(status) => select.filter(inv::Column::Status.eq(status)),
+        None => select,
+    };
+    let column = |c: inv::Column| Expr::col((inv::Entity, c));
+    let order = match plan.ordering.field {
+        "status" => vec![column(inv::Column::Status)],
+        "email" => vec![column(inv::Column::Email)],
+        "resolved_at" => vec![
+            page_number::nulls_as_greatest(column(inv::Column::ResolvedAt)),
+            column(inv::Column::ResolvedAt),
+        ],
+        _ => vec![column(inv::Column::CreatedAt)],
+    };
+    let found = page_number::fetch(conn, select, &plan, order, inv::Column::Id).await?;
+    Ok(NumberedPage {
+        items: views(conn, found.items, incoming).await?,
+        count: found.count,
+        next: found.next,
+        previous: found.previous,
+    })
+}
+
+/// [`list_outgoing`], page-numbered (giosg v3).
+pub async fn list_outgoing_numbered(
+    db: &Db,
+    principal: &Principal,
+    organization_id: Option<OrganizationRef<'_>>,
+    query: &ListQuery,
+) -> DomainResult<NumberedPage<InvitationView>> {
+    let conn = db.read();
+    let senders = listed_organizations(conn, principal, organization_id).await?;
+    let select = inv::Entity::find().filter(inv::Column::OrganizationId.is_in(senders));
+    numbered(conn, select, query, false).await
+}
+
+/// [`list_incoming`], page-numbered (giosg v3).
+pub async fn list_incoming_numbered(
+    db: &Db,
+    principal: &Principal,
+    query: &ListQuery,
+) -> DomainResult<NumberedPage<InvitationView>> {
+    let conn = db.read();
+    let addressee = Addressee::of(conn, principal).await?;
+    let select = inv::Entity::find().filter(addressee.condition());
+    numbered(conn, select, query, true).await
+}
+
 pub async fn get_incoming(
     db: &Db,
     principal: &Principal,
@@ -349,13 +526,13 @@ async fn lock(conn: &impl ConnectionTrait, id: i64) -> DomainResult<()> {
     Ok(())
 }
 
-/// Accepts (`Some(display_name)`) or rejects (`None`) in one transaction.
+/// Accepts (`Some(acceptance)`) or rejects (`None`) in one transaction.
 async fn answer(
     db: &Db,
     principal: &Principal,
     key: &str,
-    organization_id: Option<&str>,
-    accept: Option<Option<String>>,
+    organization_id: Option<OrganizationRef<'_>>,
+    accept: Option<Acceptance>,
 ) -> DomainResult<InvitationView> {
     let txn = db.begin_write().await?;
     let (model, answerer, org) =
@@ -367,28 +544,43 @@ async fn answer(
         .await?
         .ok_or_else(|| giosg::not_found("Invitation"))?;
     if model.status != PENDING {
-        return Err(already_resolved());
+        return Err(access::invitation::already_resolved(&model, &org));
     }
     let mut active: inv::ActiveModel = model.clone().into();
     active.resolved_at = Set(Some(super::now()));
     active.resolved_by_organization_id = Set(Some(org.id));
     active.resolved_by_user_id = Set(answerer.user_id());
     match accept {
-        Some(display_name) => {
+        Some(acceptance) => {
             if org.id == model.organization_id {
                 return Err(DomainError::invalid(
                     "non_field_errors",
                     "An organization cannot partner with itself.",
                 ));
             }
-            let display_name =
-                partnership::validate_display_name("display_name", display_name.as_deref())?;
-            let (pair, created) = partnership::ensure(
-                &txn,
-                (model.organization_id, model.partner_display_name.clone()),
-                (org.id, display_name),
-            )
-            .await?;
+            let display_name = match acceptance.display_name {
+                Patch::Value(name) => {
+                    match partnership::validate_display_name("display_name", Some(&name))? {
+                        Some(name) => Patch::Value(name),
+                        None => Patch::Null,
+                    }
+                }
+                other => other,
+            };
+            let sender = partnership::Side {
+                organization_id: model.organization_id,
+                display_name: match &model.partner_display_name {
+                    Some(name) => Patch::Value(name.clone()),
+                    None => Patch::Absent,
+                },
+                visible_to_everyone: model.partner_visible_to_everyone,
+            };
+            let accepter = partnership::Side {
+                organization_id: org.id,
+                display_name,
+                visible_to_everyone: acceptance.visible_to_everyone,
+            };
+            let (pair, created) = partnership::ensure(&txn, sender, accepter).await?;
             active.status = Set(ACCEPTED);
             active.partnership_uuid = Set(Some(pair));
             active.created_new_partnership = Set(Some(created));
@@ -405,17 +597,17 @@ pub async fn accept(
     db: &Db,
     principal: &Principal,
     key: &str,
-    organization_id: Option<&str>,
-    display_name: Option<String>,
+    organization_id: Option<OrganizationRef<'_>>,
+    acceptance: Acceptance,
 ) -> DomainResult<InvitationView> {
-    answer(db, principal, key, organization_id, Some(display_name)).await
+    answer(db, principal, key, organization_id, Some(acceptance)).await
 }
 
 pub async fn reject(
     db: &Db,
     principal: &Principal,
     key: &str,
-    organization_id: Option<&str>,
+    organization_id: Option<OrganizationRef<'_>>,
 ) -> DomainResult<InvitationView> {
     answer(db, principal, key, organization_id, None).await
 }

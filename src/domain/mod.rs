@@ -12,6 +12,7 @@ pub mod membership;
 pub mod oauth;
 pub mod organization;
 pub mod owner;
+pub mod page_number;
 pub mod pagination;
 pub mod partner_directory;
 pub mod partner_search;

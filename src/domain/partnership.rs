@@ -3,22 +3,24 @@
 //! read-only views of your partners and their users. Partnerships are created only by
 //! accepting an invitation (see `invitation`); removing one removes both sides.
 
-use sea_orm::sea_query::Query;
+use sea_orm::sea_query::{Expr, Query};
 use std::collections::HashMap;
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, Statement,
 };
 
-use super::access::{self, Admin, Authorized, Read};
+use super::access::{self, Admin, Authorized, Need, Read};
 use super::error::{DomainError, DomainResult};
-use super::giosg;
+use super::giosg::{self, OrganizationRef};
+use super::invitation::{self, InvitationView};
+use super::page_number::{self, NumberRequest, NumberedPage};
 use super::pagination::{self, Page, PageRequest};
 use super::presence::{self, OrganizationView, UserView};
 use super::validate::{NAME_MAX_CHARS, Violations};
 use crate::auth::Principal;
 use crate::db::Db;
-use crate::entity::{membership, organization, partnership, user};
+use crate::entity::{membership, organization, partnership, partnership_invitation, user};
 
 /// One side of a partnership with both organizations embedded.
 #[derive(Clone, Debug)]
@@ -138,37 +140,52 @@ async fn find_partnership<N>(
 /// Embeds both organizations (with presence) into each row, in two queries.
 async fn partnership_views(
     conn: &impl ConnectionTrait,
-    own: &organization::Model,
     rows: Vec<partnership::Model>,
 ) -> DomainResult<Vec<PartnershipView>> {
-    let partner_ids: Vec<i64> = rows.iter().map(|r| r.partner_organization_id).collect();
-    let partners = if partner_ids.is_empty() {
+    let mut ids: Vec<i64> = rows
+        .iter()
+        .flat_map(|r| [r.organization_id, r.partner_organization_id])
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let orgs = if ids.is_empty() {
         Vec::new()
     } else {
         organization::Entity::find()
-            .filter(organization::Column::Id.is_in(partner_ids))
+            .filter(organization::Column::Id.is_in(ids))
             .all(conn)
             .await?
     };
-    let partners: HashMap<i64, OrganizationView> = presence::organizations(conn, partners)
+    let orgs: HashMap<i64, OrganizationView> = presence::organizations(conn, orgs)
         .await?
         .into_iter()
         .map(|o| (o.model.id, o))
         .collect();
-    let own = presence::organization(conn, own.clone()).await?;
     let out = rows
         .into_iter()
-        // A partner removed meanwhile takes its rows with it (cascade): skip it.
+        // An organization removed meanwhile takes its rows with it (cascade): skip it.
         .filter_map(|row| {
-            let partner = partners.get(&row.partner_organization_id)?.clone();
+            let organization = orgs.get(&row.organization_id)?.clone();
+            let partner = orgs.get(&row.partner_organization_id)?.clone();
             Some(PartnershipView {
                 row,
-                organization: own.clone(),
+                organization,
                 partner,
             })
         })
         .collect();
     Ok(out)
+}
+
+async fn one_view(
+    conn: &impl ConnectionTrait,
+    row: partnership::Model,
+) -> DomainResult<PartnershipView> {
+    partnership_views(conn, vec![row])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| giosg::not_found("Partner organization"))
 }
 
 pub async fn list_partnerships(
@@ -178,8 +195,7 @@ pub async fn list_partnerships(
     page: &PageRequest,
 ) -> DomainResult<Page<PartnershipView>> {
     let conn = db.read();
-    let (grant, org) =
-        access::giosg::organization::<Read>(conn, principal, organization_id).await?;
+    let (grant, _) = access::giosg::organization::<Read>(conn, principal, organization_id).await?;
     let found = pagination::fetch(
         conn,
         partnership::Entity::find()
@@ -190,7 +206,7 @@ pub async fn list_partnerships(
         page,
     )
     .await?;
-    let views = partnership_views(conn, &org, found.items).await?;
+    let views = partnership_views(conn, found.items).await?;
     Ok(Page {
         items: views,
         next: found.next,
@@ -205,14 +221,9 @@ pub async fn get_partnership(
     partner_id: &str,
 ) -> DomainResult<PartnershipView> {
     let conn = db.read();
-    let (grant, org) =
-        access::giosg::organization::<Read>(conn, principal, organization_id).await?;
+    let (grant, _) = access::giosg::organization::<Read>(conn, principal, organization_id).await?;
     let (row, _) = find_partnership(conn, &grant, partner_id).await?;
-    partnership_views(conn, &org, vec![row])
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| giosg::not_found("Partner organization"))
+    one_view(conn, row).await
 }
 
 /// A display name as stored: trimmed, 1..=255 characters; None shows the partner's name.
@@ -227,7 +238,42 @@ pub fn validate_display_name(field: &str, value: Option<&str>) -> DomainResult<O
     Ok(Some(value.trim().to_string()))
 }
 
-/// Changes this side's display name (the partner's side keeps its own).
+/// What a change to one side of a partnership sets (absent: unchanged).
+#[derive(Clone, Debug)]
+pub struct Changes {
+    pub display_name: Patch<String>,
+    pub visible_to_everyone: Option<bool>,
+}
+
+/// Applies `changes` to this side's row (the partner's side keeps its own).
+async fn change(
+    conn: &impl ConnectionTrait,
+    row: partnership::Model,
+    changes: Changes,
+) -> DomainResult<partnership::Model> {
+    let new_name = match changes.display_name {
+        Patch::Absent => None,
+        Patch::Null => Some(None),
+        Patch::Value(s) => Some(validate_display_name("display_name", Some(&s))?),
+    };
+    if new_name.is_none() && changes.visible_to_everyone.is_none() {
+        return Ok(row);
+    }
+    let mut active: partnership::ActiveModel = row.into();
+    if let Some(name) = new_name {
+        active.display_name = Set(name);
+    }
+    if let Some(visible) = changes.visible_to_everyone {
+        active.visible_to_everyone = Set(visible);
+    }
+    Ok(active.update(conn).await?)
+}
+
+fn required(field: &str) -> DomainError {
+    DomainError::invalid(field, "This field is required.")
+}
+
+/// Changes this side's display name (v5: PUT requires it).
 pub async fn update_partnership(
     db: &Db,
     principal: &Principal,
@@ -237,35 +283,31 @@ pub async fn update_partnership(
     display_name: Patch<String>,
 ) -> DomainResult<PartnershipView> {
     let txn = db.begin_write().await?;
-    let (grant, org) =
-        access::giosg::organization::<Admin>(&txn, principal, organization_id).await?;
+    let (grant, _) = access::giosg::organization::<Admin>(&txn, principal, organization_id).await?;
     let (row, _) = find_partnership(&txn, &grant, partner_id).await?;
-    let new_name = match display_name {
-        Patch::Absent if mode == UpdateMode::Replace => {
-            return Err(DomainError::invalid(
-                "display_name",
-                "This field is required.",
-            ));
-        }
-        Patch::Absent => None,
-        Patch::Null => Some(None),
-        Patch::Value(s) => Some(validate_display_name("display_name", Some(&s))?),
+    if mode == UpdateMode::Replace && display_name == Patch::Absent {
+        return Err(required("display_name"));
+    }
+    let changes = Changes {
+        display_name,
+        visible_to_everyone: None,
     };
-    let row = match new_name {
-        None => row,
-        Some(name) => {
-            let mut active: partnership::ActiveModel = row.into();
-            active.display_name = Set(name);
-            active.update(&txn).await?
-        }
-    };
-    let view = partnership_views(&txn, &org, vec![row])
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| giosg::not_found("Partner organization"))?;
+    let row = change(&txn, row, changes).await?;
+    let view = one_view(&txn, row).await?;
     txn.commit().await?;
     Ok(view)
+}
+
+/// Deletes both sides' rows of the partnership between two organizations.
+async fn remove_pair(conn: &impl ConnectionTrait, a: i64, b: i64) -> DomainResult<()> {
+    conn.execute_raw(Statement::from_sql_and_values(
+        conn.get_database_backend(),
+        "DELETE FROM partnerships WHERE (organization_id = $1 AND partner_organization_id = $2) \
+         OR (organization_id = $2 AND partner_organization_id = $1)",
+        [a.into(), b.into()],
+    ))
+    .await?;
+    Ok(())
 }
 
 /// Removes the partnership for both organizations.
@@ -279,13 +321,161 @@ pub async fn delete_partnership(
     let (grant, org) =
         access::giosg::organization::<Admin>(&txn, principal, organization_id).await?;
     let (_, partner) = find_partnership(&txn, &grant, partner_id).await?;
-    txn.execute_raw(Statement::from_sql_and_values(
-        txn.get_database_backend(),
-        "DELETE FROM partnerships WHERE (organization_id = $1 AND partner_organization_id = $2) \
-         OR (organization_id = $2 AND partner_organization_id = $1)",
-        [org.id.into(), partner.id.into()],
-    ))
-    .await?;
+    remove_pair(&txn, org.id, partner.id).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// A partnership as giosg's v3 network API shows it: with the invitation that made it, as
+/// this side saw it (`incoming` when this side accepted it).
+#[derive(Clone, Debug)]
+pub struct NetworkPartnershipView {
+    pub partnership: PartnershipView,
+    pub invitation: Option<InvitationView>,
+}
+
+/// Every `ordering` the v3 partnership list takes (`""`: the default, created_at).
+pub const ORDERINGS: &[&str] = &[
+    "",
+    "created_at",
+    "-created_at",
+    "partner_company_name",
+    "-partner_company_name",
+];
+
+async fn network_views(
+    conn: &impl ConnectionTrait,
+    rows: Vec<partnership::Model>,
+) -> DomainResult<Vec<NetworkPartnershipView>> {
+    let uuids: Vec<uuid::Uuid> = rows.iter().map(|r| r.uuid).collect();
+    let makers: Vec<(uuid::Uuid, i64)> = if uuids.is_empty() {
+        Vec::new()
+    } else {
+        partnership_invitation::Entity::find()
+            .filter(partnership_invitation::Column::PartnershipUuid.is_in(uuids))
+            .filter(partnership_invitation::Column::CreatedNewPartnership.eq(true))
+            .all(conn)
+            .await?
+            .into_iter()
+            .filter_map(|i| Some((i.partnership_uuid?, i.id)))
+            .collect()
+    };
+    let invitations =
+        invitation::views_by_id(conn, makers.iter().map(|(_, id)| *id).collect()).await?;
+    let maker: HashMap<uuid::Uuid, i64> = makers.into_iter().collect();
+    Ok(partnership_views(conn, rows)
+        .await?
+        .into_iter()
+        .map(|partnership| {
+            let invitation = maker
+                .get(&partnership.row.uuid)
+                .and_then(|id| invitations.get(id))
+                .cloned()
+                .map(|mut v| {
+                    v.incoming = v.model.organization_id != partnership.row.organization_id;
+                    v
+                });
+            NetworkPartnershipView {
+                partnership,
+                invitation,
+            }
+        })
+        .collect())
+}
+
+/// The caller's organizations' partnerships (or one organization's), page-numbered.
+pub async fn list_network(
+    db: &Db,
+    principal: &Principal,
+    organization_id: Option<OrganizationRef<'_>>,
+    req: &NumberRequest,
+) -> DomainResult<NumberedPage<NetworkPartnershipView>> {
+    let conn = db.read();
+    let mut v = Violations::default();
+    let plan = page_number::plan(req, ORDERINGS, page_number::PARTNERSHIPS, &mut v);
+    v.into_result()?;
+    let owners = invitation::listed_organizations(conn, principal, organization_id).await?;
+    let select =
+        partnership::Entity::find().filter(partnership::Column::OrganizationId.is_in(owners));
+    let order = match plan.ordering.field {
+        "partner_company_name" => vec![Expr::cust(
+            "(SELECT o.name FROM organizations o WHERE o.id = partnerships.partner_organization_id)",
+        )],
+        _ => vec![Expr::col((
+            partnership::Entity,
+            partnership::Column::CreatedAt,
+        ))],
+    };
+    let found = page_number::fetch(conn, select, &plan, order, partnership::Column::Id).await?;
+    Ok(NumberedPage {
+        items: network_views(conn, found.items).await?,
+        count: found.count,
+        next: found.next,
+        previous: found.previous,
+    })
+}
+
+/// This side's row by its own id, once the caller passed the checks for its organization;
+/// another organization's is as unknown as a missing one (404).
+async fn find_network<N: Need>(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    id: i64,
+) -> DomainResult<partnership::Model> {
+    let missing = || giosg::not_found("Partnership");
+    let row = partnership::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or_else(missing)?;
+    access::giosg::owned_by::<N>(conn, principal, row.organization_id, "Partnership").await?;
+    Ok(row)
+}
+
+async fn one_network_view(
+    conn: &impl ConnectionTrait,
+    row: partnership::Model,
+) -> DomainResult<NetworkPartnershipView> {
+    network_views(conn, vec![row])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| giosg::not_found("Partnership"))
+}
+
+pub async fn get_network(
+    db: &Db,
+    principal: &Principal,
+    id: i64,
+) -> DomainResult<NetworkPartnershipView> {
+    let conn = db.read();
+    let row = find_network::<Read>(conn, principal, id).await?;
+    one_network_view(conn, row).await
+}
+
+/// Changes this side's display name and visibility (v3: PUT requires visible_to_everyone).
+pub async fn update_network(
+    db: &Db,
+    principal: &Principal,
+    id: i64,
+    mode: UpdateMode,
+    changes: Changes,
+) -> DomainResult<NetworkPartnershipView> {
+    let txn = db.begin_write().await?;
+    let row = find_network::<Admin>(&txn, principal, id).await?;
+    if mode == UpdateMode::Replace && changes.visible_to_everyone.is_none() {
+        return Err(required("visible_to_everyone"));
+    }
+    let row = change(&txn, row, changes).await?;
+    let view = one_network_view(&txn, row).await?;
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// Removes the partnership for both organizations.
+pub async fn delete_network(db: &Db, principal: &Principal, id: i64) -> DomainResult<()> {
+    let txn = db.begin_write().await?;
+    let row = find_network::<Admin>(&txn, principal, id).await?;
+    remove_pair(&txn, row.organization_id, row.partner_organization_id).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -367,40 +557,85 @@ pub async fn get_partner_user(
     presence::user(conn, found).await
 }
 
+/// One side of a partnership being made: its organization and what it asked for (absent
+/// fields: a new side has no display name and is visible to everyone; an existing side
+/// keeps its values).
+#[derive(Clone, Debug)]
+pub struct Side {
+    pub organization_id: i64,
+    pub display_name: Patch<String>,
+    pub visible_to_everyone: Option<bool>,
+}
+
 /// Creates both sides of the partnership between `a` and `b` unless it exists, inside the
-/// caller's transaction. Rows are inserted in a fixed order (lower organization id first)
-/// with ON CONFLICT DO NOTHING, so concurrent creators on PostgreSQL wait on the unique
-/// index instead of deadlocking, and exactly one pair survives. Returns the partnership's
-/// id and whether this call created it.
+/// caller's transaction; a side that exists already takes what its `Side` gives (accepting
+/// from an existing partner overwrites, as giosg publishes). Rows are inserted in a fixed
+/// order (lower organization id first) with ON CONFLICT DO NOTHING, so concurrent creators
+/// on PostgreSQL wait on the unique index instead of deadlocking, and exactly one pair
+/// survives. Returns the partnership's id and whether this call created it.
 pub async fn ensure(
     conn: &impl ConnectionTrait,
-    a: (i64, Option<String>),
-    b: (i64, Option<String>),
+    a: Side,
+    b: Side,
 ) -> DomainResult<(uuid::Uuid, bool)> {
     let backend = conn.get_database_backend();
     let pair = uuid::Uuid::new_v4();
     let now = super::now();
-    let (a_id, b_id) = (a.0, b.0);
-    let (first, second) = if a.0 <= b.0 { (a, b) } else { (b, a) };
+    let (a_id, b_id) = (a.organization_id, b.organization_id);
+    let (first, second) = if a_id <= b_id { (&a, &b) } else { (&b, &a) };
     let mut created = false;
-    for (own, partner) in [(&first, &second), (&second, &first)] {
+    for (own, partner) in [(first, second), (second, first)] {
+        let display_name = match &own.display_name {
+            Patch::Value(name) => Some(name.clone()),
+            _ => None,
+        };
         let result = conn
             .execute_raw(Statement::from_sql_and_values(
                 backend,
                 "INSERT INTO partnerships \
-                   (uuid, organization_id, partner_organization_id, display_name, created_at) \
-                 VALUES ($1, $2, $3, $4, $5) \
+                   (uuid, organization_id, partner_organization_id, display_name, \
+                    visible_to_everyone, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
                  ON CONFLICT (organization_id, partner_organization_id) DO NOTHING",
                 [
                     pair.into(),
-                    own.0.into(),
-                    partner.0.into(),
-                    own.1.clone().into(),
+                    own.organization_id.into(),
+                    partner.organization_id.into(),
+                    display_name.into(),
+                    own.visible_to_everyone.unwrap_or(true).into(),
                     now.into(),
                 ],
             ))
             .await?;
-        created |= result.rows_affected() > 0;
+        if result.rows_affected() > 0 {
+            created = true;
+            continue;
+        }
+        let mut update = partnership::Entity::update_many()
+            .filter(partnership::Column::OrganizationId.eq(own.organization_id))
+            .filter(partnership::Column::PartnerOrganizationId.eq(partner.organization_id));
+        let mut changed = false;
+        match &own.display_name {
+            Patch::Absent => {}
+            Patch::Null => {
+                update = update.col_expr(
+                    partnership::Column::DisplayName,
+                    Expr::value(Option::<String>::None),
+                );
+                changed = true;
+            }
+            Patch::Value(name) => {
+                update = update.col_expr(partnership::Column::DisplayName, Expr::value(name));
+                changed = true;
+            }
+        }
+        if let Some(visible) = own.visible_to_everyone {
+            update = update.col_expr(partnership::Column::VisibleToEveryone, Expr::value(visible));
+            changed = true;
+        }
+        if changed {
+            update.exec(conn).await?;
+        }
     }
     let row = partnership::Entity::find()
         .filter(partnership::Column::OrganizationId.eq(a_id))

@@ -556,6 +556,81 @@ pub static FIELD_RULES: &[(&str, FieldRule)] = &[
         owner::INVITATIONS_PAGE.limit_rule(),
     ),
     ("orgd.v1.ListOwnerInvitationsRequest.offset", OFFSET),
+    // giosg v3's page-numbered lists (page_number), before the cursor lists' defaults.
+    (
+        "orgd.v1.ListNetworkOutgoingInvitationsRequest.page_size",
+        FieldRule::range(1.0, super::page_number::INVITATIONS.max as f64),
+    ),
+    (
+        "orgd.v1.ListNetworkIncomingInvitationsRequest.page_size",
+        FieldRule::range(1.0, super::page_number::INVITATIONS.max as f64),
+    ),
+    (
+        "orgd.v1.ListNetworkPartnershipsRequest.page_size",
+        FieldRule::range(1.0, super::page_number::PARTNERSHIPS.max as f64),
+    ),
+    (
+        "orgd.v1.ListNetworkOutgoingInvitationsRequest.ordering",
+        FieldRule::format(Format::OneOf(super::invitation::ORDERINGS)),
+    ),
+    (
+        "orgd.v1.ListNetworkIncomingInvitationsRequest.ordering",
+        FieldRule::format(Format::OneOf(super::invitation::ORDERINGS)),
+    ),
+    (
+        "orgd.v1.ListNetworkPartnershipsRequest.ordering",
+        FieldRule::format(Format::OneOf(super::partnership::ORDERINGS)),
+    ),
+    (
+        "orgd.v1.ListNetworkOutgoingInvitationsRequest.status",
+        FieldRule::range(
+            super::invitation::PENDING as f64,
+            super::invitation::REJECTED as f64,
+        ),
+    ),
+    (
+        "orgd.v1.ListNetworkIncomingInvitationsRequest.status",
+        FieldRule::range(
+            super::invitation::PENDING as f64,
+            super::invitation::REJECTED as f64,
+        ),
+    ),
+    (
+        "orgd.v1.NetworkInvitationInput.email",
+        FieldRule::format(Format::Email).required(),
+    ),
+    (
+        "orgd.v1.NetworkInvitationInput.message",
+        FieldRule::text(DESCRIPTION_MAX_CHARS),
+    ),
+    (
+        "orgd.v1.NetworkInvitationInput.partner_display_name",
+        FieldRule::name(NAME_MAX_CHARS),
+    ),
+    (
+        "orgd.v1.NetworkInvitationInput.partner_visible_to_everyone",
+        FieldRule::ANY.required(),
+    ),
+    (
+        "orgd.v1.NetworkAcceptance.display_name",
+        FieldRule::name(NAME_MAX_CHARS),
+    ),
+    (
+        "orgd.v1.NetworkAcceptance.visible_to_everyone",
+        FieldRule::ANY.required(),
+    ),
+    (
+        "orgd.v1.UpdateNetworkPartnershipRequest.display_name",
+        FieldRule::name(NAME_MAX_CHARS),
+    ),
+    (
+        "orgd.v1.UpdateNetworkPartnershipRequest.visible_to_everyone",
+        FieldRule::ANY.required(),
+    ),
+    (
+        "orgd.v1.PatchNetworkPartnershipRequest.display_name",
+        FieldRule::name(NAME_MAX_CHARS),
+    ),
     (
         "*.page_size",
         FieldRule::range(1.0, super::pagination::MAX_PAGE_SIZE as f64),

@@ -12,6 +12,8 @@ pub struct Model {
     pub partner_organization_id: i64,
     /// None: show the partner's own name.
     pub display_name: Option<String>,
+    /// Whether every user of `organization_id` sees the partner (giosg v3), this side's.
+    pub visible_to_everyone: bool,
     pub created_at: DateTimeUtc,
 }
 

@@ -25,6 +25,11 @@ pub struct Model {
     pub resolved_by_user_id: Option<i64>,
     pub partnership_uuid: Option<Uuid>,
     pub created_new_partnership: Option<bool>,
+    /// The sender side's visibility once accepted; None: not said (v5).
+    pub partner_visible_to_everyone: Option<bool>,
+    /// JSON arrays of objects, as sent.
+    pub room_shares: String,
+    pub team_shares: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

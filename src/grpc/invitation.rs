@@ -6,7 +6,9 @@ use super::convert::timestamp;
 use super::partnership::{links, page_request};
 use super::{principal, request_url};
 use crate::db::Db;
-use crate::domain::invitation::{self, InvitationInput, InvitationView};
+use crate::domain::giosg::{InvitationRef, OrganizationRef};
+use crate::domain::invitation::{self, Acceptance, InvitationInput, InvitationView};
+use crate::domain::partnership::Patch;
 use crate::proto::v1::partnership_invitation_service_server::PartnershipInvitationService;
 use crate::proto::v1::*;
 
@@ -24,11 +26,16 @@ fn invitation(view: &InvitationView) -> PartnershipInvitation {
         message: m.message.clone(),
         partner_display_name: m.partner_display_name.clone(),
         created_at: Some(timestamp(m.created_at)),
-        created_by_organization_id: view.created_by_organization.to_string(),
-        created_by_user_id: view.created_by_user.map(|u| u.to_string()),
+        created_by_organization_id: view
+            .creator_company
+            .as_ref()
+            .map(|o| o.uuid)
+            .unwrap_or_default()
+            .to_string(),
+        created_by_user_id: view.creator_person.as_ref().map(|u| u.uuid.to_string()),
         resolved_at: m.resolved_at.map(timestamp),
-        resolved_by_organization_id: view.resolved_by_organization.map(|u| u.to_string()),
-        resolved_by_user_id: view.resolved_by_user.map(|u| u.to_string()),
+        resolved_by_organization_id: view.resolver_company.as_ref().map(|o| o.uuid.to_string()),
+        resolved_by_user_id: view.resolver_person.as_ref().map(|u| u.uuid.to_string()),
         partnership_id: m.partnership_uuid.map(|u| u.to_string()),
         created_new_partnership: m.created_new_partnership,
     }
@@ -46,11 +53,12 @@ impl PartnershipInvitationService for Invitations {
         let view = invitation::create(
             &self.db,
             &principal,
-            body.organization_id.as_deref(),
+            body.organization_id.as_deref().map(OrganizationRef::Uuid),
             InvitationInput {
                 email: input.email,
                 message: input.message,
                 partner_display_name: input.partner_display_name,
+                ..Default::default()
             },
         )
         .await?;
@@ -69,7 +77,7 @@ impl PartnershipInvitationService for Invitations {
         let page = invitation::list_outgoing(
             &self.db,
             &principal,
-            body.organization_id.as_deref(),
+            body.organization_id.as_deref().map(OrganizationRef::Uuid),
             &page_request(body.cursor, body.ordering, body.page_size),
         )
         .await?;
@@ -86,7 +94,9 @@ impl PartnershipInvitationService for Invitations {
         req: Request<GetOutgoingInvitationRequest>,
     ) -> Result<Response<GetOutgoingInvitationResponse>, Status> {
         let principal = principal(&req)?;
-        let view = invitation::get_outgoing(&self.db, &principal, &req.get_ref().id).await?;
+        let view =
+            invitation::get_outgoing(&self.db, &principal, InvitationRef::Uuid(&req.get_ref().id))
+                .await?;
         Ok(Response::new(GetOutgoingInvitationResponse {
             invitation: Some(invitation(&view)),
         }))
@@ -97,7 +107,8 @@ impl PartnershipInvitationService for Invitations {
         req: Request<CancelOutgoingInvitationRequest>,
     ) -> Result<Response<CancelOutgoingInvitationResponse>, Status> {
         let principal = principal(&req)?;
-        invitation::cancel_outgoing(&self.db, &principal, &req.get_ref().id).await?;
+        invitation::cancel_outgoing(&self.db, &principal, InvitationRef::Uuid(&req.get_ref().id))
+            .await?;
         Ok(Response::new(CancelOutgoingInvitationResponse {}))
     }
 
@@ -139,13 +150,20 @@ impl PartnershipInvitationService for Invitations {
     ) -> Result<Response<AcceptIncomingInvitationResponse>, Status> {
         let principal = principal(&req)?;
         let body = req.into_inner();
-        let display_name = body.acceptance.and_then(|a| a.display_name);
+        // v5 cannot tell a null display name from an absent one: absent.
+        let display_name = match body.acceptance.and_then(|a| a.display_name) {
+            Some(name) => Patch::Value(name),
+            None => Patch::Absent,
+        };
         let view = invitation::accept(
             &self.db,
             &principal,
             &body.key,
-            body.organization_id.as_deref(),
-            display_name,
+            body.organization_id.as_deref().map(OrganizationRef::Uuid),
+            Acceptance {
+                display_name,
+                visible_to_everyone: None,
+            },
         )
         .await?;
         Ok(Response::new(AcceptIncomingInvitationResponse {
@@ -163,7 +181,7 @@ impl PartnershipInvitationService for Invitations {
             &self.db,
             &principal,
             &body.key,
-            body.organization_id.as_deref(),
+            body.organization_id.as_deref().map(OrganizationRef::Uuid),
         )
         .await?;
         Ok(Response::new(RejectIncomingInvitationResponse {

@@ -9,6 +9,7 @@ pub mod framing;
 pub mod guest;
 pub mod invitation;
 pub mod membership;
+pub mod network;
 pub mod organization;
 pub mod partner;
 pub mod partnership;

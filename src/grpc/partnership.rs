@@ -99,7 +99,7 @@ pub fn links<T, U>(
 }
 
 /// A JSON display name: absent, null, or a string; anything else is a 400.
-fn display_name(value: Option<prost_types::Value>) -> DomainResult<Patch<String>> {
+pub fn display_name(value: Option<prost_types::Value>) -> DomainResult<Patch<String>> {
     match value.and_then(|v| v.kind) {
         None => Ok(Patch::Absent),
         Some(Kind::NullValue(_)) => Ok(Patch::Null),

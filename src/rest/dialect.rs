@@ -140,6 +140,38 @@ impl Dialect {
         }
     }
 
+    /// The query parameter that picks a response format on this surface, and the formats
+    /// it serves: giosg (Django REST framework) takes `?format=json` on every call and
+    /// answers another format with 404, as its content negotiation does. Other surfaces
+    /// have none (an unknown query parameter is ignored).
+    pub fn format_parameter(self) -> Option<(&'static str, &'static [&'static str])> {
+        match self {
+            Dialect::Giosg => Some(("format", &["json"])),
+            Dialect::GroupAlarm | Dialect::MyCreditApp => None,
+        }
+    }
+
+    /// Refuses a request whose format parameter names a format this surface does not serve.
+    pub fn check_format(self, query: Option<&str>) -> Result<(), RestError> {
+        let (Some((name, served)), Some(query)) = (self.format_parameter(), query) else {
+            return Ok(());
+        };
+        for pair in query.split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            let value = decode(value);
+            // An empty value asks for no format in particular (Django REST framework).
+            if decode(key) == name && !value.is_empty() && !served.contains(&value.as_str()) {
+                return Err(RestError::new(Code::NotFound, "NOT_FOUND", "Not found."));
+            }
+        }
+        Ok(())
+    }
+
     pub fn render(self, err: &RestError) -> Response {
         let status = err.status.unwrap_or_else(|| {
             if err.reason == PAYLOAD_TOO_LARGE {

@@ -105,6 +105,11 @@ impl Transcoder {
             return self.not_routed(req.method(), path);
         }
         let binding = &self.inner.bindings[index];
+        // The surface's response-format parameter (giosg's `?format=json`) is settled
+        // before anything else, as the published API negotiates it.
+        if let Err(e) = binding.dialect.check_format(req.uri().query()) {
+            return binding.dialect.render(&e);
+        }
         let mut response = match self.call(binding, vars, req).await {
             Ok(response) => response,
             Err(e) => binding.dialect.render(&e),
@@ -379,8 +384,15 @@ fn literal_segments(route: &str) -> usize {
     route.split('/').filter(|s| !s.starts_with('{')).count()
 }
 
+/// A dialect may serve several versions of its API (giosg's `/api/v5` and
+/// `/api/v3/network`): routes are grouped by the path up to their first version segment
+/// (`v` and digits), and each group has its own prefix.
 fn surfaces(bindings: &[Binding]) -> Vec<(String, dialect::Dialect)> {
-    let mut common: Vec<(dialect::Dialect, Vec<&str>)> = Vec::new();
+    let is_version = |s: &str| {
+        s.strip_prefix('v')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let mut common: Vec<(dialect::Dialect, Vec<&str>, Vec<&str>)> = Vec::new();
     for b in bindings {
         let literal: Vec<&str> = b
             .route
@@ -388,8 +400,15 @@ fn surfaces(bindings: &[Binding]) -> Vec<(String, dialect::Dialect)> {
             .skip(1)
             .take_while(|s| !s.starts_with('{'))
             .collect();
-        match common.iter_mut().find(|(d, _)| *d == b.dialect) {
-            Some((_, prefix)) => {
+        let version: Vec<&str> = match literal.iter().position(|s| is_version(s)) {
+            Some(i) => literal[..=i].to_vec(),
+            None => Vec::new(),
+        };
+        match common
+            .iter_mut()
+            .find(|(d, v, _)| *d == b.dialect && *v == version)
+        {
+            Some((_, _, prefix)) => {
                 let shared = prefix
                     .iter()
                     .zip(&literal)
@@ -397,13 +416,13 @@ fn surfaces(bindings: &[Binding]) -> Vec<(String, dialect::Dialect)> {
                     .count();
                 prefix.truncate(shared);
             }
-            None => common.push((b.dialect, literal)),
+            None => common.push((b.dialect, version, literal)),
         }
     }
     let mut out: Vec<(String, dialect::Dialect)> = common
         .into_iter()
-        .filter(|(_, prefix)| !prefix.is_empty())
-        .map(|(d, prefix)| (format!("/{}", prefix.join("/")), d))
+        .filter(|(_, _, prefix)| !prefix.is_empty())
+        .map(|(d, _, prefix)| (format!("/{}", prefix.join("/")), d))
         .collect();
     out.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
     out
@@ -867,6 +886,7 @@ mod tests {
             found,
             [
                 ("/api/v1".to_string(), Dialect::GroupAlarm),
+                ("/api/v3/network".to_string(), Dialect::Giosg),
                 ("/api/v5".to_string(), Dialect::Giosg),
                 ("/v1".to_string(), Dialect::MyCreditApp),
             ]

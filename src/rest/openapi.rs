@@ -396,6 +396,14 @@ impl Generator {
                 self.query_params(&field, &mut Vec::new(), naming, 0, &mut parameters);
             }
         }
+        // The surface's response-format parameter, read on every call of the surface.
+        if let Some((name, served)) = b.dialect.format_parameter() {
+            parameters.push(json!({
+                "name": name,
+                "in": "query",
+                "schema": {"type": "string", "enum": served},
+            }));
+        }
 
         let mut op = Map::new();
         op.insert("operationId".into(), json!(operation_id));

@@ -6,7 +6,7 @@
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::super::error::{DomainError, DomainResult};
-use super::super::giosg::{find_organization, not_found};
+use super::super::giosg::{OrganizationRef, find_organization, not_found};
 use super::super::organization::{State, effective_state};
 use super::{Authorized, Level, Need, service};
 use crate::auth::Principal;
@@ -28,6 +28,18 @@ pub async fn organization<N: Need>(
         .await?
         .map(|o| o.id);
     organization_by_id(conn, principal, id).await
+}
+
+/// As [`organization`], for an organization named either way.
+pub async fn organization_ref<N: Need>(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    organization: OrganizationRef<'_>,
+) -> DomainResult<(Authorized<N>, organization::Model)> {
+    match organization {
+        OrganizationRef::Uuid(uuid) => self::organization(conn, principal, uuid).await,
+        OrganizationRef::Id(id) => organization_by_id(conn, principal, Some(id)).await,
+    }
 }
 
 /// As [`organization`], for an organization row id (None: it does not exist). Internal
@@ -63,6 +75,21 @@ pub async fn organization_by_id<N: Need>(
     Ok((Authorized::grant(principal, model.id), model))
 }
 
+/// A thing `organization_id` owns, addressed by its own id (an invitation it sent, its side
+/// of a partnership): to a caller without a role there it does not exist (404, never 403
+/// about an organization the caller did not name); then every check of [`organization`].
+pub async fn owned_by<N: Need>(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    organization_id: i64,
+    what: &str,
+) -> DomainResult<(Authorized<N>, organization::Model)> {
+    if !super::has_role(conn, principal, organization_id).await? {
+        return Err(not_found(what));
+    }
+    organization_by_id(conn, principal, Some(organization_id)).await
+}
+
 /// Ids of the organizations the caller belongs to directly (an organization token: its
 /// own), ascending: those it may act for without naming one.
 pub async fn member_organization_ids(
@@ -91,7 +118,7 @@ pub async fn member_organization_ids(
 pub async fn acting_organization<N: Need>(
     conn: &impl ConnectionTrait,
     principal: &Principal,
-    organization_id: Option<&str>,
+    organization_id: Option<OrganizationRef<'_>>,
 ) -> DomainResult<(Authorized<N>, organization::Model)> {
     let candidates = member_organization_ids(conn, principal).await?;
     acting_among(conn, principal, organization_id, candidates).await
@@ -101,11 +128,11 @@ pub async fn acting_organization<N: Need>(
 pub(super) async fn acting_among<N: Need>(
     conn: &impl ConnectionTrait,
     principal: &Principal,
-    organization_id: Option<&str>,
+    organization_id: Option<OrganizationRef<'_>>,
     candidates: Vec<i64>,
 ) -> DomainResult<(Authorized<N>, organization::Model)> {
     if let Some(named) = organization_id {
-        return organization(conn, principal, named).await;
+        return organization_ref(conn, principal, named).await;
     }
     match candidates.as_slice() {
         [] => Err(no_access()),

@@ -2,13 +2,18 @@
 //! person's: they see it, and answer it for an organization in which they have settings
 //! permission. One addressed to an organization's email is for that organization's admins
 //! and owners (owner rights through an ancestor count). Nobody else sees it — its message
-//! included — except the sending organization, which sees what it sent.
+//! included — except the sending organization, which sees what it sent, and the
+//! organization that resolved it, whose admins and owners keep seeing it as incoming.
+//!
+//! Answering one already resolved is refused as giosg publishes it: 403 when the caller's
+//! organization resolved it, 404 when another one did (it is none of the caller's business);
+//! 403 as well for the sender's own people, who may never answer what they sent.
 
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
 
-use super::super::error::DomainResult;
-use super::super::giosg::not_found;
+use super::super::error::{DomainError, DomainResult};
+use super::super::giosg::{OrganizationRef, not_found};
 use super::super::membership::Role;
 use super::{Admin, Authorized};
 use crate::auth::Principal;
@@ -42,7 +47,7 @@ impl Addressee {
     }
 
     /// The invitations addressed to the caller: to their own email, or to the email of an
-    /// organization they manage.
+    /// organization they manage; and those an organization they manage resolved.
     pub fn condition(&self) -> Condition {
         let org_emails = Query::select()
             .column(organization::Column::Email)
@@ -50,7 +55,9 @@ impl Addressee {
             .and_where(organization::Column::Id.is_in(self.managed.clone()))
             .and_where(organization::Column::Email.is_not_null())
             .to_owned();
-        let mut any = Condition::any().add(inv::Column::Email.in_subquery(org_emails));
+        let mut any = Condition::any()
+            .add(inv::Column::Email.in_subquery(org_emails))
+            .add(inv::Column::ResolvedByOrganizationId.is_in(self.managed.clone()));
         if let Some(email) = &self.email {
             any = any.add(inv::Column::Email.eq(email.as_str()));
         }
@@ -154,11 +161,14 @@ pub async fn answer(
     conn: &impl ConnectionTrait,
     principal: &Principal,
     key: &str,
-    organization_id: Option<&str>,
+    organization_id: Option<OrganizationRef<'_>>,
 ) -> DomainResult<(inv::Model, Authorized<Admin>, organization::Model)> {
     super::require_user(principal)?;
     let addressee = Addressee::of(conn, principal).await?;
-    let model = find(conn, &addressee, key).await?;
+    let model = match find(conn, &addressee, key).await {
+        Err(DomainError::NotFound(_)) => return Err(not_addressed(conn, principal, key).await),
+        other => other?,
+    };
     let candidates = addressee.may_answer_for(conn, &model).await?;
     let (proof, org) =
         super::giosg::acting_among::<Admin>(conn, principal, organization_id, candidates.clone())
@@ -167,4 +177,38 @@ pub async fn answer(
         return Err(not_found("Invitation"));
     }
     Ok((model, proof, org))
+}
+
+/// Why a caller who is not an invitation's addressee cannot answer it: the sender's own
+/// people may not (403); to anyone else it does not exist (404).
+async fn not_addressed(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    key: &str,
+) -> DomainError {
+    let sent = inv::Entity::find()
+        .filter(inv::Column::Key.eq(key.trim()))
+        .one(conn)
+        .await;
+    match sent {
+        Ok(Some(model)) => match super::has_role(conn, principal, model.organization_id).await {
+            Ok(true) => DomainError::PermissionDenied(
+                "You cannot answer an invitation your organization sent.".into(),
+            ),
+            Ok(false) => not_found("Invitation"),
+            Err(e) => e,
+        },
+        Ok(None) => not_found("Invitation"),
+        Err(e) => e.into(),
+    }
+}
+
+/// The refusal to answer an invitation already resolved, for the organization answering:
+/// 403 when it resolved it itself, 404 when another organization did.
+pub fn already_resolved(invitation: &inv::Model, answering: &organization::Model) -> DomainError {
+    if invitation.resolved_by_organization_id == Some(answering.id) {
+        DomainError::PermissionDenied("The invitation has already been resolved.".into())
+    } else {
+        not_found("Invitation")
+    }
 }
