@@ -250,7 +250,14 @@ async fn build(db: Db, config: &Config, schema: SchemaGate) -> Result<(Router, P
             .send_compressed(Gzip),
         &bounds,
     );
-    grpc = grpc_route(grpc, probes.health_service(), &bounds);
+    grpc = grpc_route(
+        grpc,
+        probes
+            .health_service()
+            .accept_compressed(Gzip)
+            .send_compressed(Gzip),
+        &bounds,
+    );
     // Reflection is a bidirectional stream: many messages per call are its point.
     grpc = grpc_stream_route(grpc, name_of(&reflection), reflection);
     grpc = grpc_stream_route(grpc, name_of(&reflection_v1alpha), reflection_v1alpha);
