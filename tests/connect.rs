@@ -16,6 +16,7 @@ use orgd::proto::DESCRIPTOR_POOL;
 use orgd::proto::v1::{GetOrganizationRequest, GetOrganizationResponse};
 
 const GET_ORG: &str = "/orgd.v1.OrganizationService/GetOrganization";
+const GET_ORGS: &str = "/orgd.v1.OrganizationService/GetOrganizations";
 const CREATE_ORG: &str = "/orgd.v1.OrganizationService/CreateOrganization";
 const WATCH: &str = "/grpc.health.v1.Health/Watch";
 
@@ -724,5 +725,46 @@ async fn cors_allows_and_exposes_connect_headers() {
             assert!(exposed.contains(h), "{exposed}");
         }
     })
+    .await;
+}
+
+#[tokio::test]
+async fn the_write_limit_applies_to_connect_as_to_grpc() {
+    common::for_each_backend_with(
+        // No refill: the budget is spent for the whole test, whatever its speed.
+        |c| c.write_rate = Some(orgd::rate_limit::Rate::new(2, 0)),
+        |app| async move {
+            let owner = app.user("limited").await;
+            new_org(&app, &owner.token, "One").await;
+            new_org(&app, &owner.token, "Two").await;
+            let body =
+                json!({"organization": {"name": "Three", "timezone": "UTC", "language": "en"}});
+            let r = post_json(&app, CREATE_ORG, &owner.token, body).await;
+            assert_eq!(r.status, 429, "{}", String::from_utf8_lossy(&r.body));
+            let error = r.json();
+            assert_eq!(error["code"], "resource_exhausted", "{error}");
+            assert!(
+                error["details"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|d| d["type"] == "google.rpc.RetryInfo"),
+                "{error}"
+            );
+            // Reads go on.
+            let r = send(
+                app.http
+                    .get(query_url(
+                        &app,
+                        GET_ORGS,
+                        &[("encoding", "json"), ("message", "{}")],
+                    ))
+                    .bearer_auth(&owner.token),
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+            assert_eq!(r.json()["organizations"].as_array().unwrap().len(), 2);
+        },
+    )
     .await;
 }
