@@ -586,6 +586,24 @@ async fn a_server_stream_ends_with_its_end_of_stream_message_and_deadline() {
                 "{took:?}"
             );
         }
+        // A unary call whose deadline has passed is not started.
+        let r = send(
+            app.http
+                .post(app.url(CREATE_ORG))
+                .header("content-type", "application/json")
+                .header("connect-timeout-ms", "0")
+                .bearer_auth(&token)
+                .body(r#"{"organization": {"name": "Late", "timezone": "UTC", "language": "en"}}"#),
+        )
+        .await;
+        assert_eq!(r.status, 504, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.json()["code"], "deadline_exceeded");
+        let r = post_json(&app, GET_ORGS, &token, json!({})).await;
+        assert_eq!(
+            r.json()["organizations"],
+            json!(null),
+            "nothing was created"
+        );
         // A unary content type on a stream is refused.
         let r = post_json(&app, WATCH, &token, json!({})).await;
         assert_eq!(r.status, 415);

@@ -46,8 +46,8 @@ pub enum Transport {
 }
 
 impl Transport {
-    /// Connect is told from REST by its path: a gRPC method's, with a Connect media type
-    /// (or JSON, or a GET, which both protocols use).
+    /// Connect is told from REST by its path: a gRPC method's, with one of Connect's media
+    /// types or as a GET.
     fn of(method: &Method, path: &str, headers: &HeaderMap) -> Transport {
         let content_type = headers
             .get(header::CONTENT_TYPE)
@@ -57,10 +57,11 @@ impl Transport {
             Transport::GrpcWeb
         } else if content_type.starts_with("application/grpc") {
             Transport::Grpc
-        } else if content_type.starts_with("application/connect+")
-            || content_type.starts_with("application/proto")
-            || ((content_type.starts_with("application/json") || *method == Method::GET)
-                && GRPC_METHODS.contains(path))
+        } else if GRPC_METHODS.contains(path)
+            && (content_type.starts_with("application/connect+")
+                || content_type.starts_with("application/proto")
+                || content_type.starts_with("application/json")
+                || *method == Method::GET)
         {
             Transport::Connect
         } else {

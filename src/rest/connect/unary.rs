@@ -155,6 +155,10 @@ pub(super) async fn respond(
     accept_gzip: bool,
     conditional: Option<Conditional>,
 ) -> Response {
+    // A deadline already past: the RPC is not started at all.
+    if timeout.is_some_and(|t| t.is_zero()) {
+        return deadline_exceeded().into_response(connect.pool());
+    }
     let request = super::grpc_request(procedure, parts, timeout, Body::from(frame(&message)));
     drop(message);
     let call = async {
