@@ -15,6 +15,7 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
+use tonic::codec::CompressionEncoding::Gzip;
 use tonic::server::NamedService;
 use tonic_web::GrpcWebLayer;
 use tower::{Layer, Service, ServiceExt};
@@ -57,6 +58,11 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A gRPC request message: an avatar's 1 MiB of image plus the rest of its message.
 const GRPC_MAX_MESSAGE_BYTES: usize = limits::MAX_BODY_BYTES + 64 * 1024;
+
+/// A Connect GET's answer depends on the caller (its token), so only the caller's own cache
+/// may keep it, and must ask again each time: with the ETag it sends, an unchanged answer
+/// comes back as 304 without its body.
+const CONNECT_GET_CACHE_CONTROL: &str = "private, no-cache";
 
 /// Mounts a tonic service whose methods take one request message each (every one but
 /// reflection) at `/<package.Service>/*`, speaking gRPC and grpc-web, behind its bounds
@@ -164,7 +170,9 @@ async fn build(db: Db, config: &Config, schema: SchemaGate) -> Result<(Router, P
             },
         })
         .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(max_response),
+        .max_encoding_message_size(max_response)
+        .accept_compressed(Gzip)
+        .send_compressed(Gzip),
         &bounds,
     );
     grpc = grpc_route(
@@ -174,28 +182,36 @@ async fn build(db: Db, config: &Config, schema: SchemaGate) -> Result<(Router, P
             max_unpaged_items,
         })
         .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(max_response),
+        .max_encoding_message_size(max_response)
+        .accept_compressed(Gzip)
+        .send_compressed(Gzip),
         &bounds,
     );
     grpc = grpc_route(
         grpc,
         BillingServiceServer::new(Billing { db: db.clone() })
             .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(max_response),
+            .max_encoding_message_size(max_response)
+            .accept_compressed(Gzip)
+            .send_compressed(Gzip),
         &bounds,
     );
     grpc = grpc_route(
         grpc,
         AvailabilityServiceServer::new(AvailabilityReports { db: db.clone() })
             .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(max_response),
+            .max_encoding_message_size(max_response)
+            .accept_compressed(Gzip)
+            .send_compressed(Gzip),
         &bounds,
     );
     grpc = grpc_route(
         grpc,
         OrganizationPartnerServiceServer::new(Partners { db: db.clone() })
             .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(max_response),
+            .max_encoding_message_size(max_response)
+            .accept_compressed(Gzip)
+            .send_compressed(Gzip),
         &bounds,
     );
     grpc = grpc_route(
@@ -215,21 +231,27 @@ async fn build(db: Db, config: &Config, schema: SchemaGate) -> Result<(Router, P
             )),
         })
         .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(max_response),
+        .max_encoding_message_size(max_response)
+        .accept_compressed(Gzip)
+        .send_compressed(Gzip),
         &bounds,
     );
     grpc = grpc_route(
         grpc,
         PartnershipServiceServer::new(Partnerships { db: db.clone() })
             .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(max_response),
+            .max_encoding_message_size(max_response)
+            .accept_compressed(Gzip)
+            .send_compressed(Gzip),
         &bounds,
     );
     grpc = grpc_route(
         grpc,
         PartnershipInvitationServiceServer::new(Invitations { db: db.clone() })
             .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(max_response),
+            .max_encoding_message_size(max_response)
+            .accept_compressed(Gzip)
+            .send_compressed(Gzip),
         &bounds,
     );
     grpc = grpc_route(
@@ -243,10 +265,19 @@ async fn build(db: Db, config: &Config, schema: SchemaGate) -> Result<(Router, P
         grpc,
         PresenceServiceServer::new(Presences { db: db.clone() })
             .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(max_response),
+            .max_encoding_message_size(max_response)
+            .accept_compressed(Gzip)
+            .send_compressed(Gzip),
         &bounds,
     );
-    grpc = grpc_route(grpc, probes.health_service(), &bounds);
+    grpc = grpc_route(
+        grpc,
+        probes
+            .health_service()
+            .accept_compressed(Gzip)
+            .send_compressed(Gzip),
+        &bounds,
+    );
     // Reflection is a bidirectional stream: many messages per call are its point.
     grpc = grpc_stream_route(grpc, name_of(&reflection), reflection);
     grpc = grpc_stream_route(grpc, name_of(&reflection_v1alpha), reflection_v1alpha);
@@ -262,15 +293,37 @@ async fn build(db: Db, config: &Config, schema: SchemaGate) -> Result<(Router, P
         serde_json::to_vec(&crate::rest::openapi::document(&DESCRIPTOR_POOL))
             .expect("a JSON value serialises"),
     );
+    // Every RPC over Connect too, health and reflection included (`buf curl` reflects over
+    // the protocol it calls with); error details are written out with the google.rpc types.
+    let connect = crate::rest::connect::Connect::new(
+        &DESCRIPTOR_POOL,
+        &[
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            tonic_types::pb::FILE_DESCRIPTOR_SET,
+        ],
+        grpc.clone(),
+        crate::rest::connect::Options {
+            max_request_bytes: GRPC_MAX_MESSAGE_BYTES,
+            get_cache_control: http::HeaderValue::from_static(CONNECT_GET_CACHE_CONTROL),
+        },
+    );
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods(Any)
-        // Mirrored, not `*`: a wildcard does not cover `Authorization` in browsers.
+        // Mirrored, not `*`: a wildcard does not cover `Authorization` in browsers (nor
+        // does a list need to name Connect's and gRPC-Web's request headers one by one).
         .allow_headers(AllowHeaders::mirror_request())
         .expose_headers([
             HeaderName::from_static("grpc-status"),
             HeaderName::from_static("grpc-message"),
             HeaderName::from_static("grpc-status-details-bin"),
+            HeaderName::from_static("grpc-encoding"),
+            HeaderName::from_static("content-encoding"),
+            HeaderName::from_static("connect-content-encoding"),
+            HeaderName::from_static("connect-accept-encoding"),
+            http::header::ETAG,
             crate::observability::request_id::REQUEST_ID,
         ]);
     let observer = crate::observability::request::Observer {
@@ -294,6 +347,11 @@ async fn build(db: Db, config: &Config, schema: SchemaGate) -> Result<(Router, P
             }),
         )
         .fallback(move |req: Request| transcoder.clone().handle(req))
+        // Inside authentication, whose verdict the RPCs a Connect call turns into read.
+        .layer(axum::middleware::from_fn_with_state(
+            connect,
+            crate::rest::connect::serve,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             crate::auth::layer::Authenticator::new(db),
             crate::auth::layer::authenticate,

@@ -2,7 +2,7 @@
 //! checked before tonic reads it. tonic reports a client's framing mistakes as INTERNAL, a
 //! server error, and takes the first of several messages on a unary call without a word;
 //! here a broken frame is INVALID_ARGUMENT, a compression the server does not speak is
-//! UNIMPLEMENTED, and a unary call carries exactly one message. grpc-web requests arrive
+//! UNIMPLEMENTED (gzip and identity are spoken), and a unary call carries exactly one message. grpc-web requests arrive
 //! here already turned into gRPC by tonic-web, so a grpc-web-text body that is not base64
 //! shows up as a body that cannot be read, and is the client's mistake too.
 
@@ -13,25 +13,31 @@ use tonic::body::Body;
 
 const HEADER_BYTES: usize = 5;
 
-/// The request body, once it is known to hold exactly one well-formed, uncompressed frame
+/// The request body, once it is known to hold exactly one well-formed frame (compressed only
+/// under `grpc-encoding: gzip`)
 /// of at most `max` bytes.
 pub async fn one_message(
     headers: &http::HeaderMap,
     body: Body,
     max: usize,
 ) -> Result<Bytes, Status> {
-    if let Some(encoding) = headers.get("grpc-encoding")
-        && encoding != "identity"
-    {
-        let mut status = Status::unimplemented(format!(
-            "grpc-encoding {:?} is not supported; send messages uncompressed",
-            String::from_utf8_lossy(encoding.as_bytes())
-        ));
-        status
-            .metadata_mut()
-            .insert("grpc-accept-encoding", "identity".parse().expect("ASCII"));
-        return Err(status);
-    }
+    let compressed = match headers.get("grpc-encoding") {
+        None => false,
+        Some(e) if e == "identity" => false,
+        // The services decompress it (and bound what it decompresses to).
+        Some(e) if e == "gzip" => true,
+        Some(encoding) => {
+            let mut status = Status::unimplemented(format!(
+                "grpc-encoding {:?} is not supported; send gzip or uncompressed messages",
+                String::from_utf8_lossy(encoding.as_bytes())
+            ));
+            status.metadata_mut().insert(
+                "grpc-accept-encoding",
+                "gzip,identity".parse().expect("ASCII"),
+            );
+            return Err(status);
+        }
+    };
     // One byte past the largest frame tells "too large" without reading more of it.
     let bytes = Limited::new(body, HEADER_BYTES + max + 1)
         .collect()
@@ -44,11 +50,11 @@ pub async fn one_message(
             }
         })?
         .to_bytes();
-    check_frames(&bytes, max)?;
+    check_frames(&bytes, max, compressed)?;
     Ok(bytes)
 }
 
-fn check_frames(bytes: &[u8], max: usize) -> Result<(), Status> {
+fn check_frames(bytes: &[u8], max: usize, compressed: bool) -> Result<(), Status> {
     let mut rest = bytes;
     let mut messages = 0;
     while !rest.is_empty() {
@@ -60,7 +66,7 @@ fn check_frames(bytes: &[u8], max: usize) -> Result<(), Status> {
         };
         match header[0] {
             0 => {}
-            // No compression is accepted (see above), so nothing may be compressed.
+            1 if compressed => {}
             1 => {
                 return Err(Status::invalid_argument(
                     "the compressed flag is set but the request names no grpc-encoding",

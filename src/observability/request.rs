@@ -41,11 +41,14 @@ const UNMATCHED: &str = "unmatched";
 pub enum Transport {
     Grpc,
     GrpcWeb,
+    Connect,
     Rest,
 }
 
 impl Transport {
-    fn of(headers: &HeaderMap) -> Transport {
+    /// Connect is told from REST by its path: a gRPC method's, with one of Connect's media
+    /// types or as a GET.
+    fn of(method: &Method, path: &str, headers: &HeaderMap) -> Transport {
         let content_type = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -54,6 +57,13 @@ impl Transport {
             Transport::GrpcWeb
         } else if content_type.starts_with("application/grpc") {
             Transport::Grpc
+        } else if GRPC_METHODS.contains(path)
+            && (content_type.starts_with("application/connect+")
+                || content_type.starts_with("application/proto")
+                || content_type.starts_with("application/json")
+                || *method == Method::GET)
+        {
+            Transport::Connect
         } else {
             Transport::Rest
         }
@@ -63,6 +73,7 @@ impl Transport {
         match self {
             Transport::Grpc => "grpc",
             Transport::GrpcWeb => "grpc-web",
+            Transport::Connect => "connect",
             Transport::Rest => "rest",
         }
     }
@@ -157,7 +168,7 @@ pub async fn observe(State(observer): State<Observer>, mut req: Request, next: N
     // Passed on as the client sent it (or as made here), so the RPC a REST call turns
     // into sees the same id in its metadata.
     req.headers_mut().insert(REQUEST_ID, id.clone());
-    let transport = Transport::of(req.headers());
+    let transport = Transport::of(req.method(), req.uri().path(), req.headers());
     let path = req.uri().path();
     let operational = OPERATIONAL_PATHS.contains(&path);
     let grpc_route = match transport {
@@ -260,6 +271,8 @@ impl Finish {
             Transport::Rest => self.http_status.to_string(),
             _ => match self.outcome.get() {
                 Some(code) => code_label(code),
+                // Refused by the Connect protocol before any RPC ran.
+                None if self.transport == Transport::Connect => self.http_status.to_string(),
                 // The body ended without trailers: a broken RPC. Dropped before its end:
                 // the client went away.
                 None if ended => code_label(tonic::Code::Unknown),

@@ -4,6 +4,7 @@
 //! written in the JSON of the binding's REST surface. No endpoint has code of its own.
 
 pub mod binding;
+pub mod connect;
 pub mod dialect;
 pub mod json;
 pub mod openapi;
@@ -254,6 +255,8 @@ impl Transcoder {
                     | "accept-encoding"
                     | "grpc-timeout"
                     | "grpc-encoding"
+                    // The response is decoded here, so it must come uncompressed.
+                    | "grpc-accept-encoding"
             ) {
                 inner.headers_mut().append(name, value.clone());
             }
