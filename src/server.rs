@@ -36,6 +36,7 @@ use crate::grpc::{
 };
 use crate::limits;
 use crate::probes::Probes;
+use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::v1::availability_service_server::AvailabilityServiceServer;
 use crate::proto::v1::billing_service_server::BillingServiceServer;
 use crate::proto::v1::membership_service_server::MembershipServiceServer;
@@ -45,8 +46,6 @@ use crate::proto::v1::organization_service_server::OrganizationServiceServer;
 use crate::proto::v1::partnership_invitation_service_server::PartnershipInvitationServiceServer;
 use crate::proto::v1::partnership_service_server::PartnershipServiceServer;
 use crate::proto::v1::presence_service_server::PresenceServiceServer;
-use crate::proto::{DESCRIPTOR_POOL, FILE_DESCRIPTOR_SET};
-use crate::rest::Transcoder;
 use crate::startup::{SchemaGate, wait_for_database};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -231,16 +230,16 @@ async fn build(db: Db, config: &Config, schema: SchemaGate) -> Result<(Router, P
     grpc = grpc_stream_route(grpc, name_of(&reflection), reflection);
     grpc = grpc_stream_route(grpc, name_of(&reflection_v1alpha), reflection_v1alpha);
 
-    let transcoder = Transcoder::new(
-        &DESCRIPTOR_POOL,
+    let transcoder = crate::surfaces::transcoder(
         grpc.clone(),
         max_response,
-        bounds.whole_lists.clone(),
+        crate::surfaces::OrgdHost {
+            whole_lists: bounds.whole_lists.clone(),
+        },
     );
     // Generated once, from the same bindings the transcoder serves; no token needed.
     let openapi = bytes::Bytes::from(
-        serde_json::to_vec(&crate::rest::openapi::document(&DESCRIPTOR_POOL))
-            .expect("a JSON value serialises"),
+        serde_json::to_vec(&crate::surfaces::document()).expect("a JSON value serialises"),
     );
     let cors = CorsLayer::new()
         .allow_origin(Any)
@@ -263,7 +262,7 @@ async fn build(db: Db, config: &Config, schema: SchemaGate) -> Result<(Router, P
             "/openapi.json",
             axum::routing::get(move || {
                 let body = openapi.clone();
-                async move { crate::rest::dialect::json_response(http::StatusCode::OK, body.into()) }
+                async move { crate::surfaces::json_response(http::StatusCode::OK, body.into()) }
             }),
         )
         .route(

@@ -49,8 +49,9 @@ use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::Channel;
 
 use orgd::proto::DESCRIPTOR_POOL;
-use orgd::rest::binding::{self, Binding, BodyTarget};
-use orgd::rest::dialect::Dialect;
+use orgd::surfaces::Binding;
+use orgd::surfaces::Dialect;
+use orgd_transcode::binding::BodyTarget;
 
 // ---------------------------------------------------------------------------------------
 // The table.
@@ -1398,7 +1399,7 @@ async fn authorization_matrix() {
             .map(|(rpc, row)| (*rpc, parse_row(rpc, row)))
             .collect();
         assert_eq!(table.len(), TABLE.len(), "an RPC has two rows in the table");
-        let bindings = binding::bindings(&DESCRIPTOR_POOL);
+        let bindings = orgd::surfaces::bindings();
         let methods: Vec<MethodDescriptor> = DESCRIPTOR_POOL
             .services()
             .flat_map(|s| s.methods().collect::<Vec<_>>())

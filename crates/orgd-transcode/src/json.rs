@@ -838,6 +838,7 @@ message Org {
   OrderBy order_by = 18;
   oneof contact { string email = 21; string phone = 22; }
 }
+message Patch { google.protobuf.Value display_name = 1; }
 "#;
 
     fn pool() -> &'static DescriptorPool {
@@ -1158,9 +1159,7 @@ message Org {
     /// that is how a PATCH tells "clear it" from "leave it".
     #[test]
     fn null_in_a_value_field_is_kept() {
-        let desc = crate::proto::DESCRIPTOR_POOL
-            .get_message_by_name("orgd.v1.PatchPartnershipRequest")
-            .unwrap();
+        let desc = pool().get_message_by_name("orgd.test.Patch").unwrap();
         let field = desc.get_field_by_name("display_name").unwrap();
         let mut absent = DynamicMessage::new(desc.clone());
         decode_into(&mut absent, &json!({})).unwrap();

@@ -1,0 +1,137 @@
+//! What a REST surface decides (its [`Dialect`]: error bodies, statuses, field names) and the
+//! errors the transcoder hands it.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde_json::Value;
+use tonic::Code;
+
+use super::json::FieldNaming;
+
+/// The reason of every error about a request too large, whoever found it (the transcoder
+/// reading the body, or the domain checking an upload); REST answers it with 413.
+pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+
+/// The conventions of one REST surface the embedding app publishes: how it names fields,
+/// which statuses it answers and what its error body looks like. Implemented by the app
+/// (an enum of its surfaces); the transcoder and the OpenAPI generator only ask.
+pub trait Dialect: Copy + Eq + std::hash::Hash + std::fmt::Debug + Send + Sync + 'static {
+    /// Every surface, in the order the OpenAPI document lists their error schemas.
+    fn all() -> Vec<Self>;
+    /// The surface a service's surface option names (its enum number; 0 when unset).
+    fn from_option(number: i32) -> Self;
+    fn naming(self) -> FieldNaming;
+    /// A path value that does not parse (`/organization/abc`, a malformed UUID).
+    fn bad_path_status(self) -> StatusCode;
+    /// The status a failed RPC's code answers: the one table unless the surface differs.
+    fn http_status(self, code: Code) -> StatusCode {
+        crate::status::http_status(code)
+    }
+    /// The error body, for an error answered with `status`.
+    fn error_body(self, err: &RestError, status: StatusCode) -> Value;
+    /// The component name of the error body's schema.
+    fn error_schema_name(self) -> String;
+    /// The JSON schema of [`Dialect::error_body`].
+    fn error_schema(self) -> Value;
+}
+
+/// Where a bad value came from; MyCreditApp names it first in `loc`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Location {
+    Path,
+    Query,
+    Body,
+    Header,
+}
+
+impl Location {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Location::Path => "path",
+            Location::Query => "query",
+            Location::Body => "body",
+            Location::Header => "header",
+        }
+    }
+}
+
+/// One bad input value, named as the client named it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issue {
+    pub location: Location,
+    pub path: Vec<String>,
+    pub message: String,
+    pub kind: String,
+}
+
+/// A failed REST call, from the transcoder or from the RPC's status.
+#[derive(Clone, Debug)]
+pub struct RestError {
+    pub code: Code,
+    pub message: String,
+    pub reason: String,
+    pub issues: Vec<Issue>,
+    /// Overrides the status the code maps to (a bad path value on giosg is a 404).
+    pub status: Option<StatusCode>,
+    /// When the client may try again (`Retry-After`), from the status's `RetryInfo`.
+    pub retry_after: Option<std::time::Duration>,
+}
+
+impl RestError {
+    pub fn new(code: Code, reason: &str, message: impl Into<String>) -> RestError {
+        RestError {
+            code,
+            message: message.into(),
+            reason: reason.to_string(),
+            issues: Vec::new(),
+            status: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn invalid(issues: Vec<Issue>) -> RestError {
+        let text: Vec<String> = issues
+            .iter()
+            .map(|i| {
+                if i.path.is_empty() {
+                    i.message.clone()
+                } else {
+                    format!("{}: {}", i.path.join("."), i.message)
+                }
+            })
+            .collect();
+        RestError {
+            code: Code::InvalidArgument,
+            message: format!("invalid request: {}", text.join("; ")),
+            reason: "INVALID_ARGUMENT".into(),
+            issues,
+            status: None,
+            retry_after: None,
+        }
+    }
+}
+
+/// The response of a failed call in the dialect's terms, with `Retry-After` when the
+/// status said when to try again.
+pub fn render<D: Dialect>(dialect: D, err: &RestError) -> Response {
+    let status = err.status.unwrap_or_else(|| dialect.http_status(err.code));
+    let body = dialect.error_body(err, status);
+    let mut response = json_response(status, body.to_string().into_bytes());
+    if let Some(wait) = err.retry_after {
+        let secs = crate::status::retry_after_secs(wait);
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_str(&secs.to_string()).expect("digits"),
+        );
+    }
+    response
+}
+
+pub fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
