@@ -1106,18 +1106,7 @@ impl fmt::Display for Got {
 }
 
 fn http_of(code: tonic::Code) -> u16 {
-    use tonic::Code::*;
-    match code {
-        Ok => 200,
-        InvalidArgument => 400,
-        Unauthenticated => 401,
-        PermissionDenied => 403,
-        NotFound => 404,
-        AlreadyExists | Aborted | FailedPrecondition => 409,
-        ResourceExhausted => 429,
-        Unavailable => 503,
-        _ => 500,
-    }
+    orgd_transcode::status::http_status(code).as_u16()
 }
 
 fn clip(s: &str) -> String {

@@ -70,7 +70,7 @@ pub fn organization(view: &OrganizationView) -> pb::Organization {
         state: state_to_proto(view.state(Utc::now())) as i32,
         avatar_url: m
             .avatar_version
-            .map(|v| format!("/api/v1/organization/{}/avatar?v={v}", m.id)),
+            .map(|v| crate::surfaces::avatar_url(m.id, v)),
         location: Location::of(m).map(|l| location(&l)),
         available_users: Some(counts(view.availability.in_root)),
         available_users_total: Some(counts(view.availability.total)),

@@ -5,7 +5,9 @@ pub mod availability;
 pub mod billing;
 pub mod codec;
 pub mod convert;
-pub mod framing;
+/// The framing of a unary gRPC request, checked before tonic reads it (protocol, in the
+/// transcoder crate).
+pub use orgd_transcode::framing;
 pub mod invitation;
 pub mod membership;
 pub mod organization;

@@ -72,6 +72,24 @@ pub fn document() -> Value {
     )
 }
 
+/// The GET path of GetAvatar as annotated, `{organization_id}` left to fill.
+static AVATAR_TEMPLATE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    DESCRIPTOR_POOL
+        .get_service_by_name("orgd.v1.OrganizationService")
+        .and_then(|s| s.methods().find(|m| m.name() == "GetAvatar"))
+        .and_then(|m| orgd_transcode::binding::get_template(&m))
+        .expect("GetAvatar has a GET binding")
+});
+
+/// An organization's `avatarURL`: GetAvatar's path, with the image's version as `v` so that
+/// the URL changes when the image does.
+pub fn avatar_url(organization_id: i64, version: i64) -> String {
+    format!(
+        "{}?v={version}",
+        AVATAR_TEMPLATE.replace("{organization_id}", &organization_id.to_string())
+    )
+}
+
 /// `Content-Type: application/json` with `body`.
 pub use orgd_transcode::dialect::json_response;
 
@@ -99,6 +117,11 @@ mod tests {
         assert_eq!(create.success, StatusCode::CREATED);
         assert!(matches!(&create.body, BodyTarget::Field(f) if f.name() == "organization"));
         assert_eq!(create.dialect, Dialect::GroupAlarm);
+    }
+
+    #[test]
+    fn the_avatar_url_is_get_avatars_path() {
+        assert_eq!(avatar_url(7, 3), "/api/v1/organization/7/avatar?v=3");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use prost_reflect::{
 use crate::dialect::Dialect;
 use crate::host::{Annotations, Options};
 
-pub const HTTP_BODY: &str = "google.api.HttpBody";
+pub use crate::wkt::HTTP_BODY;
 
 /// Where the request body goes.
 #[derive(Clone, Debug)]
@@ -277,6 +277,24 @@ fn binding<D: Dialect>(
     }
 }
 
+/// The path template of a method's GET binding as annotated
+/// (`/api/v1/organization/{organization_id}/avatar`): links to what it serves are built
+/// from the annotation, not written again.
+pub fn get_template(method: &MethodDescriptor) -> Option<String> {
+    let http_ext = method
+        .parent_pool()
+        .get_extension_by_name("google.api.http")?;
+    let options = method.options();
+    if !options.has_extension(&http_ext) {
+        return None;
+    }
+    let Value::Message(rule) = options.get_extension(&http_ext).into_owned() else {
+        return None;
+    };
+    let field = rule.descriptor().get_field_by_name("get")?;
+    rule.has_field(&field).then(|| string_field(&rule, "get"))
+}
+
 /// `/api/v1/organization/{organization_id}` → (`/api/v1/organization/{v0}`, [[organization_id]]).
 /// Supports `{field}`, `{field.sub}` and `{field=*}` segments.
 fn parse_template(
@@ -309,20 +327,39 @@ fn parse_template(
 
 /// Resolves a dotted proto field path; every field but the last must be a message.
 pub fn field_path(input: &MessageDescriptor, path: &str) -> Result<Vec<FieldDescriptor>, String> {
-    let mut fields = Vec::new();
-    let mut message = input.clone();
-    for (i, name) in path.split('.').enumerate() {
-        let field = message
-            .get_field_by_name(name)
-            .ok_or_else(|| format!("no field {name:?} in {}", message.full_name()))?;
-        if i + 1 < path.split('.').count() {
-            message = field
-                .kind()
-                .as_message()
-                .ok_or_else(|| format!("{name:?} is not a message"))?
-                .clone();
-        }
-        fields.push(field);
+    match walk(input, path, |m, name| m.get_field_by_name(name)) {
+        (fields, None) => Ok(fields),
+        (_, Some(why)) => Err(why),
     }
-    Ok(fields)
+}
+
+/// The one walk of a dotted field path (`organization.location.city`) from `input`: each
+/// part is looked up by `lookup` in the message the field before it holds. Returns the
+/// fields as far as they resolve and, when it stopped short, why.
+pub fn walk(
+    input: &MessageDescriptor,
+    path: &str,
+    lookup: impl Fn(&MessageDescriptor, &str) -> Option<FieldDescriptor>,
+) -> (Vec<FieldDescriptor>, Option<String>) {
+    let mut fields: Vec<FieldDescriptor> = Vec::new();
+    let mut message = input.clone();
+    for name in path.split('.') {
+        if let Some(last) = fields.last() {
+            match last.kind().as_message() {
+                Some(m) => message = m.clone(),
+                None => {
+                    let why = format!("{:?} is not a message", last.name());
+                    return (fields, Some(why));
+                }
+            }
+        }
+        match lookup(&message, name) {
+            Some(field) => fields.push(field),
+            None => {
+                let why = format!("no field {name:?} in {}", message.full_name());
+                return (fields, Some(why));
+            }
+        }
+    }
+    (fields, None)
 }

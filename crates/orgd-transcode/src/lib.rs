@@ -10,10 +10,13 @@
 
 pub mod binding;
 pub mod dialect;
+pub mod framing;
 pub mod host;
 pub mod json;
 pub mod openapi;
+pub mod refusal;
 pub mod status;
+pub mod wkt;
 
 pub use dialect::{Dialect, Issue, Location, RestError};
 pub use host::{
@@ -682,10 +685,7 @@ fn scalar_tree<D>(
 fn client_names(fields: &[prost_reflect::FieldDescriptor], naming: FieldNaming) -> Vec<String> {
     fields
         .iter()
-        .map(|f| match naming {
-            FieldNaming::JsonName => f.json_name().to_string(),
-            FieldNaming::ProtoName => f.name().to_string(),
-        })
+        .map(|f| naming.name_of(f).to_string())
         .collect()
 }
 
@@ -719,19 +719,13 @@ fn resolve_query_key(
     input: &MessageDescriptor,
     key: &str,
 ) -> Option<Vec<prost_reflect::FieldDescriptor>> {
-    let mut fields = Vec::new();
-    let mut message = input.clone();
-    let parts: Vec<&str> = key.split('.').collect();
-    for (i, name) in parts.iter().enumerate() {
-        let field = message
-            .get_field_by_name(name)
-            .or_else(|| message.get_field_by_json_name(name))?;
-        if i + 1 < parts.len() {
-            message = field.kind().as_message()?.clone();
-        }
-        fields.push(field);
+    match binding::walk(input, key, |m, name| {
+        m.get_field_by_name(name)
+            .or_else(|| m.get_field_by_json_name(name))
+    }) {
+        (fields, None) => Some(fields),
+        _ => None,
     }
-    Some(fields)
 }
 
 /// Puts `value` at the dotted `key`, keeping the client's names; repeated keys append.
@@ -831,23 +825,12 @@ fn rpc_error<D: Dialect>(binding: &Binding<D>, status: &tonic::Status) -> RestEr
 /// Where a proto field path of the request came from, and its name on the client's side.
 fn locate<D: Dialect>(binding: &Binding<D>, field_path: &str) -> (Location, Vec<String>) {
     let naming = binding.dialect.naming();
-    let mut names: Vec<String> = Vec::new();
-    let mut fields = Vec::new();
-    let mut message = Some(binding.input());
-    for part in field_path.split('.') {
-        let field = message.as_ref().and_then(|m| m.get_field_by_name(part));
-        match field {
-            Some(f) => {
-                names.push(client_names(std::slice::from_ref(&f), naming).remove(0));
-                message = f.kind().as_message().cloned();
-                fields.push(f);
-            }
-            None => {
-                names.push(part.to_string());
-                message = None;
-            }
-        }
-    }
+    let (fields, _) = binding::walk(&binding.input(), field_path, |m, name| {
+        m.get_field_by_name(name)
+    });
+    // Parts past what resolves are named as the status named them.
+    let mut names = client_names(&fields, naming);
+    names.extend(field_path.split('.').skip(fields.len()).map(str::to_string));
     let first = fields.first();
     let is_var = first.is_some_and(|f| {
         binding

@@ -13,7 +13,8 @@ use serde_json::{Map, Value, json};
 use crate::binding::{self, Binding, BodyTarget, HTTP_BODY};
 use crate::dialect::Dialect;
 use crate::host::{FieldSchema, Host, Options, Required};
-use crate::json::{FieldNaming, enum_json_value, is_wrapper};
+use crate::json::{FieldNaming, enum_json_value};
+use crate::wkt::{self, is_wrapper};
 
 /// The error statuses every operation may answer: what the dialects map RPC codes to
 /// (invalid argument, authentication, permission, existence, conflict, quota, availability)
@@ -216,10 +217,7 @@ fn openapi_path<D: Dialect>(b: &Binding<D>) -> String {
 }
 
 fn client_name(field: &FieldDescriptor, naming: FieldNaming) -> &str {
-    match naming {
-        FieldNaming::JsonName => field.json_name(),
-        FieldNaming::ProtoName => field.name(),
-    }
+    naming.name_of(field)
 }
 
 fn dotted_name(fields: &[FieldDescriptor], naming: FieldNaming) -> String {
@@ -521,9 +519,7 @@ impl Generator<'_> {
                 json!({"type": "string", "enum": names})
             }
             // One value in a URL is a string.
-            Kind::Message(m) if m.full_name() == "google.protobuf.Value" => {
-                self.scalar(&Kind::String)
-            }
+            Kind::Message(m) if m.full_name() == wkt::VALUE => self.scalar(&Kind::String),
             Kind::Message(m) => match m.get_field(1) {
                 // A wrapper's value, or a Timestamp/Duration string.
                 Some(inner) if is_wrapper(m.full_name()) => self.scalar(&inner.kind()),
@@ -639,17 +635,17 @@ impl Generator<'_> {
                 json!({"type": "string", "enum": names})
             }
             Kind::Message(m) => match m.full_name() {
-                "google.protobuf.Timestamp" if !self.response => json!({
+                wkt::TIMESTAMP if !self.response => json!({
                     "type": "string", "format": "date-time", "pattern": RFC3339_PATTERN,
                 }),
-                "google.protobuf.Timestamp" => json!({"type": "string", "format": "date-time"}),
-                "google.protobuf.Duration" => {
+                wkt::TIMESTAMP => json!({"type": "string", "format": "date-time"}),
+                wkt::DURATION => {
                     json!({"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]{1,9})?s$"})
                 }
-                "google.protobuf.Struct" => json!({"type": "object"}),
-                "google.protobuf.ListValue" => json!({"type": "array"}),
+                wkt::STRUCT => json!({"type": "object"}),
+                wkt::LIST_VALUE => json!({"type": "array"}),
                 // Any JSON value, null included (maxLength binds only a string).
-                "google.protobuf.Value" if self.body => {
+                wkt::VALUE if self.body => {
                     let mut any = json!({});
                     if let Some(max) = self.host.max_string_chars() {
                         any["maxLength"] = json!(max);
@@ -659,7 +655,7 @@ impl Generator<'_> {
                     }
                     any
                 }
-                "google.protobuf.Value" => json!({}),
+                wkt::VALUE => json!({}),
                 HTTP_BODY => json!({"type": "string", "format": "binary"}),
                 name if is_wrapper(name) => match m.get_field(1) {
                     Some(inner) => self.scalar(&inner.kind()),
@@ -788,7 +784,7 @@ const RFC3339_PATTERN: &str = concat!(
 );
 
 fn is_any_value(kind: &Kind) -> bool {
-    matches!(kind, Kind::Message(m) if m.full_name() == "google.protobuf.Value")
+    matches!(kind, Kind::Message(m) if m.full_name() == wkt::VALUE)
 }
 
 fn or_null(schema: Value) -> Value {
@@ -837,11 +833,7 @@ fn scalar_schema(kind: &Kind) -> Value {
 
 /// Messages a single query value sets (the transcoder converts them from one string).
 fn is_scalar_message(m: &MessageDescriptor) -> bool {
-    is_wrapper(m.full_name())
-        || matches!(
-            m.full_name(),
-            "google.protobuf.Timestamp" | "google.protobuf.Duration" | "google.protobuf.Value"
-        )
+    wkt::is_scalar_message(m.full_name())
 }
 
 #[cfg(test)]
