@@ -421,7 +421,7 @@ pub async fn run(cli: Cli) -> Result<(), BoxError> {
             organization,
             email,
         }) => {
-            let model = crate::domain::giosg::set_organization_email(
+            let model = crate::domain::organization_email::set_organization_email(
                 &db,
                 &operator(),
                 &organization,

@@ -25,14 +25,9 @@ use crate::connections;
 use crate::db::{Db, OpenError};
 use crate::grpc::admission::{Admission, Bounds};
 use crate::grpc::{
-    availability::AvailabilityReports,
-    billing::Billing,
-    invitation::Invitations,
-    membership::Memberships,
-    organization::Organizations,
-    partner::{OAuth, Partners},
-    partnership::Partnerships,
-    presence::Presences,
+    availability::AvailabilityReports, billing::Billing, invitation::Invitations,
+    membership::Memberships, oauth::OAuth, organization::Organizations, partner::Partners,
+    partnership::Partnerships, presence::Presences,
 };
 use crate::limits;
 use crate::probes::Probes;

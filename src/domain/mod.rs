@@ -10,6 +10,7 @@ pub mod keys;
 pub mod membership;
 pub mod oauth;
 pub mod organization;
+pub mod organization_email;
 pub mod owner;
 pub mod pagination;
 pub mod partner_directory;

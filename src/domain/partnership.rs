@@ -14,7 +14,7 @@ use super::access::{self, Admin, Authorized, Read};
 use super::error::{DomainError, DomainResult};
 use super::giosg;
 use super::pagination::{self, Page, PageRequest};
-use super::presence::{self, OrganizationView, UserView};
+use super::presence::{self, OrganizationPresence, UserView};
 use super::validate::{NAME_MAX_CHARS, Violations};
 use crate::auth::Principal;
 use crate::db::Db;
@@ -24,8 +24,8 @@ use crate::entity::{membership, organization, partnership, user};
 #[derive(Clone, Debug)]
 pub struct PartnershipView {
     pub row: partnership::Model,
-    pub organization: OrganizationView,
-    pub partner: OrganizationView,
+    pub organization: OrganizationPresence,
+    pub partner: OrganizationPresence,
 }
 
 /// A JSON value that may be absent, explicitly null, or given.
@@ -48,7 +48,7 @@ pub async fn get_own_organization(
     db: &Db,
     principal: &Principal,
     organization_id: &str,
-) -> DomainResult<OrganizationView> {
+) -> DomainResult<OrganizationPresence> {
     let conn = db.read();
     let (_, org) = access::giosg::organization::<Read>(conn, principal, organization_id).await?;
     presence::organization(conn, org).await
@@ -150,7 +150,7 @@ async fn partnership_views(
             .all(conn)
             .await?
     };
-    let partners: HashMap<i64, OrganizationView> = presence::organizations(conn, partners)
+    let partners: HashMap<i64, OrganizationPresence> = presence::organizations(conn, partners)
         .await?
         .into_iter()
         .map(|o| (o.model.id, o))
@@ -308,7 +308,7 @@ pub async fn list_partners(
     principal: &Principal,
     organization_id: &str,
     page: &PageRequest,
-) -> DomainResult<Page<OrganizationView>> {
+) -> DomainResult<Page<OrganizationPresence>> {
     let conn = db.read();
     let (grant, _) = access::giosg::organization::<Read>(conn, principal, organization_id).await?;
     let found = pagination::fetch(
@@ -333,7 +333,7 @@ pub async fn get_partner(
     principal: &Principal,
     organization_id: &str,
     partner_id: &str,
-) -> DomainResult<OrganizationView> {
+) -> DomainResult<OrganizationPresence> {
     let conn = db.read();
     let (grant, _) = access::giosg::organization::<Read>(conn, principal, organization_id).await?;
     let (_, partner) = find_partnership(conn, &grant, partner_id).await?;

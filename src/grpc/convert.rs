@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::availability::Counts;
 use crate::domain::membership::{MembershipView, Role};
 use crate::domain::organization::{Location, OrganizationInput, OrganizationView, State};
-use crate::domain::owner::InvitationView;
+use crate::domain::owner::OwnerInvitationView;
 use crate::domain::quick_action::QuickActionInput;
 use crate::domain::trial::TrialStatus;
 use crate::entity::quick_action;
@@ -121,7 +121,7 @@ pub fn location(l: &Location) -> pb::OrganizationLocation {
     }
 }
 
-pub fn invitation(v: &InvitationView) -> pb::OwnerInvitation {
+pub fn invitation(v: &OwnerInvitationView) -> pb::OwnerInvitation {
     pb::OwnerInvitation {
         id: v.invitation.uuid.to_string(),
         email: v.email.clone(),

@@ -5,11 +5,13 @@ pub mod availability;
 pub mod billing;
 pub mod codec;
 pub mod convert;
+pub mod giosg;
 /// The framing of a unary gRPC request, checked before tonic reads it (protocol, in the
 /// transcoder crate).
 pub use orgd_transcode::framing;
 pub mod invitation;
 pub mod membership;
+pub mod oauth;
 pub mod organization;
 pub mod partner;
 pub mod partnership;

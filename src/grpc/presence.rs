@@ -3,7 +3,7 @@
 use tonic::{Request, Response, Status};
 
 use super::convert::timestamp;
-use super::partnership::giosg_user;
+use super::giosg::giosg_user;
 use super::principal;
 use crate::db::Db;
 use crate::domain::presence::{self, StatusInput};

@@ -35,22 +35,22 @@ pub trait Dialect: Copy + Eq + std::hash::Hash + std::fmt::Debug + Send + Sync +
     fn error_schema(self) -> Value;
 }
 
-/// Where a bad value came from; MyCreditApp names it first in `loc`.
+/// The part of the request a bad value came from (MyCreditApp names it first in `loc`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Location {
+pub enum RequestPart {
     Path,
     Query,
     Body,
     Header,
 }
 
-impl Location {
+impl RequestPart {
     pub fn as_str(self) -> &'static str {
         match self {
-            Location::Path => "path",
-            Location::Query => "query",
-            Location::Body => "body",
-            Location::Header => "header",
+            RequestPart::Path => "path",
+            RequestPart::Query => "query",
+            RequestPart::Body => "body",
+            RequestPart::Header => "header",
         }
     }
 }
@@ -58,7 +58,7 @@ impl Location {
 /// One bad input value, named as the client named it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Issue {
-    pub location: Location,
+    pub location: RequestPart,
     pub path: Vec<String>,
     pub message: String,
     pub kind: String,

@@ -18,7 +18,7 @@ pub mod refusal;
 pub mod status;
 pub mod wkt;
 
-pub use dialect::{Dialect, Issue, Location, RestError};
+pub use dialect::{Dialect, Issue, RequestPart, RestError};
 pub use host::{
     Admission, Annotations, FieldSchema, Host, Options, RequestContext, Required, Violation,
 };
@@ -507,15 +507,22 @@ fn request_message<D: Dialect>(
     if has_body && form && binding.accepts_form() {
         // Read as a query string would be.
         let text = String::from_utf8_lossy(body);
-        let tree = scalar_tree(binding, &input, &text, Location::Body, &mut issues, false);
+        let tree = scalar_tree(
+            binding,
+            &input,
+            &text,
+            RequestPart::Body,
+            &mut issues,
+            false,
+        );
         if !tree.is_empty() {
             let result = json::decode_into(&mut message, &Value::Object(tree));
-            collect(&mut issues, Location::Body, &[], result);
+            collect(&mut issues, RequestPart::Body, &[], result);
         }
     } else if has_body && !matches!(binding.body, BodyTarget::None) {
         match serde_json::from_slice::<Value>(body) {
             Err(e) => issues.push(Issue {
-                location: Location::Body,
+                location: RequestPart::Body,
                 path: Vec::new(),
                 message: format!("malformed JSON: {e}"),
                 kind: "json_invalid".into(),
@@ -525,7 +532,7 @@ fn request_message<D: Dialect>(
                     BodyTarget::Field(f) => json::decode_field(&mut message, f, &json),
                     _ => json::decode_into(&mut message, &json),
                 };
-                collect(&mut issues, Location::Body, &[], result);
+                collect(&mut issues, RequestPart::Body, &[], result);
             }
         }
     }
@@ -535,13 +542,13 @@ fn request_message<D: Dialect>(
             binding,
             &input,
             query.unwrap_or(""),
-            Location::Query,
+            RequestPart::Query,
             &mut issues,
             true,
         );
         if !tree.is_empty() {
             let result = json::decode_into(&mut message, &Value::Object(tree));
-            collect(&mut issues, Location::Query, &[], result);
+            collect(&mut issues, RequestPart::Query, &[], result);
         }
     }
 
@@ -551,7 +558,7 @@ fn request_message<D: Dialect>(
             // The RPC reports it as required; listed here only beside other bad values,
             // so that a client learns every problem at once.
             missing_headers.push(Issue {
-                location: Location::Header,
+                location: RequestPart::Header,
                 path: vec![name.as_str().to_string()],
                 message: "field required".into(),
                 kind: "missing".into(),
@@ -569,7 +576,7 @@ fn request_message<D: Dialect>(
                 tree.insert(field.name().to_string(), v);
                 if let Err(errors) = json::decode_into(&mut message, &Value::Object(tree)) {
                     issues.extend(errors.into_iter().map(|e| Issue {
-                        location: Location::Header,
+                        location: RequestPart::Header,
                         path: path.clone(),
                         message: e.message,
                         kind: e.code.to_string(),
@@ -577,7 +584,7 @@ fn request_message<D: Dialect>(
                 }
             }
             Err(message) => issues.push(Issue {
-                location: Location::Header,
+                location: RequestPart::Header,
                 path,
                 message,
                 kind: "invalid_format".into(),
@@ -596,7 +603,7 @@ fn request_message<D: Dialect>(
             Err(message) => {
                 bad_path = true;
                 issues.push(Issue {
-                    location: Location::Path,
+                    location: RequestPart::Path,
                     path: client_names(fields, naming),
                     message,
                     kind: "invalid_format".into(),
@@ -607,7 +614,7 @@ fn request_message<D: Dialect>(
     if !tree.is_empty() {
         let result = json::decode_into(&mut message, &Value::Object(tree));
         bad_path |= result.is_err();
-        collect(&mut issues, Location::Path, &[], result);
+        collect(&mut issues, RequestPart::Path, &[], result);
     }
 
     if issues.is_empty() {
@@ -656,7 +663,7 @@ fn scalar_tree<D>(
     binding: &Binding<D>,
     input: &MessageDescriptor,
     text: &str,
-    location: Location,
+    location: RequestPart,
     issues: &mut Vec<Issue>,
     skip_bound: bool,
 ) -> Map<String, Value> {
@@ -691,7 +698,7 @@ fn client_names(fields: &[prost_reflect::FieldDescriptor], naming: FieldNaming) 
 
 fn collect(
     issues: &mut Vec<Issue>,
-    location: Location,
+    location: RequestPart,
     prefix: &[String],
     result: Result<(), Vec<json::FieldError>>,
 ) {
@@ -823,7 +830,7 @@ fn rpc_error<D: Dialect>(binding: &Binding<D>, status: &tonic::Status) -> RestEr
 }
 
 /// Where a proto field path of the request came from, and its name on the client's side.
-fn locate<D: Dialect>(binding: &Binding<D>, field_path: &str) -> (Location, Vec<String>) {
+fn locate<D: Dialect>(binding: &Binding<D>, field_path: &str) -> (RequestPart, Vec<String>) {
     let naming = binding.dialect.naming();
     let (fields, _) = binding::walk(&binding.input(), field_path, |m, name| {
         m.get_field_by_name(name)
@@ -839,18 +846,18 @@ fn locate<D: Dialect>(binding: &Binding<D>, field_path: &str) -> (Location, Vec<
             .any(|v| v.first().is_some_and(|g| g.number() == f.number()))
     });
     if is_var {
-        return (Location::Path, names);
+        return (RequestPart::Path, names);
     }
     if let Some(header) = first.and_then(|f| binding.header_of(f)) {
         let mut path = vec![header.as_str().to_string()];
         path.extend(names.into_iter().skip(1));
-        return (Location::Header, path);
+        return (RequestPart::Header, path);
     }
     match &binding.body {
         BodyTarget::Field(b) if first.is_some_and(|f| f.number() == b.number()) => {
-            (Location::Body, names.split_off(1))
+            (RequestPart::Body, names.split_off(1))
         }
-        BodyTarget::Whole => (Location::Body, names),
-        _ => (Location::Query, names),
+        BodyTarget::Whole => (RequestPart::Body, names),
+        _ => (RequestPart::Query, names),
     }
 }
