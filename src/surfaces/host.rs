@@ -61,10 +61,10 @@ impl orgd_transcode::Host for OrgdHost {
     }
 
     fn http_status(&self, status: &tonic::Status) -> Option<StatusCode> {
-        // The domain's upload over its size (`DomainError::TooLarge`) is INVALID_ARGUMENT to
-        // gRPC and 413 to REST, as the transcoder's own body limit is.
+        // gRPC carries the domain's error as its code and reason: an upload over its size
+        // (`DomainError::TooLarge`) is INVALID_ARGUMENT there and 413 here.
         let details = status.get_error_details();
-        (details.error_info()?.reason == orgd_transcode::dialect::PAYLOAD_TOO_LARGE)
+        (details.error_info()?.reason == crate::domain::error::TOO_LARGE_REASON)
             .then_some(StatusCode::PAYLOAD_TOO_LARGE)
     }
 

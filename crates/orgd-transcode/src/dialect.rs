@@ -8,8 +8,8 @@ use tonic::Code;
 
 use super::json::FieldNaming;
 
-/// The reason of every error about a request too large, whoever found it (the transcoder
-/// reading the body, or the domain checking an upload); REST answers it with 413.
+/// The reason of the transcoder's refusal of a body over its limit (answered 413: the
+/// status is set on the error, not read from the reason).
 pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
 
 /// The conventions of one REST surface the embedding app publishes: how it names fields,
