@@ -100,7 +100,7 @@ fn path_of(binding: &Binding<toy::Toy>, vars: &[String]) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 5_000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 20_000, ..ProptestConfig::default() })]
 
     #[test]
     fn decoding_never_panics_and_refuses_with_4xx(
