@@ -20,8 +20,8 @@ use crate::domain::{DomainError, oauth, token, user};
 use crate::grpc::convert;
 use crate::observability::logging::LogFormat;
 use crate::proto::DESCRIPTOR_POOL;
-use crate::rest::json::{FieldNaming, encode_message};
 use crate::server::{BoxError, Server};
+use orgd_transcode::json::{FieldNaming, encode_message};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -421,7 +421,7 @@ pub async fn run(cli: Cli) -> Result<(), BoxError> {
             organization,
             email,
         }) => {
-            let model = crate::domain::giosg::set_organization_email(
+            let model = crate::domain::organization_email::set_organization_email(
                 &db,
                 &operator(),
                 &organization,

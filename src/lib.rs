@@ -15,7 +15,7 @@ pub mod probes;
 pub mod proto;
 pub mod purge;
 pub mod rate_limit;
-pub mod rest;
 pub mod server;
 pub mod startup;
+pub mod surfaces;
 pub mod tls;

@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, StatusCode, header};
+use http::StatusCode;
 use tokio::sync::Semaphore;
 
 use crate::auth::{Authn, Principal};
@@ -110,7 +110,7 @@ pub const DEFAULT_MAX_CHILDREN: u64 = 10_000;
 /// Organizations one user may create while a member of this many.
 pub const DEFAULT_MAX_ORGANIZATIONS_PER_USER: u64 = 1_000;
 /// How long refused clients are asked to wait.
-const RETRY_AFTER_SECS: &str = "1";
+const RETRY_AFTER_SECS: u64 = 1;
 
 /// Admits a request only while fewer than the limit are in progress; the excess gets 503
 /// (REST) or RESOURCE_EXHAUSTED (gRPC) with `retry-after`, so overload never grows a queue.
@@ -125,40 +125,21 @@ pub async fn shed_load(
     next.run(req).await
 }
 
-fn is_grpc(req: &Request) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/grpc"))
-}
-
+/// RESOURCE_EXHAUSTED on gRPC; 503 rather than the table's 429 on REST: the server, not the
+/// client, is over its capacity.
 fn overloaded(req: &Request) -> Response {
-    let mut response = if is_grpc(req) {
-        let mut r = StatusCode::OK.into_response();
-        let h = r.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/grpc"),
-        );
-        h.insert("grpc-status", HeaderValue::from_static("8"));
-        h.insert(
-            "grpc-message",
-            HeaderValue::from_static("server%20overloaded,%20retry%20later"),
-        );
-        r
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(header::CONTENT_TYPE, "application/json")],
-            r#"{"message":"server overloaded, retry later","error":"UNAVAILABLE","detail":"server overloaded, retry later"}"#,
-        )
-            .into_response()
-    };
-    response.headers_mut().insert(
-        header::RETRY_AFTER,
-        HeaderValue::from_static(RETRY_AFTER_SECS),
+    let message = "server overloaded, retry later";
+    let err = orgd_transcode::refusal::error(
+        tonic::Code::ResourceExhausted,
+        Some(StatusCode::SERVICE_UNAVAILABLE),
+        "UNAVAILABLE",
+        message,
     );
-    response
+    orgd_transcode::refusal::refuse::<crate::surfaces::Dialect>(
+        req.headers(),
+        &err,
+        Duration::from_secs(RETRY_AFTER_SECS),
+    )
 }
 
 /// 414 for a URI longer than [`MAX_URI_BYTES`].

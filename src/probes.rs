@@ -193,7 +193,7 @@ async fn watch(inner: Weak<Inner>) {
 }
 
 fn json(status: StatusCode, body: serde_json::Value) -> Response {
-    crate::rest::dialect::json_response(status, body.to_string().into_bytes())
+    crate::surfaces::json_response(status, body.to_string().into_bytes())
 }
 
 /// gRPC health from [`Probes`]: one status for `""` and every service, NOT_FOUND for any

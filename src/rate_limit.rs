@@ -112,9 +112,7 @@ fn refilled(bucket: &Bucket, rate: Rate, now: Instant) -> f64 {
 }
 
 /// Whole seconds to ask a client to wait: rounded up, at least one.
-pub fn retry_after_secs(wait: Duration) -> u64 {
-    wait.as_secs_f64().ceil().max(1.0) as u64
-}
+pub use orgd_transcode::status::retry_after_secs;
 
 #[cfg(test)]
 mod tests {

@@ -26,19 +26,13 @@ use crate::connections;
 use crate::db::{Db, OpenError};
 use crate::grpc::admission::{Admission, Bounds};
 use crate::grpc::{
-    availability::AvailabilityReports,
-    billing::Billing,
-    guest::Guests,
-    invitation::Invitations,
-    membership::Memberships,
-    network::Network,
-    organization::Organizations,
-    partner::{OAuth, Partners},
-    partnership::Partnerships,
-    presence::Presences,
+    availability::AvailabilityReports, billing::Billing, guest::Guests, invitation::Invitations,
+    membership::Memberships, network::Network, oauth::OAuth, organization::Organizations,
+    partner::Partners, partnership::Partnerships, presence::Presences,
 };
 use crate::limits;
 use crate::probes::Probes;
+use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::v1::availability_service_server::AvailabilityServiceServer;
 use crate::proto::v1::billing_service_server::BillingServiceServer;
 use crate::proto::v1::guest_connection_service_server::GuestConnectionServiceServer;
@@ -50,8 +44,6 @@ use crate::proto::v1::organization_service_server::OrganizationServiceServer;
 use crate::proto::v1::partnership_invitation_service_server::PartnershipInvitationServiceServer;
 use crate::proto::v1::partnership_service_server::PartnershipServiceServer;
 use crate::proto::v1::presence_service_server::PresenceServiceServer;
-use crate::proto::{DESCRIPTOR_POOL, FILE_DESCRIPTOR_SET};
-use crate::rest::Transcoder;
 use crate::startup::{SchemaGate, wait_for_database};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -282,21 +274,21 @@ async fn build(db: Db, config: &Config, schema: SchemaGate) -> Result<(Router, P
     grpc = grpc_stream_route(grpc, name_of(&reflection), reflection);
     grpc = grpc_stream_route(grpc, name_of(&reflection_v1alpha), reflection_v1alpha);
 
-    let transcoder = Transcoder::new(
-        &DESCRIPTOR_POOL,
+    let transcoder = crate::surfaces::transcoder(
         grpc.clone(),
         max_response,
-        bounds.whole_lists.clone(),
+        crate::surfaces::OrgdHost {
+            whole_lists: bounds.whole_lists.clone(),
+        },
     );
     // Generated once, from the same bindings the transcoder serves; no token needed.
     let openapi = bytes::Bytes::from(
-        serde_json::to_vec(&crate::rest::openapi::document(&DESCRIPTOR_POOL))
-            .expect("a JSON value serialises"),
+        serde_json::to_vec(&crate::surfaces::document()).expect("a JSON value serialises"),
     );
     // Every RPC over Connect too, health and reflection included (`buf curl` reflects over
     // the protocol it calls with); error details are written out with the google.rpc types.
-    let connect = crate::rest::connect::Connect::new(
-        &DESCRIPTOR_POOL,
+    let connect = orgd_transcode::connect::Connect::new(
+        &crate::proto::DESCRIPTOR_POOL,
         &[
             tonic_health::pb::FILE_DESCRIPTOR_SET,
             tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
@@ -304,7 +296,7 @@ async fn build(db: Db, config: &Config, schema: SchemaGate) -> Result<(Router, P
             tonic_types::pb::FILE_DESCRIPTOR_SET,
         ],
         grpc.clone(),
-        crate::rest::connect::Options {
+        orgd_transcode::connect::Options {
             max_request_bytes: GRPC_MAX_MESSAGE_BYTES,
             get_cache_control: http::HeaderValue::from_static(CONNECT_GET_CACHE_CONTROL),
         },
@@ -336,7 +328,7 @@ async fn build(db: Db, config: &Config, schema: SchemaGate) -> Result<(Router, P
             "/openapi.json",
             axum::routing::get(move || {
                 let body = openapi.clone();
-                async move { crate::rest::dialect::json_response(http::StatusCode::OK, body.into()) }
+                async move { crate::surfaces::json_response(http::StatusCode::OK, body.into()) }
             }),
         )
         .route(
@@ -350,7 +342,7 @@ async fn build(db: Db, config: &Config, schema: SchemaGate) -> Result<(Router, P
         // Inside authentication, whose verdict the RPCs a Connect call turns into read.
         .layer(axum::middleware::from_fn_with_state(
             connect,
-            crate::rest::connect::serve,
+            orgd_transcode::connect::serve,
         ))
         .layer(axum::middleware::from_fn_with_state(
             crate::auth::layer::Authenticator::new(db),

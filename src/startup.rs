@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
 
 use crate::db::{Db, OpenError, Outage};
 
@@ -82,44 +81,15 @@ fn needs_no_database(path: &str) -> bool {
 
 fn unavailable(req: &Request) -> Response {
     let outage = Outage::Unreachable;
-    let is_grpc = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/grpc"));
-    let mut response = if is_grpc {
-        let mut r = StatusCode::OK.into_response();
-        let h = r.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/grpc"),
-        );
-        h.insert(
-            "grpc-status",
-            HeaderValue::from(tonic::Code::Unavailable as i32),
-        );
-        h.insert(
-            "grpc-message",
-            HeaderValue::from_static("the%20database%20is%20unavailable,%20retry%20later"),
-        );
-        r
-    } else {
-        // One body for the three dialects: each client finds the field it reads.
-        let body = serde_json::json!({
-            "message": outage.message(),
-            "error": outage.reason(),
-            "detail": outage.message(),
-        });
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(header::CONTENT_TYPE, "application/json")],
-            body.to_string(),
-        )
-            .into_response()
-    };
-    response.headers_mut().insert(
-        header::RETRY_AFTER,
-        HeaderValue::from(outage.retry_after().as_secs().max(1)),
+    let err = orgd_transcode::refusal::error(
+        tonic::Code::Unavailable,
+        None,
+        outage.reason(),
+        outage.message(),
     );
-    response
+    orgd_transcode::refusal::refuse::<crate::surfaces::Dialect>(
+        req.headers(),
+        &err,
+        outage.retry_after(),
+    )
 }

@@ -24,8 +24,9 @@ use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::Channel;
 
 use orgd::proto::DESCRIPTOR_POOL;
-use orgd::rest::binding::{self, Binding, BodyTarget};
-use orgd::rest::dialect::Dialect;
+use orgd::surfaces::Binding;
+use orgd::surfaces::Dialect;
+use orgd_transcode::binding::BodyTarget;
 
 // ---------------------------------------------------------------------------------------
 // One RPC, sent over gRPC (a unary call of raw bytes) or over its REST binding.
@@ -212,7 +213,7 @@ fn value_at(msg: &DynamicMessage, path: &[prost_reflect::FieldDescriptor]) -> St
 }
 
 fn binding_of(rpc: &str) -> Option<Binding> {
-    binding::bindings(&DESCRIPTOR_POOL)
+    orgd::surfaces::bindings()
         .into_iter()
         .find(|b| b.method.full_name() == rpc)
 }

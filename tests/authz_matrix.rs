@@ -50,8 +50,9 @@ use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::Channel;
 
 use orgd::proto::DESCRIPTOR_POOL;
-use orgd::rest::binding::{self, Binding, BodyTarget};
-use orgd::rest::dialect::Dialect;
+use orgd::surfaces::Binding;
+use orgd::surfaces::Dialect;
+use orgd_transcode::binding::BodyTarget;
 
 // ---------------------------------------------------------------------------------------
 // The table.
@@ -1324,18 +1325,7 @@ impl fmt::Display for Got {
 }
 
 fn http_of(code: tonic::Code) -> u16 {
-    use tonic::Code::*;
-    match code {
-        Ok => 200,
-        InvalidArgument => 400,
-        Unauthenticated => 401,
-        PermissionDenied => 403,
-        NotFound => 404,
-        AlreadyExists | Aborted | FailedPrecondition => 409,
-        ResourceExhausted => 429,
-        Unavailable => 503,
-        _ => 500,
-    }
+    orgd_transcode::status::http_status(code).as_u16()
 }
 
 fn clip(s: &str) -> String {
@@ -1629,7 +1619,7 @@ async fn authorization_matrix() {
             .map(|(rpc, row)| (*rpc, parse_row(rpc, row)))
             .collect();
         assert_eq!(table.len(), TABLE.len(), "an RPC has two rows in the table");
-        let bindings = binding::bindings(&DESCRIPTOR_POOL);
+        let bindings = orgd::surfaces::bindings();
         let methods: Vec<MethodDescriptor> = DESCRIPTOR_POOL
             .services()
             .flat_map(|s| s.methods().collect::<Vec<_>>())

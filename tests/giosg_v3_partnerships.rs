@@ -314,9 +314,8 @@ async fn the_list_orders_and_numbers_its_pages() {
 
 /// Every giosg GET route, v3 and v5, with a path that names something real.
 fn giosg_get_templates() -> BTreeSet<String> {
-    use orgd::rest::binding::bindings;
-    use orgd::rest::dialect::Dialect;
-    bindings(&orgd::proto::DESCRIPTOR_POOL)
+    use orgd::surfaces::{Dialect, bindings};
+    bindings()
         .into_iter()
         .filter(|b| b.dialect == Dialect::Giosg && b.http_method == http::Method::GET)
         .map(|b| b.template.to_string())

@@ -4,7 +4,8 @@ mod common;
 
 use common::*;
 use orgd::proto::DESCRIPTOR_POOL;
-use orgd::rest::binding::{BodyTarget, bindings};
+use orgd::surfaces::bindings;
+use orgd_transcode::binding::BodyTarget;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -39,7 +40,7 @@ async fn document_lists_every_binding_with_schemas_and_security() {
         assert_eq!(doc["openapi"], "3.1.0");
 
         let paths = doc["paths"].as_object().unwrap();
-        let all = bindings(&DESCRIPTOR_POOL);
+        let all = bindings();
         assert!(all.len() >= 50, "{} bindings", all.len());
         for b in &all {
             let method = b.http_method.as_str().to_ascii_lowercase();
@@ -245,7 +246,7 @@ async fn document_lists_every_binding_with_schemas_and_security() {
 }
 
 /// The operation of a binding in the document.
-fn operation<'a>(doc: &'a Value, b: &orgd::rest::binding::Binding) -> &'a Value {
+fn operation<'a>(doc: &'a Value, b: &orgd::surfaces::Binding) -> &'a Value {
     let method = b.http_method.as_str().to_ascii_lowercase();
     doc["paths"]
         .as_object()
@@ -260,9 +261,9 @@ fn operation<'a>(doc: &'a Value, b: &orgd::rest::binding::Binding) -> &'a Value 
 /// OAuth2 token requests are), with the fields of the JSON body.
 #[test]
 fn form_bodies_are_documented_where_the_transcoder_reads_them() {
-    let doc = orgd::rest::openapi::document(&DESCRIPTOR_POOL);
+    let doc = orgd::surfaces::document();
     let mut forms = 0;
-    for b in bindings(&DESCRIPTOR_POOL) {
+    for b in bindings() {
         let content = &operation(&doc, &b)["requestBody"]["content"];
         let form = content.get("application/x-www-form-urlencoded");
         assert_eq!(
@@ -308,7 +309,7 @@ fn request_bodies_carry_the_bound_of_every_string_and_list() {
         DESCRIPTION_MAX_CHARS, EMAIL_MAX_CHARS, NAME_MAX_CHARS, TAG_MAX_CHARS, TAGS_MAX, field_rule,
     };
     use orgd::limits::{MAX_LIST_ITEMS, MAX_STRING_CHARS};
-    let doc = orgd::rest::openapi::document(&DESCRIPTOR_POOL);
+    let doc = orgd::surfaces::document();
     let schemas = &doc["components"]["schemas"];
     let input = &schemas["orgd.v1.Organization-input"]["properties"];
     assert_eq!(input["name"]["maxLength"], NAME_MAX_CHARS);
@@ -341,7 +342,7 @@ fn request_bodies_carry_the_bound_of_every_string_and_list() {
         json!(["email"])
     );
 
-    for b in bindings(&DESCRIPTOR_POOL) {
+    for b in bindings() {
         let params = operation(&doc, &b)["parameters"].as_array().cloned();
         for p in params.unwrap_or_default() {
             let schema = &p["schema"];
@@ -513,7 +514,7 @@ async fn a_method_a_path_lacks_is_405_even_where_a_variable_route_matches() {
 /// has a title of its own, the request variants included.
 #[test]
 fn every_component_schema_has_a_title_of_its_own() {
-    let doc = orgd::rest::openapi::document(&DESCRIPTOR_POOL);
+    let doc = orgd::surfaces::document();
     let mut seen = std::collections::HashMap::new();
     for (name, schema) in doc["components"]["schemas"].as_object().unwrap() {
         if let Some(title) = schema["title"].as_str()
@@ -564,7 +565,7 @@ fn every_field_rule_names_a_field_and_shows_in_the_document() {
         };
         assert!(found, "{name} names no field");
     }
-    let doc = orgd::rest::openapi::document(&DESCRIPTOR_POOL);
+    let doc = orgd::surfaces::document();
     let text = doc.to_string();
     for pattern in [
         orgd::domain::validate::EMAIL_PATTERN,

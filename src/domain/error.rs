@@ -98,6 +98,10 @@ fn describe(violations: &[Violation]) -> String {
 
 pub type DomainResult<T> = Result<T, DomainError>;
 
+/// The reason of [`DomainError::TooLarge`]: INVALID_ARGUMENT to gRPC, and the one reason the
+/// REST surfaces answer with 413 (`surfaces::host`), as the transcoder's own body limit is.
+pub const TOO_LARGE_REASON: &str = "PAYLOAD_TOO_LARGE";
+
 impl DomainError {
     pub fn permission_denied() -> DomainError {
         DomainError::PermissionDenied("you are not allowed to do this".into())
@@ -115,7 +119,7 @@ impl DomainError {
             DomainError::PermissionDenied(_) => "PERMISSION_DENIED",
             DomainError::NotFound(_) => "NOT_FOUND",
             DomainError::Invalid(_) => "INVALID_ARGUMENT",
-            DomainError::TooLarge(_) => "PAYLOAD_TOO_LARGE",
+            DomainError::TooLarge(_) => TOO_LARGE_REASON,
             DomainError::Conflict { reason, .. } | DomainError::AlreadyExists { reason, .. } => {
                 reason
             }

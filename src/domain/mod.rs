@@ -11,6 +11,7 @@ pub mod keys;
 pub mod membership;
 pub mod oauth;
 pub mod organization;
+pub mod organization_email;
 pub mod owner;
 pub mod page_number;
 pub mod pagination;

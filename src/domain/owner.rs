@@ -20,7 +20,7 @@ use crate::db::Db;
 use crate::entity::{membership as membership_entity, owner_invitation, user};
 
 #[derive(Clone, Debug)]
-pub struct InvitationView {
+pub struct OwnerInvitationView {
     pub invitation: owner_invitation::Model,
     pub email: String,
 }
@@ -64,7 +64,7 @@ pub async fn list_invitations(
     limit: Option<i32>,
     offset: Option<i32>,
     max_unpaged: usize,
-) -> DomainResult<Vec<InvitationView>> {
+) -> DomainResult<Vec<OwnerInvitationView>> {
     let conn = db.read();
     let organization_id = require_own(conn, principal, organization_id)
         .await?
@@ -102,7 +102,7 @@ pub async fn list_invitations(
         .into_iter()
         .filter_map(|invitation| {
             let email = emails.get(&invitation.user_id)?.clone();
-            Some(InvitationView { invitation, email })
+            Some(OwnerInvitationView { invitation, email })
         })
         .collect())
 }
@@ -113,7 +113,7 @@ pub async fn invite(
     principal: &Principal,
     organization_id: i64,
     email: &str,
-) -> DomainResult<InvitationView> {
+) -> DomainResult<OwnerInvitationView> {
     let email = email.trim().to_lowercase();
     let txn = db.begin_write().await?;
     let own = require_own(&txn, principal, organization_id).await?;
@@ -164,7 +164,7 @@ pub async fn invite(
         Err(e) => return Err(e.into()),
     };
     txn.commit().await?;
-    Ok(InvitationView {
+    Ok(OwnerInvitationView {
         invitation,
         email: invitee.email,
     })

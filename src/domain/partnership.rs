@@ -16,7 +16,7 @@ use super::giosg::{self, OrganizationRef};
 use super::invitation::{self, InvitationView};
 use super::page_number::{self, NumberRequest, NumberedPage};
 use super::pagination::{self, Page, PageRequest};
-use super::presence::{self, OrganizationView, UserView};
+use super::presence::{self, OrganizationPresence, UserView};
 use super::validate::{NAME_MAX_CHARS, Violations};
 use crate::auth::Principal;
 use crate::db::Db;
@@ -26,8 +26,8 @@ use crate::entity::{membership, organization, partnership, partnership_invitatio
 #[derive(Clone, Debug)]
 pub struct PartnershipView {
     pub row: partnership::Model,
-    pub organization: OrganizationView,
-    pub partner: OrganizationView,
+    pub organization: OrganizationPresence,
+    pub partner: OrganizationPresence,
 }
 
 /// A JSON value that may be absent, explicitly null, or given.
@@ -50,7 +50,7 @@ pub async fn get_own_organization(
     db: &Db,
     principal: &Principal,
     organization_id: &str,
-) -> DomainResult<OrganizationView> {
+) -> DomainResult<OrganizationPresence> {
     let conn = db.read();
     let (_, org) = access::giosg::organization::<Read>(conn, principal, organization_id).await?;
     presence::organization(conn, org).await
@@ -156,7 +156,7 @@ async fn partnership_views(
             .all(conn)
             .await?
     };
-    let orgs: HashMap<i64, OrganizationView> = presence::organizations(conn, orgs)
+    let orgs: HashMap<i64, OrganizationPresence> = presence::organizations(conn, orgs)
         .await?
         .into_iter()
         .map(|o| (o.model.id, o))
@@ -498,7 +498,7 @@ pub async fn list_partners(
     principal: &Principal,
     organization_id: &str,
     page: &PageRequest,
-) -> DomainResult<Page<OrganizationView>> {
+) -> DomainResult<Page<OrganizationPresence>> {
     let conn = db.read();
     let (grant, _) = access::giosg::organization::<Read>(conn, principal, organization_id).await?;
     let found = pagination::fetch(
@@ -523,7 +523,7 @@ pub async fn get_partner(
     principal: &Principal,
     organization_id: &str,
     partner_id: &str,
-) -> DomainResult<OrganizationView> {
+) -> DomainResult<OrganizationPresence> {
     let conn = db.read();
     let (grant, _) = access::giosg::organization::<Read>(conn, principal, organization_id).await?;
     let (_, partner) = find_partnership(conn, &grant, partner_id).await?;

@@ -36,7 +36,7 @@ pub struct UserView {
 }
 
 #[derive(Clone, Debug)]
-pub struct OrganizationView {
+pub struct OrganizationPresence {
     pub model: organization::Model,
     pub presence: Presence,
 }
@@ -101,7 +101,7 @@ pub async fn user(conn: &impl ConnectionTrait, model: user::Model) -> DomainResu
 pub async fn organizations(
     conn: &impl ConnectionTrait,
     models: Vec<organization::Model>,
-) -> DomainResult<Vec<OrganizationView>> {
+) -> DomainResult<Vec<OrganizationPresence>> {
     let mut by_org: HashMap<i64, Presence> = HashMap::new();
     if !models.is_empty() {
         let placeholders: Vec<String> = (2..models.len() + 2).map(|i| format!("${i}")).collect();
@@ -138,7 +138,7 @@ pub async fn organizations(
     }
     Ok(models
         .into_iter()
-        .map(|model| OrganizationView {
+        .map(|model| OrganizationPresence {
             presence: by_org.get(&model.id).copied().unwrap_or_default(),
             model,
         })
@@ -148,7 +148,7 @@ pub async fn organizations(
 pub async fn organization(
     conn: &impl ConnectionTrait,
     model: organization::Model,
-) -> DomainResult<OrganizationView> {
+) -> DomainResult<OrganizationPresence> {
     Ok(organizations(conn, vec![model]).await?.remove(0))
 }
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::availability::Counts;
 use crate::domain::membership::{MembershipView, Role};
 use crate::domain::organization::{Location, OrganizationInput, OrganizationView, State};
-use crate::domain::owner::InvitationView;
+use crate::domain::owner::OwnerInvitationView;
 use crate::domain::quick_action::QuickActionInput;
 use crate::domain::trial::TrialStatus;
 use crate::entity::quick_action;
@@ -70,7 +70,7 @@ pub fn organization(view: &OrganizationView) -> pb::Organization {
         state: state_to_proto(view.state(Utc::now())) as i32,
         avatar_url: m
             .avatar_version
-            .map(|v| format!("/api/v1/organization/{}/avatar?v={v}", m.id)),
+            .map(|v| crate::surfaces::avatar_url(m.id, v)),
         location: Location::of(m).map(|l| location(&l)),
         available_users: Some(counts(view.availability.in_root)),
         available_users_total: Some(counts(view.availability.total)),
@@ -121,7 +121,7 @@ pub fn location(l: &Location) -> pb::OrganizationLocation {
     }
 }
 
-pub fn invitation(v: &InvitationView) -> pb::OwnerInvitation {
+pub fn invitation(v: &OwnerInvitationView) -> pb::OwnerInvitation {
     pb::OwnerInvitation {
         id: v.invitation.uuid.to_string(),
         email: v.email.clone(),

@@ -3,7 +3,7 @@
 use tonic::{Request, Response, Status};
 
 use super::convert::timestamp;
-use super::partnership::{links, page_request};
+use super::giosg::{links, page_request};
 use super::{principal, request_url};
 use crate::db::Db;
 use crate::domain::giosg::{InvitationRef, OrganizationRef};

@@ -5,11 +5,15 @@ pub mod availability;
 pub mod billing;
 pub mod codec;
 pub mod convert;
-pub mod framing;
+pub mod giosg;
+/// The framing of a unary gRPC request, checked before tonic reads it (protocol, in the
+/// transcoder crate).
+pub use orgd_transcode::framing;
 pub mod guest;
 pub mod invitation;
 pub mod membership;
 pub mod network;
+pub mod oauth;
 pub mod organization;
 pub mod partner;
 pub mod partnership;
@@ -28,19 +32,13 @@ pub fn principal<T>(req: &Request<T>) -> Result<Principal, Status> {
     }
 }
 
-/// The absolute URL of the REST request an RPC serves, as the transcoder forwards it
-/// (collections build their `next` / `previous` links from it).
-pub const REQUEST_URL_HEADER: &str = "x-orgd-request-url";
-
-/// Response metadata by which an RPC picks its REST success status at run time (a 2xx);
-/// the binding's `orgd.http_success_code` applies otherwise.
-pub const HTTP_STATUS_HEADER: &str = "x-orgd-http-status";
-
+/// The absolute URL of the REST request an RPC serves, from the context the transcoder
+/// gives the in-process call (collections build their `next` / `previous` links from it);
+/// None on gRPC.
 pub fn request_url<T>(req: &Request<T>) -> Option<String> {
-    req.metadata()
-        .get(REQUEST_URL_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+    req.extensions()
+        .get::<orgd_transcode::RequestContext>()
+        .and_then(|c| c.url.clone())
 }
 
 /// Prefixes the field paths of violations with the request field that held them.

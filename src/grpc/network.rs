@@ -7,7 +7,7 @@ use prost_types::value::Kind;
 use tonic::{Request, Response, Status};
 
 use super::convert::timestamp;
-use super::partnership::display_name;
+use super::giosg::display_name;
 use super::{principal, request_url};
 use crate::db::Db;
 use crate::domain::giosg::{InvitationRef, OrganizationRef};

@@ -1,27 +1,20 @@
-//! MyCreditApp's partner directory and token endpoint: conversion only.
+//! MyCreditApp's partner directory: conversion only.
 
 use tonic::{Request, Response, Status};
 
 use super::{convert, principal, within_except};
 use crate::db::Db;
+use crate::domain::DomainError;
 use crate::domain::partner_directory::{
     self as directory, InvitationStatus as DomainInvitation, ListQuery, OrderBy,
     PartnerType as DomainType, Scope, SearchField,
 };
-use crate::domain::{DomainError, oauth};
 use crate::entity::organization_partner;
-use crate::proto::v1::o_auth_service_server::OAuthService;
 use crate::proto::v1::organization_partner_service_server::OrganizationPartnerService;
 use crate::proto::v1::*;
 
 pub struct Partners {
     pub db: Db,
-}
-
-pub struct OAuth {
-    pub db: Db,
-    /// Failed attempts so far, per client id and peer.
-    pub throttle: std::sync::Arc<oauth::Throttle>,
 }
 
 fn scope(requester: &str, target: &str) -> Scope {
@@ -220,29 +213,4 @@ fn within_partner(e: DomainError) -> DomainError {
         e,
         &["requester_organization_id", "target_organization_id"],
     )
-}
-
-#[tonic::async_trait]
-impl OAuthService for OAuth {
-    async fn create_token(
-        &self,
-        req: Request<CreateTokenRequest>,
-    ) -> Result<Response<CreateTokenResponse>, Status> {
-        let peer = crate::limits::peer_ip(req.extensions());
-        let r = req.get_ref();
-        let (access_token, expires_in) = oauth::token(
-            &self.db,
-            &self.throttle,
-            peer,
-            &r.client_id,
-            &r.client_secret,
-            &r.grant_type,
-        )
-        .await?;
-        Ok(Response::new(CreateTokenResponse {
-            access_token,
-            expires_in,
-            token_type: "bearer".into(),
-        }))
-    }
 }

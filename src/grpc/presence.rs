@@ -3,8 +3,8 @@
 use tonic::{Request, Response, Status};
 
 use super::convert::timestamp;
-use super::partnership::giosg_user;
-use super::{HTTP_STATUS_HEADER, principal};
+use super::giosg::giosg_user;
+use super::principal;
 use crate::db::Db;
 use crate::domain::presence::{self, StatusInput};
 use crate::proto::v1::presence_service_server::PresenceService;
@@ -31,7 +31,7 @@ impl PresenceService for Presences {
             body.expires_in,
         )
         .await?;
-        let mut response = Response::new(RegisterUserClientResponse {
+        Ok(Response::new(RegisterUserClientResponse {
             client: Some(UserClient {
                 id: view.model.client_id.clone(),
                 user_id: view.user_uuid.to_string(),
@@ -40,14 +40,7 @@ impl PresenceService for Presences {
                 created_at: Some(timestamp(view.model.created_at)),
             }),
             created,
-        });
-        // REST: 201 for a new client, 200 for a refresh.
-        if created {
-            response
-                .metadata_mut()
-                .insert(HTTP_STATUS_HEADER, "201".parse().expect("ASCII"));
-        }
-        Ok(response)
+        }))
     }
 
     async fn remove_user_client(

@@ -79,10 +79,8 @@ impl Transport {
     }
 }
 
-/// The template of the REST binding that served a response (`GET /api/v1/organization/{id}`),
-/// set by the transcoder as a response extension: the route label, never the raw path.
-#[derive(Clone, Debug)]
-pub struct RouteTemplate(pub Arc<str>);
+/// The template of the REST binding that served a response, set by the transcoder.
+pub use orgd_transcode::RouteTemplate;
 
 /// Every gRPC method served, as `/package.Service/Method`: a gRPC path is a route label
 /// only if it names one of them.

@@ -25,6 +25,17 @@ pub enum FieldNaming {
     ProtoName,
 }
 
+impl FieldNaming {
+    /// The one rule for a field's name on the client's side: in JSON bodies, query keys,
+    /// error paths and the OpenAPI document.
+    pub fn name_of(self, field: &FieldDescriptor) -> &str {
+        match self {
+            FieldNaming::JsonName => field.json_name(),
+            FieldNaming::ProtoName => field.name(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PathSegment {
     Field(String),
@@ -43,29 +54,10 @@ pub const OUT_OF_RANGE: &str = "out_of_range";
 pub const INVALID_ENUM: &str = "invalid_enum";
 pub const INVALID_FORMAT: &str = "invalid_format";
 
-const TIMESTAMP: &str = "google.protobuf.Timestamp";
-const DURATION: &str = "google.protobuf.Duration";
-const STRUCT: &str = "google.protobuf.Struct";
-const VALUE: &str = "google.protobuf.Value";
-const LIST_VALUE: &str = "google.protobuf.ListValue";
+use crate::wkt::{DURATION, LIST_VALUE, STRUCT, TIMESTAMP, VALUE, is_wrapper};
+
 /// Largest |seconds| a Duration may hold per duration.proto (about 10,000 years).
 const MAX_DURATION_SECONDS: i64 = 315_576_000_000;
-
-/// The google.protobuf wrappers, whose JSON is their one value (shared with openapi.rs).
-pub(crate) fn is_wrapper(full_name: &str) -> bool {
-    matches!(
-        full_name,
-        "google.protobuf.DoubleValue"
-            | "google.protobuf.FloatValue"
-            | "google.protobuf.Int64Value"
-            | "google.protobuf.UInt64Value"
-            | "google.protobuf.Int32Value"
-            | "google.protobuf.UInt32Value"
-            | "google.protobuf.BoolValue"
-            | "google.protobuf.StringValue"
-            | "google.protobuf.BytesValue"
-    )
-}
 
 // ---------------------------------------------------------------------------------------------
 // Encoding
@@ -144,11 +136,7 @@ fn write_message(msg: &DynamicMessage, naming: FieldNaming, max: usize, out: &mu
         if i > 0 {
             out.push(b',');
         }
-        let name = match naming {
-            FieldNaming::JsonName => field.json_name(),
-            FieldNaming::ProtoName => field.name(),
-        };
-        write_str(name, out);
+        write_str(naming.name_of(&field), out);
         out.push(b':');
         write_field(msg, &field, naming, max, out);
     }
@@ -838,6 +826,7 @@ message Org {
   OrderBy order_by = 18;
   oneof contact { string email = 21; string phone = 22; }
 }
+message Patch { google.protobuf.Value display_name = 1; }
 "#;
 
     fn pool() -> &'static DescriptorPool {
@@ -1158,9 +1147,7 @@ message Org {
     /// that is how a PATCH tells "clear it" from "leave it".
     #[test]
     fn null_in_a_value_field_is_kept() {
-        let desc = crate::proto::DESCRIPTOR_POOL
-            .get_message_by_name("orgd.v1.PatchPartnershipRequest")
-            .unwrap();
+        let desc = pool().get_message_by_name("orgd.test.Patch").unwrap();
         let field = desc.get_field_by_name("display_name").unwrap();
         let mut absent = DynamicMessage::new(desc.clone());
         decode_into(&mut absent, &json!({})).unwrap();

@@ -2,12 +2,28 @@
 //! descriptor pool; each request's path variables, query and body are merged into the RPC's
 //! request message, the tonic service is called in-process, and the response (or error) is
 //! written in the JSON of the binding's REST surface. No endpoint has code of its own.
+//!
+//! The crate knows protobuf descriptors, `google.api.http`, HTTP, JSON and OpenAPI, and
+//! nothing of the app it serves: what the app decides comes in through [`Dialect`] (each
+//! surface's conventions), [`Host`] (its run-time and documentation decisions) and
+//! [`Options`] (its annotations, limits and aliases).
 
 pub mod binding;
 pub mod connect;
 pub mod dialect;
+pub mod framing;
+pub mod host;
 pub mod json;
 pub mod openapi;
+pub mod refusal;
+pub mod status;
+pub mod wkt;
+
+pub use dialect::{Dialect, Issue, RequestPart, RestError};
+pub use host::{
+    Admission, Annotations, FieldSchema, Host, Options, RequestContext, Required, Violation,
+};
+pub use json::FieldNaming;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,38 +41,63 @@ use tonic::Code;
 use tonic_types::StatusExt;
 use tower::ServiceExt;
 
-use crate::auth::Authn;
-use crate::domain::DomainError;
-
 use binding::{Binding, BodyTarget};
-use dialect::{Issue, Location, PAYLOAD_TOO_LARGE, RestError};
-use json::{FieldNaming, PathSegment};
+use json::PathSegment;
 
-#[derive(Clone)]
-pub struct Transcoder {
-    inner: Arc<Inner>,
+/// The template of the REST binding that served a response (`GET /api/v1/organization/{id}`),
+/// set as a response extension: the route label of metrics and logs, never the raw path.
+#[derive(Clone, Debug)]
+pub struct RouteTemplate(pub Arc<str>);
+
+pub struct Transcoder<D> {
+    inner: Arc<Inner<D>>,
 }
 
-struct Inner {
+impl<D> Clone for Transcoder<D> {
+    fn clone(&self) -> Self {
+        Transcoder {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+struct Inner<D> {
     routes: HashMap<Method, matchit::Router<usize>>,
-    bindings: Vec<Binding>,
+    bindings: Vec<Binding<D>>,
     /// Each surface's path prefix (`/api/v1`, ...) and dialect, longest first.
-    surfaces: Vec<(String, dialect::Dialect)>,
+    surfaces: Vec<(String, D)>,
     /// The gRPC services, called in-process.
     grpc: axum::Router,
-    /// The most bytes of JSON one response may have (`Config::max_response_bytes`).
+    /// The most bytes of JSON one response may have.
     max_response_bytes: usize,
-    whole_lists: crate::limits::WholeLists,
+    host: Arc<dyn Host>,
 }
 
-impl Transcoder {
+impl<D: Dialect> Transcoder<D> {
     pub fn new(
         pool: &DescriptorPool,
         grpc: axum::Router,
-        max_response_bytes: usize,
-        whole_lists: crate::limits::WholeLists,
-    ) -> Transcoder {
-        let bindings = binding::bindings(pool);
+        options: &Options,
+        host: Arc<dyn Host>,
+    ) -> Transcoder<D> {
+        let annotated = binding::bindings::<D>(pool, options);
+        let mut surfaces = surfaces(&annotated);
+        let mut bindings = annotated.clone();
+        for (prefix, alias) in &options.aliases {
+            bindings.extend(annotated.iter().filter_map(|b| aliased(b, prefix, alias)));
+            let more: Vec<(String, D)> = surfaces
+                .iter()
+                .filter_map(|(p, d)| {
+                    let rest = format!("{p}/").strip_prefix(prefix.as_str())?.to_string();
+                    Some((
+                        format!("{alias}{rest}").trim_end_matches('/').to_string(),
+                        *d,
+                    ))
+                })
+                .collect();
+            surfaces.extend(more);
+        }
+        surfaces.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
         let mut routes: HashMap<Method, matchit::Router<usize>> = HashMap::new();
         for (i, b) in bindings.iter().enumerate() {
             routes
@@ -65,15 +106,14 @@ impl Transcoder {
                 .insert(b.route.clone(), i)
                 .unwrap_or_else(|e| panic!("{}: route {}: {e}", b.grpc_path, b.route));
         }
-        let surfaces = surfaces(&bindings);
         Transcoder {
             inner: Arc::new(Inner {
                 routes,
                 bindings,
                 surfaces,
                 grpc,
-                max_response_bytes,
-                whole_lists,
+                max_response_bytes: options.max_response_bytes,
+                host,
             }),
         }
     }
@@ -108,18 +148,16 @@ impl Transcoder {
         let binding = &self.inner.bindings[index];
         // The surface's response-format parameter (giosg's `?format=json`) is settled
         // before anything else, as the published API negotiates it.
-        if let Err(e) = binding.dialect.check_format(req.uri().query()) {
-            return binding.dialect.render(&e);
+        if let Err(e) = dialect::check_format(binding.dialect, req.uri().query()) {
+            return dialect::render(binding.dialect, &e);
         }
         let mut response = match self.call(binding, vars, req).await {
             Ok(response) => response,
-            Err(e) => binding.dialect.render(&e),
+            Err(e) => dialect::render(binding.dialect, &e),
         };
         response
             .extensions_mut()
-            .insert(crate::observability::request::RouteTemplate(
-                binding.template.clone(),
-            ));
+            .insert(RouteTemplate(binding.template.clone()));
         response
     }
 
@@ -171,11 +209,14 @@ impl Transcoder {
             })
             .map(|(_, dialect)| *dialect);
         let mut response = match (surface, allowed.is_empty()) {
-            (Some(dialect), true) => dialect.render(&RestError::new(
-                Code::NotFound,
-                "NOT_FOUND",
-                format!("no operation at {path}"),
-            )),
+            (Some(dialect), true) => dialect::render(
+                dialect,
+                &RestError::new(
+                    Code::NotFound,
+                    "NOT_FOUND",
+                    format!("no operation at {path}"),
+                ),
+            ),
             (Some(dialect), false) => {
                 let mut e = RestError::new(
                     Code::Unimplemented,
@@ -186,7 +227,7 @@ impl Transcoder {
                     ),
                 );
                 e.status = Some(StatusCode::METHOD_NOT_ALLOWED);
-                dialect.render(&e)
+                dialect::render(dialect, &e)
             }
             (None, true) => return (StatusCode::NOT_FOUND, "not found\n").into_response(),
             (None, false) => {
@@ -203,31 +244,34 @@ impl Transcoder {
 
     async fn call(
         &self,
-        binding: &Binding,
+        binding: &Binding<D>,
         vars: Vec<(usize, String)>,
         req: Request,
     ) -> Result<Response, RestError> {
-        // Held through the RPC and the JSON, while the list is built (see `limits`).
-        let turn = self.inner.whole_lists.turn(&binding.grpc_path).await;
-        let (parts, body) = req.into_parts();
+        let host = &*self.inner.host;
+        let (mut parts, body) = req.into_parts();
+        // Held through the RPC and the JSON, while the response is built.
+        let admission = host.admit(&binding.grpc_path, &mut parts.extensions).await;
         let limit = binding.max_body_bytes;
         let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-            RestError::new(
+            let mut e = RestError::new(
                 Code::InvalidArgument,
-                PAYLOAD_TOO_LARGE,
+                dialect::PAYLOAD_TOO_LARGE,
                 format!("the request body exceeds {limit} bytes"),
-            )
+            );
+            e.status = Some(StatusCode::PAYLOAD_TOO_LARGE);
+            e
         })?;
         let message = match request_message(binding, &vars, &parts.uri, &parts.headers, &bytes)
-            .and_then(|m| within_backstop(binding, m))
+            .and_then(|m| within_bounds(host, binding, m))
         {
             Ok(m) => m,
             // Who is calling is checked before what they sent (401 before 400/422).
-            Err(_) if !binding.public && !authenticated(&parts.extensions) => {
+            Err(_) if !binding.public && !host.authenticated(&parts.extensions) => {
                 return Err(RestError::new(
                     Code::Unauthenticated,
                     "UNAUTHENTICATED",
-                    DomainError::Unauthenticated.to_string(),
+                    host.unauthenticated_message(),
                 ));
             }
             Err(e) => return Err(e),
@@ -261,24 +305,17 @@ impl Transcoder {
                 inner.headers_mut().append(name, value.clone());
             }
         }
+        let context = RequestContext {
+            url: request_url(&parts),
+        };
         let headers = inner.headers_mut();
-        // The absolute URL the client called, for links in the response (`next`); the
-        // client cannot plant its own.
-        headers.remove(crate::grpc::REQUEST_URL_HEADER);
-        if let Some(url) = request_url(&parts)
-            && let Ok(value) = HeaderValue::from_str(&url)
-        {
-            headers.insert(crate::grpc::REQUEST_URL_HEADER, value);
-        }
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/grpc"),
         );
         headers.insert(header::TE, HeaderValue::from_static("trailers"));
         *inner.extensions_mut() = parts.extensions;
-        if turn.is_some() {
-            inner.extensions_mut().insert(crate::limits::TurnHeld);
-        }
+        inner.extensions_mut().insert(context);
 
         let response = self
             .inner
@@ -301,18 +338,15 @@ impl Transcoder {
             .or_else(|| tonic::Status::from_header_map(&head.headers))
             .unwrap_or_else(|| tonic::Status::internal("the RPC ended without a status"));
         if status.code() != Code::Ok {
-            return Err(status_error(binding, &status));
+            return Err(status_error(host, binding, &status));
         }
-        // An RPC may choose its success status at run time (201 created vs 200 refreshed).
-        let success = head
-            .headers
-            .get(crate::grpc::HTTP_STATUS_HEADER)
-            .and_then(|v| v.to_str().ok()?.parse::<u16>().ok())
-            .and_then(|c| StatusCode::from_u16(c).ok())
-            .filter(StatusCode::is_success)
-            .unwrap_or(binding.success);
         let data = collected.to_bytes();
         let output = decode_frame(binding.method.output(), &data)?;
+        // A PUT that created what it names answers 201, one that replaced it the binding's.
+        let success = match &binding.created_when {
+            Some(field) if output.get_field(field).as_bool() == Some(true) => StatusCode::CREATED,
+            _ => binding.success,
+        };
         // JSON is about as long as the protobuf plus the field names: reserved once rather
         // than grown by doubling, which copies a large list over and over.
         let estimate = (data.len() + data.len() / 4).min(self.inner.max_response_bytes) + 512;
@@ -333,21 +367,18 @@ impl Transcoder {
         // still be over it here; it is refused whole as well.
         if written.is_err() {
             drop(out);
-            return Err(status_error(
-                binding,
-                &crate::limits::response_too_large(max).into(),
-            ));
+            return Err(status_error(host, binding, &host.response_too_large(max)));
         }
         if out.is_empty() {
             return Ok(success.into_response());
         }
-        drop(turn);
+        drop(admission);
         Ok(dialect::json_response(success, out))
     }
 }
 
 /// Writes a `google.api.HttpBody` as its bytes under its own content type.
-fn raw_response(binding: &Binding, output: &DynamicMessage) -> Response {
+fn raw_response<D>(binding: &Binding<D>, output: &DynamicMessage) -> Response {
     let body = match &binding.response_body {
         Some(field) => output
             .get_field(field)
@@ -390,12 +421,12 @@ fn literal_segments(route: &str) -> usize {
 /// A dialect may serve several versions of its API (giosg's `/api/v5` and
 /// `/api/v3/network`): routes are grouped by the path up to their first version segment
 /// (`v` and digits), and each group has its own prefix.
-fn surfaces(bindings: &[Binding]) -> Vec<(String, dialect::Dialect)> {
+fn surfaces<D: Dialect>(bindings: &[Binding<D>]) -> Vec<(String, D)> {
     let is_version = |s: &str| {
         s.strip_prefix('v')
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
     };
-    let mut common: Vec<(dialect::Dialect, Vec<&str>, Vec<&str>)> = Vec::new();
+    let mut common: Vec<(D, Vec<&str>, Vec<&str>)> = Vec::new();
     for b in bindings {
         let literal: Vec<&str> = b
             .route
@@ -422,7 +453,7 @@ fn surfaces(bindings: &[Binding]) -> Vec<(String, dialect::Dialect)> {
             None => common.push((b.dialect, version, literal)),
         }
     }
-    let mut out: Vec<(String, dialect::Dialect)> = common
+    let mut out: Vec<(String, D)> = common
         .into_iter()
         .filter(|(_, _, prefix)| !prefix.is_empty())
         .map(|(d, _, prefix)| (format!("/{}", prefix.join("/")), d))
@@ -452,11 +483,15 @@ fn request_url(parts: &http::request::Parts) -> Option<String> {
     Some(format!("{scheme}://{host}{path_and_query}"))
 }
 
-fn authenticated(extensions: &http::Extensions) -> bool {
-    !matches!(
-        extensions.get::<Authn>(),
-        None | Some(Authn::Anonymous) | Some(Authn::Rejected)
-    )
+/// The binding served under `alias` as well, when its path starts with `prefix`.
+fn aliased<D: Dialect>(b: &Binding<D>, prefix: &str, alias: &str) -> Option<Binding<D>> {
+    let rest = b.route.strip_prefix(prefix)?;
+    let (method, template) = b.template.split_once(' ')?;
+    let template_rest = template.strip_prefix(prefix)?;
+    let mut out = b.clone();
+    out.route = format!("{alias}{rest}");
+    out.template = format!("{method} {alias}{template_rest}").into();
+    Some(out)
 }
 
 fn decode_frame(output: MessageDescriptor, data: &Bytes) -> Result<DynamicMessage, RestError> {
@@ -473,8 +508,8 @@ fn decode_frame(output: MessageDescriptor, data: &Bytes) -> Result<DynamicMessag
 
 /// Body, then query, then path variables, merged into one request message; every bad value
 /// is reported at once.
-fn request_message(
-    binding: &Binding,
+fn request_message<D: Dialect>(
+    binding: &Binding<D>,
     vars: &[(usize, String)],
     uri: &http::Uri,
     headers: &http::HeaderMap,
@@ -494,15 +529,22 @@ fn request_message(
     if has_body && form && binding.accepts_form() {
         // Read as a query string would be.
         let text = String::from_utf8_lossy(body);
-        let tree = scalar_tree(binding, &input, &text, Location::Body, &mut issues, false);
+        let tree = scalar_tree(
+            binding,
+            &input,
+            &text,
+            RequestPart::Body,
+            &mut issues,
+            false,
+        );
         if !tree.is_empty() {
             let result = json::decode_into(&mut message, &Value::Object(tree));
-            collect(&mut issues, Location::Body, &[], result);
+            collect(&mut issues, RequestPart::Body, &[], result);
         }
     } else if has_body && !matches!(binding.body, BodyTarget::None) {
         match serde_json::from_slice::<Value>(body) {
             Err(e) => issues.push(Issue {
-                location: Location::Body,
+                location: RequestPart::Body,
                 path: Vec::new(),
                 message: format!("malformed JSON: {e}"),
                 kind: "json_invalid".into(),
@@ -512,7 +554,7 @@ fn request_message(
                     BodyTarget::Field(f) => json::decode_field(&mut message, f, &json),
                     _ => json::decode_into(&mut message, &json),
                 };
-                collect(&mut issues, Location::Body, &[], result);
+                collect(&mut issues, RequestPart::Body, &[], result);
             }
         }
     }
@@ -522,13 +564,13 @@ fn request_message(
             binding,
             &input,
             query.unwrap_or(""),
-            Location::Query,
+            RequestPart::Query,
             &mut issues,
             true,
         );
         if !tree.is_empty() {
             let result = json::decode_into(&mut message, &Value::Object(tree));
-            collect(&mut issues, Location::Query, &[], result);
+            collect(&mut issues, RequestPart::Query, &[], result);
         }
     }
 
@@ -538,7 +580,7 @@ fn request_message(
             // The RPC reports it as required; listed here only beside other bad values,
             // so that a client learns every problem at once.
             missing_headers.push(Issue {
-                location: Location::Header,
+                location: RequestPart::Header,
                 path: vec![name.as_str().to_string()],
                 message: "field required".into(),
                 kind: "missing".into(),
@@ -556,7 +598,7 @@ fn request_message(
                 tree.insert(field.name().to_string(), v);
                 if let Err(errors) = json::decode_into(&mut message, &Value::Object(tree)) {
                     issues.extend(errors.into_iter().map(|e| Issue {
-                        location: Location::Header,
+                        location: RequestPart::Header,
                         path: path.clone(),
                         message: e.message,
                         kind: e.code.to_string(),
@@ -564,7 +606,7 @@ fn request_message(
                 }
             }
             Err(message) => issues.push(Issue {
-                location: Location::Header,
+                location: RequestPart::Header,
                 path,
                 message,
                 kind: "invalid_format".into(),
@@ -583,7 +625,7 @@ fn request_message(
             Err(message) => {
                 bad_path = true;
                 issues.push(Issue {
-                    location: Location::Path,
+                    location: RequestPart::Path,
                     path: client_names(fields, naming),
                     message,
                     kind: "invalid_format".into(),
@@ -594,7 +636,7 @@ fn request_message(
     if !tree.is_empty() {
         let result = json::decode_into(&mut message, &Value::Object(tree));
         bad_path |= result.is_err();
-        collect(&mut issues, Location::Path, &[], result);
+        collect(&mut issues, RequestPart::Path, &[], result);
     }
 
     if issues.is_empty() {
@@ -608,13 +650,15 @@ fn request_message(
     Err(e)
 }
 
-/// The gRPC codec's bound on every string and list (`grpc::codec`), checked here as well so
-/// that an unauthenticated caller hears 401 before what is wrong with the values.
-fn within_backstop(
-    binding: &Binding,
+/// The app's bound on every request value ([`Host::violations`], which its gRPC codec
+/// applies too), checked here as well so that an unauthenticated caller hears 401 before
+/// what is wrong with the values.
+fn within_bounds<D: Dialect>(
+    host: &dyn Host,
+    binding: &Binding<D>,
     message: DynamicMessage,
 ) -> Result<DynamicMessage, RestError> {
-    let violations = crate::grpc::codec::backstop_violations(&message);
+    let violations = host.violations(&message);
     if violations.is_empty() {
         return Ok(message);
     }
@@ -637,11 +681,11 @@ fn within_backstop(
 /// `a=1&b.c=2&a=3` as a JSON tree of converted scalars, keyed as the client wrote them.
 /// Unknown keys are ignored, as the published APIs do; with `skip_bound`, fields already
 /// taken from the path, body or headers are too.
-fn scalar_tree(
-    binding: &Binding,
+fn scalar_tree<D>(
+    binding: &Binding<D>,
     input: &MessageDescriptor,
     text: &str,
-    location: Location,
+    location: RequestPart,
     issues: &mut Vec<Issue>,
     skip_bound: bool,
 ) -> Map<String, Value> {
@@ -670,16 +714,13 @@ fn scalar_tree(
 fn client_names(fields: &[prost_reflect::FieldDescriptor], naming: FieldNaming) -> Vec<String> {
     fields
         .iter()
-        .map(|f| match naming {
-            FieldNaming::JsonName => f.json_name().to_string(),
-            FieldNaming::ProtoName => f.name().to_string(),
-        })
+        .map(|f| naming.name_of(f).to_string())
         .collect()
 }
 
 fn collect(
     issues: &mut Vec<Issue>,
-    location: Location,
+    location: RequestPart,
     prefix: &[String],
     result: Result<(), Vec<json::FieldError>>,
 ) {
@@ -707,19 +748,13 @@ fn resolve_query_key(
     input: &MessageDescriptor,
     key: &str,
 ) -> Option<Vec<prost_reflect::FieldDescriptor>> {
-    let mut fields = Vec::new();
-    let mut message = input.clone();
-    let parts: Vec<&str> = key.split('.').collect();
-    for (i, name) in parts.iter().enumerate() {
-        let field = message
-            .get_field_by_name(name)
-            .or_else(|| message.get_field_by_json_name(name))?;
-        if i + 1 < parts.len() {
-            message = field.kind().as_message()?.clone();
-        }
-        fields.push(field);
+    match binding::walk(input, key, |m, name| {
+        m.get_field_by_name(name)
+            .or_else(|| m.get_field_by_json_name(name))
+    }) {
+        (fields, None) => Some(fields),
+        _ => None,
     }
-    Some(fields)
 }
 
 /// Puts `value` at the dotted `key`, keeping the client's names; repeated keys append.
@@ -768,12 +803,22 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// The status of a failed RPC in REST terms, field paths renamed as the client sent them.
-fn status_error(binding: &Binding, status: &tonic::Status) -> RestError {
+fn status_error<D: Dialect>(
+    host: &dyn Host,
+    binding: &Binding<D>,
+    status: &tonic::Status,
+) -> RestError {
+    let mut e = rpc_error(binding, status);
+    e.status = host.http_status(status);
+    e
+}
+
+fn rpc_error<D: Dialect>(binding: &Binding<D>, status: &tonic::Status) -> RestError {
     let details = status.get_error_details();
     let reason = details
         .error_info()
         .map(|i| i.reason.clone())
-        .unwrap_or_else(|| code_name(status.code()).to_string());
+        .unwrap_or_else(|| status::code_name(status.code()).to_string());
     let violations = details
         .bad_request()
         .map(|b| b.field_violations.clone())
@@ -782,9 +827,9 @@ fn status_error(binding: &Binding, status: &tonic::Status) -> RestError {
     if violations.is_empty() {
         let mut e = RestError::new(status.code(), &reason, status.message());
         e.retry_after = retry_after;
-        e.kind = details
-            .error_info()
-            .and_then(|i| i.metadata.get(crate::domain::error::ERROR_KIND).cloned());
+        if let Some(info) = details.error_info() {
+            e.metadata = info.metadata.clone();
+        }
         return e;
     }
     let issues = violations
@@ -810,25 +855,14 @@ fn status_error(binding: &Binding, status: &tonic::Status) -> RestError {
 }
 
 /// Where a proto field path of the request came from, and its name on the client's side.
-fn locate(binding: &Binding, field_path: &str) -> (Location, Vec<String>) {
+fn locate<D: Dialect>(binding: &Binding<D>, field_path: &str) -> (RequestPart, Vec<String>) {
     let naming = binding.dialect.naming();
-    let mut names: Vec<String> = Vec::new();
-    let mut fields = Vec::new();
-    let mut message = Some(binding.input());
-    for part in field_path.split('.') {
-        let field = message.as_ref().and_then(|m| m.get_field_by_name(part));
-        match field {
-            Some(f) => {
-                names.push(client_names(std::slice::from_ref(&f), naming).remove(0));
-                message = f.kind().as_message().cloned();
-                fields.push(f);
-            }
-            None => {
-                names.push(part.to_string());
-                message = None;
-            }
-        }
-    }
+    let (fields, _) = binding::walk(&binding.input(), field_path, |m, name| {
+        m.get_field_by_name(name)
+    });
+    // Parts past what resolves are named as the status named them.
+    let mut names = client_names(&fields, naming);
+    names.extend(field_path.split('.').skip(fields.len()).map(str::to_string));
     let first = fields.first();
     let is_var = first.is_some_and(|f| {
         binding
@@ -837,169 +871,18 @@ fn locate(binding: &Binding, field_path: &str) -> (Location, Vec<String>) {
             .any(|v| v.first().is_some_and(|g| g.number() == f.number()))
     });
     if is_var {
-        return (Location::Path, names);
+        return (RequestPart::Path, names);
     }
     if let Some(header) = first.and_then(|f| binding.header_of(f)) {
         let mut path = vec![header.as_str().to_string()];
         path.extend(names.into_iter().skip(1));
-        return (Location::Header, path);
+        return (RequestPart::Header, path);
     }
     match &binding.body {
         BodyTarget::Field(b) if first.is_some_and(|f| f.number() == b.number()) => {
-            (Location::Body, names.split_off(1))
+            (RequestPart::Body, names.split_off(1))
         }
-        BodyTarget::Whole => (Location::Body, names),
-        _ => (Location::Query, names),
-    }
-}
-
-fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::proto::DESCRIPTOR_POOL;
-    use dialect::Dialect;
-
-    #[test]
-    fn each_surface_is_the_prefix_its_routes_share() {
-        let mut found = surfaces(&binding::bindings(&DESCRIPTOR_POOL));
-        found.sort_by(|a, b| a.0.cmp(&b.0));
-        assert_eq!(
-            found,
-            [
-                ("/api/v1".to_string(), Dialect::GroupAlarm),
-                ("/api/v3/network".to_string(), Dialect::Giosg),
-                ("/api/v5".to_string(), Dialect::Giosg),
-                ("/v1".to_string(), Dialect::MyCreditApp),
-            ]
-        );
-    }
-}
-
-/// Property-based fuzzing of request decoding: whatever a client sends in the path, query,
-/// headers and body, decoding never panics, and a rejection is always a 4xx.
-#[cfg(test)]
-mod fuzz {
-    use proptest::prelude::*;
-
-    use super::*;
-    use crate::proto::DESCRIPTOR_POOL;
-
-    fn bindings() -> &'static [Binding] {
-        static ALL: std::sync::LazyLock<Vec<Binding>> =
-            std::sync::LazyLock::new(|| binding::bindings(&DESCRIPTOR_POOL));
-        &ALL
-    }
-
-    /// Field names clients might use, so generated input reaches real fields.
-    fn names() -> Vec<String> {
-        let mut out: Vec<String> = bindings()
-            .iter()
-            .flat_map(|b| b.input().fields().collect::<Vec<_>>())
-            .flat_map(|f| [f.name().to_string(), f.json_name().to_string()])
-            .collect();
-        out.extend(["organization.name", "partner.sales_amount", "cursor"].map(String::from));
-        out.sort();
-        out.dedup();
-        out
-    }
-
-    fn json_value() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(Value::from),
-            any::<f64>()
-                .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
-            "\\PC{0,24}".prop_map(Value::String),
-        ];
-        leaf.prop_recursive(3, 24, 6, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-                prop::collection::vec((prop::sample::select(names()), inner), 0..6)
-                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
-            ]
-        })
-    }
-
-    fn body() -> impl Strategy<Value = Vec<u8>> {
-        prop_oneof![
-            prop::collection::vec(any::<u8>(), 0..64),
-            json_value().prop_map(|v| v.to_string().into_bytes()),
-        ]
-    }
-
-    fn query() -> impl Strategy<Value = String> {
-        prop::collection::vec(
-            (
-                prop_oneof![prop::sample::select(names()), "[a-z_.]{1,12}"],
-                "[A-Za-z0-9%+._~-]{0,16}",
-            ),
-            0..6,
-        )
-        .prop_map(|pairs| {
-            pairs
-                .into_iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join("&")
-        })
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig { cases: 20_000, ..ProptestConfig::default() })]
-
-        #[test]
-        fn decoding_never_panics_and_rejects_with_4xx(
-            index in any::<prop::sample::Index>(),
-            vars in prop::collection::vec("\\PC{0,20}", 4),
-            query in query(),
-            header in "[ -~]{0,40}",
-            form in any::<bool>(),
-            body in body(),
-        ) {
-            let binding = &bindings()[index.index(bindings().len())];
-            let vars: Vec<(usize, String)> = (0..binding.variables.len())
-                .map(|i| (i, vars[i % vars.len()].clone()))
-                .collect();
-            let uri: http::Uri = format!("/x?{query}").parse().expect("query chars are URI-safe");
-            let mut headers = http::HeaderMap::new();
-            for (name, _) in &binding.headers {
-                if let Ok(v) = HeaderValue::from_str(&header) {
-                    headers.insert(name.clone(), v);
-                }
-            }
-            if form {
-                headers.insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/x-www-form-urlencoded"),
-                );
-            }
-            if let Err(e) = request_message(binding, &vars, &uri, &headers, &body) {
-                let status = binding.dialect.render(&e).status();
-                prop_assert!(status.is_client_error(), "{} answered {status}", binding.grpc_path);
-            }
-        }
+        BodyTarget::Whole => (RequestPart::Body, names),
+        _ => (RequestPart::Query, names),
     }
 }

@@ -1,5 +1,5 @@
 //! The REST route table, read once at start-up from every method's `google.api.http` rule
-//! (and its `additional_bindings`) and the `orgd.*` options in the descriptor pool.
+//! (and its `additional_bindings`) and the embedding app's own options ([`Annotations`]).
 
 use http::{Method, StatusCode};
 use prost_reflect::{
@@ -7,9 +7,10 @@ use prost_reflect::{
     ReflectMessage, Value,
 };
 
-use super::dialect::Dialect;
+use crate::dialect::Dialect;
+use crate::host::{Annotations, Options};
 
-pub const HTTP_BODY: &str = "google.api.HttpBody";
+pub use crate::wkt::HTTP_BODY;
 
 /// Where the request body goes.
 #[derive(Clone, Debug)]
@@ -23,7 +24,7 @@ pub enum BodyTarget {
 
 /// One HTTP method + path template bound to an RPC.
 #[derive(Clone, Debug)]
-pub struct Binding {
+pub struct Binding<D> {
     pub http_method: Method,
     /// The template in matchit syntax, variables renamed `{v0}`, `{v1}`, …
     pub route: String,
@@ -36,21 +37,23 @@ pub struct Binding {
     /// Largest body accepted: larger when the body is a raw upload (a `bytes` field) that
     /// arrives base64-encoded.
     pub max_body_bytes: usize,
-    /// Top-level fields read from HTTP headers (`orgd.header`).
+    /// Top-level fields read from HTTP headers ([`Annotations::header`]).
     pub headers: Vec<(http::HeaderName, FieldDescriptor)>,
     pub response_body: Option<FieldDescriptor>,
     /// The response (or its response_body) is a `google.api.HttpBody`: raw bytes, not JSON.
     pub raw_response: bool,
     pub success: StatusCode,
-    /// Callable without a token (`orgd.public`).
+    /// A bool field of the response that, when true, makes the success status 201.
+    pub created_when: Option<FieldDescriptor>,
+    /// Callable without authentication.
     pub public: bool,
-    pub dialect: Dialect,
+    pub dialect: D,
     pub method: MethodDescriptor,
     /// `/package.Service/Method`, the gRPC path the call is sent to.
     pub grpc_path: String,
 }
 
-impl Binding {
+impl<D> Binding<D> {
     pub fn input(&self) -> MessageDescriptor {
         self.method.input()
     }
@@ -85,13 +88,16 @@ impl Binding {
 
 /// Every binding of every method in the pool. Panics on an annotation the transcoder
 /// cannot serve: that is a defect in our protos, found at start-up and by the tests.
-pub fn bindings(pool: &DescriptorPool) -> Vec<Binding> {
+pub fn bindings<D: Dialect>(pool: &DescriptorPool, options: &Options) -> Vec<Binding<D>> {
+    let names = &options.annotations;
+    let limits = options_limits(options);
     let http_ext = pool
         .get_extension_by_name("google.api.http")
         .expect("google/api/annotations.proto is compiled in");
-    let code_ext = pool.get_extension_by_name("orgd.http_success_code");
-    let public_ext = pool.get_extension_by_name("orgd.public");
-    let dialect_ext = pool.get_extension_by_name("orgd.rest_dialect");
+    let code_ext = pool.get_extension_by_name(&names.success_code);
+    let created_ext = pool.get_extension_by_name(&names.created_when);
+    let public_ext = pool.get_extension_by_name(&names.public);
+    let dialect_ext = pool.get_extension_by_name(&names.surface);
     let mut out = Vec::new();
     for service in pool.services() {
         let options = service.options();
@@ -99,8 +105,8 @@ pub fn bindings(pool: &DescriptorPool) -> Vec<Binding> {
             .as_ref()
             .filter(|ext| options.has_extension(ext))
             .and_then(|ext| options.get_extension(ext).as_enum_number())
-            .map(Dialect::from_option)
-            .unwrap_or(Dialect::GroupAlarm);
+            .unwrap_or(0);
+        let dialect = D::from_option(dialect);
         for method in service.methods() {
             let options = method.options();
             if !options.has_extension(&http_ext) {
@@ -110,8 +116,27 @@ pub fn bindings(pool: &DescriptorPool) -> Vec<Binding> {
                 .as_ref()
                 .filter(|ext| options.has_extension(ext))
                 .and_then(|ext| options.get_extension(ext).as_u32())
-                .map(|c| StatusCode::from_u16(c as u16).expect("valid orgd.http_success_code"))
+                .map(|c| {
+                    StatusCode::from_u16(c as u16)
+                        .unwrap_or_else(|_| panic!("{}: success code {c}", method.full_name()))
+                })
                 .unwrap_or(StatusCode::OK);
+            let created_when = created_ext
+                .as_ref()
+                .filter(|ext| options.has_extension(ext))
+                .and_then(|ext| options.get_extension(ext).as_str().map(str::to_string))
+                .map(|name| {
+                    method
+                        .output()
+                        .get_field_by_name(&name)
+                        .filter(|f| matches!(f.kind(), prost_reflect::Kind::Bool) && !f.is_list())
+                        .unwrap_or_else(|| {
+                            panic!(
+                                "{}: {name:?} is not a bool of the response",
+                                method.full_name()
+                            )
+                        })
+                });
             let public = public_ext
                 .as_ref()
                 .filter(|ext| options.has_extension(ext))
@@ -131,8 +156,9 @@ pub fn bindings(pool: &DescriptorPool) -> Vec<Binding> {
                 }));
             }
             for rule in rules {
-                let mut b = binding(&method, &rule, success, dialect);
+                let mut b = binding(&method, &rule, success, dialect, names, limits);
                 b.public = public;
+                b.created_when = created_when.clone();
                 out.push(b);
             }
         }
@@ -146,12 +172,19 @@ fn string_field(rule: &DynamicMessage, name: &str) -> String {
         .unwrap_or_default()
 }
 
-fn binding(
+/// The body limits: in general, and for a body that is one `bytes` field.
+fn options_limits(options: &Options) -> (usize, usize) {
+    (options.max_body_bytes, options.max_bytes_body_bytes)
+}
+
+fn binding<D: Dialect>(
     method: &MethodDescriptor,
     rule: &DynamicMessage,
     success: StatusCode,
-    dialect: Dialect,
-) -> Binding {
+    dialect: D,
+    names: &Annotations,
+    (max_body, max_bytes_body): (usize, usize),
+) -> Binding<D> {
     let name = method.full_name();
     let (http_method, template) = ["get", "put", "post", "delete", "patch"]
         .iter()
@@ -196,23 +229,21 @@ fn binding(
                 .unwrap_or_else(|| panic!("{name}: response_body {field:?} not in the response")),
         ),
     };
-    let header_ext = method
-        .parent_pool()
-        .get_extension_by_name("orgd.header")
-        .expect("orgd/options.proto is compiled in");
+    let header_ext = method.parent_pool().get_extension_by_name(&names.header);
     let headers = input
         .fields()
         .filter_map(|field| {
+            let header_ext = header_ext.as_ref()?;
             let options = field.options();
-            if !options.has_extension(&header_ext) {
+            if !options.has_extension(header_ext) {
                 return None;
             }
             let name = options
-                .get_extension(&header_ext)
+                .get_extension(header_ext)
                 .as_str()?
                 .to_ascii_lowercase();
             let header = http::HeaderName::from_bytes(name.as_bytes())
-                .unwrap_or_else(|_| panic!("{name}: orgd.header {name:?} is not a header name"));
+                .unwrap_or_else(|_| panic!("{}: {name:?} is not a header name", field.full_name()));
             Some((header, field))
         })
         .collect();
@@ -224,10 +255,8 @@ fn binding(
         None => method.output().full_name() == HTTP_BODY,
     };
     let max_body_bytes = match &body {
-        BodyTarget::Field(f) if matches!(f.kind(), prost_reflect::Kind::Bytes) => {
-            crate::limits::MAX_AVATAR_BODY_BYTES
-        }
-        _ => crate::limits::MAX_BODY_BYTES,
+        BodyTarget::Field(f) if matches!(f.kind(), prost_reflect::Kind::Bytes) => max_bytes_body,
+        _ => max_body,
     };
     Binding {
         template: format!("{http_method} {template}").into(),
@@ -240,11 +269,30 @@ fn binding(
         response_body,
         raw_response,
         success,
+        created_when: None,
         public: false,
         dialect,
         grpc_path: format!("/{}/{}", method.parent_service().full_name(), method.name()),
         method: method.clone(),
     }
+}
+
+/// The path template of a method's GET binding as annotated
+/// (`/api/v1/organization/{organization_id}/avatar`): links to what it serves are built
+/// from the annotation, not written again.
+pub fn get_template(method: &MethodDescriptor) -> Option<String> {
+    let http_ext = method
+        .parent_pool()
+        .get_extension_by_name("google.api.http")?;
+    let options = method.options();
+    if !options.has_extension(&http_ext) {
+        return None;
+    }
+    let Value::Message(rule) = options.get_extension(&http_ext).into_owned() else {
+        return None;
+    };
+    let field = rule.descriptor().get_field_by_name("get")?;
+    rule.has_field(&field).then(|| string_field(&rule, "get"))
 }
 
 /// `/api/v1/organization/{organization_id}` → (`/api/v1/organization/{v0}`, [[organization_id]]).
@@ -279,46 +327,39 @@ fn parse_template(
 
 /// Resolves a dotted proto field path; every field but the last must be a message.
 pub fn field_path(input: &MessageDescriptor, path: &str) -> Result<Vec<FieldDescriptor>, String> {
-    let mut fields = Vec::new();
-    let mut message = input.clone();
-    for (i, name) in path.split('.').enumerate() {
-        let field = message
-            .get_field_by_name(name)
-            .ok_or_else(|| format!("no field {name:?} in {}", message.full_name()))?;
-        if i + 1 < path.split('.').count() {
-            message = field
-                .kind()
-                .as_message()
-                .ok_or_else(|| format!("{name:?} is not a message"))?
-                .clone();
-        }
-        fields.push(field);
+    match walk(input, path, |m, name| m.get_field_by_name(name)) {
+        (fields, None) => Ok(fields),
+        (_, Some(why)) => Err(why),
     }
-    Ok(fields)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::proto::DESCRIPTOR_POOL;
-
-    #[test]
-    fn every_annotated_method_has_a_binding() {
-        let all = bindings(&DESCRIPTOR_POOL);
-        let get = all
-            .iter()
-            .find(|b| b.grpc_path == "/orgd.v1.OrganizationService/GetOrganization")
-            .expect("GetOrganization is bound");
-        assert_eq!(get.http_method, Method::GET);
-        assert_eq!(get.route, "/api/v1/organization/{v0}");
-        assert_eq!(get.variables[0][0].name(), "organization_id");
-        assert_eq!(get.response_body.as_ref().unwrap().name(), "organization");
-        let create = all
-            .iter()
-            .find(|b| b.grpc_path == "/orgd.v1.OrganizationService/CreateOrganization")
-            .unwrap();
-        assert_eq!(create.success, StatusCode::CREATED);
-        assert!(matches!(&create.body, BodyTarget::Field(f) if f.name() == "organization"));
-        assert_eq!(create.dialect, Dialect::GroupAlarm);
+/// The one walk of a dotted field path (`organization.location.city`) from `input`: each
+/// part is looked up by `lookup` in the message the field before it holds. Returns the
+/// fields as far as they resolve and, when it stopped short, why.
+pub fn walk(
+    input: &MessageDescriptor,
+    path: &str,
+    lookup: impl Fn(&MessageDescriptor, &str) -> Option<FieldDescriptor>,
+) -> (Vec<FieldDescriptor>, Option<String>) {
+    let mut fields: Vec<FieldDescriptor> = Vec::new();
+    let mut message = input.clone();
+    for name in path.split('.') {
+        if let Some(last) = fields.last() {
+            match last.kind().as_message() {
+                Some(m) => message = m.clone(),
+                None => {
+                    let why = format!("{:?} is not a message", last.name());
+                    return (fields, Some(why));
+                }
+            }
+        }
+        match lookup(&message, name) {
+            Some(field) => fields.push(field),
+            None => {
+                let why = format!("no field {name:?} in {}", message.full_name());
+                return (fields, Some(why));
+            }
+        }
     }
+    (fields, None)
 }

@@ -10,11 +10,11 @@ use http::{Method, StatusCode};
 use prost_reflect::{DescriptorPool, FieldDescriptor, Kind, MessageDescriptor};
 use serde_json::{Map, Value, json};
 
-use super::binding::{self, Binding, BodyTarget, HTTP_BODY};
-use super::dialect::Dialect;
-use super::json::{FieldNaming, enum_json_value, is_wrapper};
-use crate::domain::validate::{self, FieldRule, Format, Required, field_rule};
-use crate::limits::{MAX_LIST_ITEMS, MAX_STRING_CHARS};
+use crate::binding::{self, Binding, BodyTarget, HTTP_BODY};
+use crate::dialect::Dialect;
+use crate::host::{FieldSchema, Host, Options, Required};
+use crate::json::{FieldNaming, enum_json_value};
+use crate::wkt::{self, is_wrapper};
 
 /// The error statuses every operation may answer: what the dialects map RPC codes to
 /// (invalid argument, authentication, permission, existence, conflict, quota, availability)
@@ -31,44 +31,23 @@ const ERROR_STATUSES: [StatusCode; 9] = [
     StatusCode::SERVICE_UNAVAILABLE,
 ];
 
-/// Statuses the HTTP layers answer before any operation runs, with what they send: the
-/// request's time, the URI's and the headers' size ([`crate::limits`]).
-fn transport_responses() -> [(StatusCode, String, bool); 3] {
-    use crate::limits::{MAX_HEADER_BYTES, MAX_URI_BYTES, REQUEST_TIMEOUT};
-    [
-        (
-            StatusCode::REQUEST_TIMEOUT,
-            format!(
-                "the request took longer than {} s",
-                REQUEST_TIMEOUT.as_secs()
-            ),
-            false,
-        ),
-        (
-            StatusCode::URI_TOO_LONG,
-            format!("the URI is longer than {MAX_URI_BYTES} bytes"),
-            true,
-        ),
-        (
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            format!("the headers are larger than {MAX_HEADER_BYTES} bytes"),
-            false,
-        ),
-    ]
-}
-
 /// Query parameters are expanded through nested messages this deep at most.
 const MAX_QUERY_DEPTH: usize = 3;
 
 /// The whole document for the bindings of `pool`.
-pub fn document(pool: &DescriptorPool) -> Value {
+pub fn document<D: Dialect>(pool: &DescriptorPool, options: &Options, host: &dyn Host) -> Value {
     let mut generator = Generator {
-        nul_refused: codec_refuses_nul(pool),
-        ..Generator::default()
+        host,
+        schemas: Map::new(),
+        names: HashMap::new(),
+        response: false,
+        body: false,
+        creating: false,
+        nul_refused: refuses_nul(pool, host),
     };
     let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
     let mut operation_ids: HashMap<String, usize> = HashMap::new();
-    let all = binding::bindings(pool);
+    let all = binding::bindings::<D>(pool, options);
     let mut ids = Vec::with_capacity(all.len());
     for b in &all {
         let path = openapi_path(b);
@@ -96,45 +75,25 @@ pub fn document(pool: &DescriptorPool) -> Value {
         op["responses"][creator.success.as_str()]["links"] = Value::Object(links);
     }
     let mut schemas = Map::new();
-    for dialect in [Dialect::GroupAlarm, Dialect::Giosg, Dialect::MyCreditApp] {
-        schemas.insert(error_schema_name(dialect), error_schema(dialect));
+    for dialect in D::all() {
+        schemas.insert(dialect.error_schema_name(), dialect.error_schema());
     }
     schemas.extend(std::mem::take(&mut generator.schemas));
+    let frame = host.document_frame();
     json!({
         "openapi": "3.1.0",
-        "info": {
-            "title": "orgd",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": "The REST surfaces of orgd (GroupAlarm /api/v1, giosg /api/v5, \
-                MyCreditApp /v1), generated from the google.api.http annotations of its \
-                protos. A token goes in any one of the security schemes.",
-        },
+        "info": frame["info"],
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {
-                "Bearer": {"type": "http", "scheme": "bearer",
-                    "description": "Authorization: Bearer <token> (MyCreditApp, internal services)"},
-                "Token": {"type": "apiKey", "in": "header", "name": "Authorization",
-                    "description": "Authorization: Token <token> (giosg)"},
-                "PersonalAccessToken": {"type": "apiKey", "in": "header",
-                    "name": "Personal-Access-Token",
-                    "description": "a personal access token (GroupAlarm)"},
-                "ApiToken": {"type": "apiKey", "in": "header", "name": "API-TOKEN",
-                    "description": "an organization's API token (GroupAlarm)"},
-            },
+            "securitySchemes": frame["securitySchemes"],
         },
-        "security": [
-            {"Bearer": []},
-            {"Token": []},
-            {"PersonalAccessToken": []},
-            {"ApiToken": []},
-        ],
+        "security": frame["security"],
     })
 }
 
 /// The message a POST answers with, when its body is that message as JSON.
-fn created_message(b: &Binding) -> Option<MessageDescriptor> {
+fn created_message<D>(b: &Binding<D>) -> Option<MessageDescriptor> {
     if b.http_method != Method::POST || b.raw_response {
         return None;
     }
@@ -153,7 +112,11 @@ fn created_message(b: &Binding) -> Option<MessageDescriptor> {
 /// takes the created message's field of its own name (`organization_id`), else the
 /// message's `id` (or `uuid`, as the kinds match) when the variable names the message
 /// (`invitation_id` of an `OwnerInvitation`) or is the `id` under the POST's own path.
-fn links_from(creator: &Binding, all: &[Binding], ids: &[String]) -> Map<String, Value> {
+fn links_from<D: Dialect>(
+    creator: &Binding<D>,
+    all: &[Binding<D>],
+    ids: &[String],
+) -> Map<String, Value> {
     let mut links = Map::new();
     let Some(created) = created_message(creator) else {
         return links;
@@ -235,7 +198,7 @@ fn snake_case(name: &str) -> String {
 }
 
 /// The binding's matchit route with `{vN}` replaced by the client's name of the variable.
-fn openapi_path(b: &Binding) -> String {
+fn openapi_path<D: Dialect>(b: &Binding<D>) -> String {
     let naming = b.dialect.naming();
     b.route
         .split('/')
@@ -254,10 +217,7 @@ fn openapi_path(b: &Binding) -> String {
 }
 
 fn client_name(field: &FieldDescriptor, naming: FieldNaming) -> &str {
-    match naming {
-        FieldNaming::JsonName => field.json_name(),
-        FieldNaming::ProtoName => field.name(),
-    }
+    naming.name_of(field)
 }
 
 fn dotted_name(fields: &[FieldDescriptor], naming: FieldNaming) -> String {
@@ -268,59 +228,8 @@ fn dotted_name(fields: &[FieldDescriptor], naming: FieldNaming) -> String {
         .join(".")
 }
 
-fn error_schema_name(dialect: Dialect) -> String {
-    format!("orgd.rest.{dialect:?}Error")
-}
-
-/// The error body of each dialect, as [`Dialect::render`] writes it.
-fn error_schema(dialect: Dialect) -> Value {
-    match dialect {
-        Dialect::GroupAlarm => json!({
-            "type": "object",
-            "properties": {
-                "message": {"type": "string"},
-                "error": {"type": "string", "description": "a stable reason code"},
-            },
-            "required": ["message", "error"],
-        }),
-        Dialect::Giosg => json!({
-            "anyOf": [
-                {
-                    "type": "object",
-                    "properties": {"detail": {"type": "string"}},
-                    "required": ["detail"],
-                },
-                {
-                    "type": "object",
-                    "description": "validation errors: field name to its messages",
-                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
-                },
-            ],
-        }),
-        Dialect::MyCreditApp => json!({
-            "type": "object",
-            "properties": {
-                "detail": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "loc": {"type": "array", "items": {"type": ["string", "integer"]}},
-                            "msg": {"type": "string"},
-                            "type": {"type": "string"},
-                            "code": {"type": "string"},
-                        },
-                        "required": ["loc", "msg", "type", "code"],
-                    },
-                },
-            },
-            "required": ["detail"],
-        }),
-    }
-}
-
-#[derive(Default)]
-struct Generator {
+struct Generator<'a> {
+    host: &'a dyn Host,
     /// Component schemas by name.
     schemas: Map<String, Value>,
     /// The component name of each (message, JSON names?, response?, creating?) generated or
@@ -339,9 +248,9 @@ struct Generator {
     nul_refused: bool,
 }
 
-/// Asks the gRPC codec's backstop, the one place the rule lives, whether it refuses a NUL in
-/// a request string: a string field of some message set to "\0" and checked.
-fn codec_refuses_nul(pool: &DescriptorPool) -> bool {
+/// Asks the app's bounds ([`Host::violations`]), the one place the rule lives, whether they
+/// refuse a NUL in a request string: a string field of some message set to "\0" and checked.
+fn refuses_nul(pool: &DescriptorPool, host: &dyn Host) -> bool {
     let field = pool.all_messages().find_map(|m| {
         m.fields()
             .find(|f| matches!(f.kind(), Kind::String) && !f.is_list() && !f.is_map())
@@ -349,17 +258,14 @@ fn codec_refuses_nul(pool: &DescriptorPool) -> bool {
     let Some(field) = field else { return false };
     let mut message = prost_reflect::DynamicMessage::new(field.parent_message().clone());
     message.set_field(&field, prost_reflect::Value::String("\0".into()));
-    !crate::grpc::codec::backstop_violations(&message).is_empty()
+    !host.violations(&message).is_empty()
 }
 
 /// A request string without a NUL, for when the codec refuses one.
-const NO_NUL_PATTERN: &str = r"^[^\x00]*$";
-/// Not only whitespace (and, when the codec refuses one, no NUL).
-const NOT_BLANK_PATTERN: &str = r"\S";
-const NOT_BLANK_NO_NUL_PATTERN: &str = r"^[^\x00]*[^\s\x00][^\x00]*$";
+pub const NO_NUL_PATTERN: &str = r"^[^\x00]*$";
 
-impl Generator {
-    fn operation(&mut self, b: &Binding, operation_id: String) -> Value {
+impl Generator<'_> {
+    fn operation<D: Dialect>(&mut self, b: &Binding<D>, operation_id: String) -> Value {
         let naming = b.dialect.naming();
         let input = b.input();
         self.response = false;
@@ -429,7 +335,7 @@ impl Generator {
         Value::Object(op)
     }
 
-    fn request_body(&mut self, b: &Binding) -> Option<Value> {
+    fn request_body<D: Dialect>(&mut self, b: &Binding<D>) -> Option<Value> {
         let naming = b.dialect.naming();
         let mut content = Map::new();
         if b.accepts_form() {
@@ -467,7 +373,7 @@ impl Generator {
 
     /// A form body as the transcoder reads it: keys as query parameters are named (dotted
     /// through messages), repeated keys for lists.
-    fn form_schema(&mut self, b: &Binding) -> Value {
+    fn form_schema<D: Dialect>(&mut self, b: &Binding<D>) -> Value {
         let naming = b.dialect.naming();
         let mut fields = Vec::new();
         for field in b.input().fields() {
@@ -491,7 +397,7 @@ impl Generator {
         schema
     }
 
-    fn responses(&mut self, b: &Binding) -> Map<String, Value> {
+    fn responses<D: Dialect>(&mut self, b: &Binding<D>) -> Map<String, Value> {
         let naming = b.dialect.naming();
         let output = b.method.output();
         let content = if b.raw_response {
@@ -530,10 +436,10 @@ impl Generator {
         }
         let error = json!({
             "application/json": {
-                "schema": {"$ref": format!("#/components/schemas/{}", error_schema_name(b.dialect))},
+                "schema": {"$ref": format!("#/components/schemas/{}", b.dialect.error_schema_name())},
             },
         });
-        for (status, description, text) in transport_responses() {
+        for (status, description, text) in self.host.transport_responses() {
             let mut response = json!({"description": description});
             if text {
                 response["content"] = json!({"text/plain": {"schema": {"type": "string"}}});
@@ -606,7 +512,7 @@ impl Generator {
     fn scalar_param_schema(&mut self, field: &FieldDescriptor) -> Value {
         let schema = self.unruled_param_schema(field);
         match self.rule(field) {
-            Some(rule) => apply_rule(schema, rule, self.nul_refused),
+            Some(rule) => rule.apply(schema, self.nul_refused),
             None => schema,
         }
     }
@@ -621,9 +527,7 @@ impl Generator {
                 json!({"type": "string", "enum": names})
             }
             // One value in a URL is a string.
-            Kind::Message(m) if m.full_name() == "google.protobuf.Value" => {
-                self.scalar(&Kind::String)
-            }
+            Kind::Message(m) if m.full_name() == wkt::VALUE => self.scalar(&Kind::String),
             Kind::Message(m) => match m.get_field(1) {
                 // A wrapper's value, or a Timestamp/Duration string.
                 Some(inner) if is_wrapper(m.full_name()) => self.scalar(&inner.kind()),
@@ -637,8 +541,11 @@ impl Generator {
     /// length, the one bound every string field has.
     fn scalar(&self, kind: &Kind) -> Value {
         let mut schema = scalar_schema(kind);
-        if self.body && matches!(kind, Kind::String) {
-            schema["maxLength"] = json!(MAX_STRING_CHARS);
+        if let Some(max) = self.host.max_string_chars()
+            && self.body
+            && matches!(kind, Kind::String)
+        {
+            schema["maxLength"] = json!(max);
         }
         if !self.response && self.nul_refused && matches!(kind, Kind::String) {
             schema["pattern"] = json!(NO_NUL_PATTERN);
@@ -648,13 +555,15 @@ impl Generator {
 
     /// An array (or map) schema with, in a request body, the codec's backstop on entries.
     fn bound_list(&self, mut schema: Value) -> Value {
-        if self.body {
+        if let Some(max) = self.host.max_list_items()
+            && self.body
+        {
             let key = if schema["type"] == "object" {
                 "maxProperties"
             } else {
                 "maxItems"
             };
-            schema[key] = json!(MAX_LIST_ITEMS);
+            schema[key] = json!(max);
         }
         schema
     }
@@ -673,7 +582,7 @@ impl Generator {
         if field.is_list() {
             let mut items = self.value_schema(&kind, naming);
             if let Some(rule) = rule {
-                items = apply_rule(items, rule, self.nul_refused);
+                items = rule.apply(items, self.nul_refused);
             }
             let list = self.bound_list(json!({"type": "array", "items": items}));
             return self.list_rule(field, list);
@@ -684,7 +593,7 @@ impl Generator {
                 // A rule on text makes a google.protobuf.Value a string (or null, unset).
                 schema = json!({"type": "string"});
             }
-            schema = apply_rule(schema, rule, self.nul_refused);
+            schema = rule.apply(schema, self.nul_refused);
         }
         let nullable = field.supports_presence() || matches!(kind, Kind::Enum(_));
         // A required field is refused when null, as when it is absent.
@@ -696,16 +605,16 @@ impl Generator {
     }
 
     /// The field's rule, in a request (responses are what the server wrote).
-    fn rule(&self, field: &FieldDescriptor) -> Option<&'static FieldRule> {
+    fn rule(&self, field: &FieldDescriptor) -> Option<&'static dyn FieldSchema> {
         if self.response {
             return None;
         }
-        field_rule(field.full_name())
+        self.host.rule(field)
     }
 
     /// Whether a request of this operation must carry the field.
     fn required(&self, field: &FieldDescriptor) -> bool {
-        self.rule(field).is_some_and(|r| match r.required {
+        self.rule(field).is_some_and(|r| match r.required() {
             Required::No => false,
             Required::Yes => true,
             Required::OnCreate => self.creating,
@@ -714,7 +623,7 @@ impl Generator {
 
     /// A list's own bounds: at most `max_items`, at least one entry when required.
     fn list_rule(&self, field: &FieldDescriptor, mut list: Value) -> Value {
-        if let Some(max) = self.rule(field).and_then(|r| r.max_items) {
+        if let Some(max) = self.rule(field).and_then(|r| r.max_items()) {
             list["maxItems"] = json!(max);
         }
         if self.required(field) {
@@ -734,21 +643,27 @@ impl Generator {
                 json!({"type": "string", "enum": names})
             }
             Kind::Message(m) => match m.full_name() {
-                "google.protobuf.Timestamp" if !self.response => json!({
+                wkt::TIMESTAMP if !self.response => json!({
                     "type": "string", "format": "date-time", "pattern": RFC3339_PATTERN,
                 }),
-                "google.protobuf.Timestamp" => json!({"type": "string", "format": "date-time"}),
-                "google.protobuf.Duration" => {
+                wkt::TIMESTAMP => json!({"type": "string", "format": "date-time"}),
+                wkt::DURATION => {
                     json!({"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]{1,9})?s$"})
                 }
-                "google.protobuf.Struct" => json!({"type": "object"}),
-                "google.protobuf.ListValue" => json!({"type": "array"}),
+                wkt::STRUCT => json!({"type": "object"}),
+                wkt::LIST_VALUE => json!({"type": "array"}),
                 // Any JSON value, null included (maxLength binds only a string).
-                "google.protobuf.Value" if self.body && self.nul_refused => {
-                    json!({"maxLength": MAX_STRING_CHARS, "pattern": NO_NUL_PATTERN})
+                wkt::VALUE if self.body => {
+                    let mut any = json!({});
+                    if let Some(max) = self.host.max_string_chars() {
+                        any["maxLength"] = json!(max);
+                    }
+                    if self.nul_refused {
+                        any["pattern"] = json!(NO_NUL_PATTERN);
+                    }
+                    any
                 }
-                "google.protobuf.Value" if self.body => json!({"maxLength": MAX_STRING_CHARS}),
-                "google.protobuf.Value" => json!({}),
+                wkt::VALUE => json!({}),
                 HTTP_BODY => json!({"type": "string", "format": "binary"}),
                 name if is_wrapper(name) => match m.get_field(1) {
                     Some(inner) => self.scalar(&inner.kind()),
@@ -768,7 +683,9 @@ impl Generator {
         let creating = !self.response
             && self.creating
             && message.fields().any(|f| {
-                field_rule(f.full_name()).is_some_and(|r| r.required == Required::OnCreate)
+                self.host
+                    .rule(&f)
+                    .is_some_and(|r| r.required() == Required::OnCreate)
             });
         let key = (
             message.full_name().to_string(),
@@ -875,75 +792,7 @@ const RFC3339_PATTERN: &str = concat!(
 );
 
 fn is_any_value(kind: &Kind) -> bool {
-    matches!(kind, Kind::Message(m) if m.full_name() == "google.protobuf.Value")
-}
-
-/// A field's rule on the schema of one of its values.
-fn apply_rule(mut schema: Value, rule: &FieldRule, nul_refused: bool) -> Value {
-    let integer = schema["type"] == "integer";
-    let number = |x: f64| {
-        if integer && x.fract() == 0.0 {
-            json!(x as i64)
-        } else {
-            json!(x)
-        }
-    };
-    if let Some(min) = rule.min {
-        schema["minimum"] = number(min);
-    }
-    if let Some(max) = rule.max {
-        schema["maximum"] = number(max);
-    }
-    if rule.not_blank {
-        schema["pattern"] = json!(if nul_refused {
-            NOT_BLANK_NO_NUL_PATTERN
-        } else {
-            NOT_BLANK_PATTERN
-        });
-    }
-    if let Some(min) = rule.min_chars {
-        schema["minLength"] = json!(min);
-    }
-    if let Some(max) = rule.max_chars {
-        schema["maxLength"] = json!(max);
-    }
-    match rule.format {
-        None => {}
-        Some(Format::Email) => {
-            schema["pattern"] = json!(validate::EMAIL_PATTERN);
-            // The field's own bound where it is tighter (MyCreditApp's 100).
-            let max = rule.max_chars.map_or(validate::EMAIL_MAX_CHARS, |m| {
-                m.min(validate::EMAIL_MAX_CHARS)
-            });
-            schema["maxLength"] = json!(max);
-        }
-        Some(Format::Bcp47OrEmpty) => {
-            schema["pattern"] = json!(format!("^$|{}", validate::BCP47_PATTERN));
-            schema["maxLength"] = json!(validate::BCP47_MAX_CHARS);
-        }
-        Some(Format::Uuid) => {
-            schema["pattern"] = json!(validate::UUID_PATTERN);
-            schema["format"] = json!("uuid");
-        }
-        Some(Format::ImageOrEmpty) => {
-            schema["pattern"] = json!(validate::IMAGE_BASE64_PATTERN);
-        }
-        Some(Format::IanaTimezoneOrEmpty) => {
-            // A pattern, not an enum: names such as GMT0, GMT+0 and GMT-0 make the same
-            // identifier in client generators, which then refuse the whole document.
-            let names: Vec<String> = validate::iana_timezone_names()
-                .map(|n| n.replace('+', "\\+").replace('.', "\\."))
-                .collect();
-            schema["pattern"] = json!(format!("^(?:|{})$", names.join("|")));
-            schema["examples"] = json!(["Europe/Berlin", "UTC"]);
-        }
-        Some(Format::CountryCode) => {
-            let codes: Vec<&str> = validate::country_codes().collect();
-            schema = json!({"type": "string", "enum": codes});
-        }
-        Some(Format::OneOf(values)) => schema = json!({"type": "string", "enum": values}),
-    }
-    schema
+    matches!(kind, Kind::Message(m) if m.full_name() == wkt::VALUE)
 }
 
 fn or_null(schema: Value) -> Value {
@@ -992,20 +841,15 @@ fn scalar_schema(kind: &Kind) -> Value {
 
 /// Messages a single query value sets (the transcoder converts them from one string).
 fn is_scalar_message(m: &MessageDescriptor) -> bool {
-    is_wrapper(m.full_name())
-        || matches!(
-            m.full_name(),
-            "google.protobuf.Timestamp" | "google.protobuf.Duration" | "google.protobuf.Value"
-        )
+    wkt::is_scalar_message(m.full_name())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::DESCRIPTOR_POOL;
 
     proptest::proptest! {
-        /// A request timestamp the document describes is one the codec reads.
+        /// A request timestamp the document describes is one the JSON decoder reads.
         #[test]
         fn documented_timestamps_parse(
             s in proptest::string::string_regex(
@@ -1017,19 +861,7 @@ mod tests {
     }
 
     #[test]
-    fn every_binding_is_documented() {
-        let doc = document(&DESCRIPTOR_POOL);
-        for b in binding::bindings(&DESCRIPTOR_POOL) {
-            let path = openapi_path(&b);
-            let op = &doc["paths"][&path][b.http_method.as_str().to_ascii_lowercase()];
-            assert!(op.is_object(), "{} {path}", b.http_method);
-        }
-        let org = &doc["components"]["schemas"]["orgd.v1.Organization"]["properties"];
-        assert_eq!(org["parentID"]["type"], json!(["integer", "null"]));
-        assert_eq!(
-            org["state"]["enum"],
-            json!(["trial", "active", "inactive", null])
-        );
+    fn header_names_are_displayed_as_published() {
         assert_eq!(
             header_display_name("requester-organization-id"),
             "Requester-Organization-ID"

@@ -1,0 +1,69 @@
+//! A request refused before it is routed (the server overloaded, its database out): the
+//! protocol is all that is known of it, not the surface. A gRPC (or grpc-web) request gets
+//! a trailers-only status; any other one error body that every surface's clients can read,
+//! the surfaces' own bodies merged (the first surface's field winning where two share a
+//! name), with `Retry-After` either way.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde_json::{Map, Value};
+use tonic::Code;
+
+use crate::dialect::{Dialect, RestError, json_response};
+
+/// Whether the request speaks gRPC or grpc-web.
+pub fn is_grpc(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"))
+}
+
+/// The error bodies of every surface for `err`, merged into one object.
+pub fn merged_body<D: Dialect>(err: &RestError, status: StatusCode) -> Value {
+    let mut merged = Map::new();
+    for dialect in D::all() {
+        if let Value::Object(body) = dialect.error_body(err, status) {
+            for (key, value) in body {
+                merged.entry(key).or_insert(value);
+            }
+        }
+    }
+    Value::Object(merged)
+}
+
+/// The refusal of a request with `headers`: `err`'s code on gRPC, its status (the table's
+/// for the code unless set) and [`merged_body`] otherwise.
+pub fn refuse<D: Dialect>(
+    headers: &HeaderMap,
+    err: &RestError,
+    retry_after: std::time::Duration,
+) -> Response {
+    let mut response = if is_grpc(headers) {
+        let status = tonic::Status::new(err.code, err.message.clone());
+        let (parts, _) = status.into_http::<axum::body::Body>().into_parts();
+        Response::from_parts(parts, axum::body::Body::empty())
+    } else {
+        let status = err
+            .status
+            .unwrap_or_else(|| crate::status::http_status(err.code));
+        json_response(
+            status,
+            merged_body::<D>(err, status).to_string().into_bytes(),
+        )
+        .into_response()
+    };
+    let secs = crate::status::retry_after_secs(retry_after);
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_str(&secs.to_string()).expect("digits"),
+    );
+    response
+}
+
+/// A refusal's error: `code` on gRPC, `status` on REST when it differs from the table's.
+pub fn error(code: Code, status: Option<StatusCode>, reason: &str, message: &str) -> RestError {
+    let mut e = RestError::new(code, reason, message);
+    e.status = status;
+    e
+}
