@@ -5,8 +5,8 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_flow_over_grpc() {
     for_each_backend(|app| async move {
-        let a = active_org(&app, "grpc-a").await;
-        let b = active_org(&app, "grpc-b").await;
+        let a = Org::active(&app, "grpc-a").await;
+        let b = Org::active(&app, "grpc-b").await;
         let mut invitations = PartnershipInvitationServiceClient::connect(app.endpoint())
             .await
             .unwrap();
@@ -25,7 +25,7 @@ async fn the_flow_over_grpc() {
                 pb::CreateOutgoingInvitationRequest {
                     organization_id: Some(a.uuid.clone()),
                     invitation: Some(pb::OutgoingInvitationInput {
-                        email: b.email.clone(),
+                        email: b.email().to_string(),
                         message: "over gRPC".into(),
                         partner_display_name: Some("B".into()),
                     }),

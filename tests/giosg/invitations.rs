@@ -5,12 +5,12 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invitations_cancel_reject_and_their_codes() {
     for_each_backend(|app| async move {
-        let a = active_org(&app, "inv-a").await;
-        let b = active_org(&app, "inv-b").await;
-        let c = active_org(&app, "inv-c").await;
+        let a = Org::active(&app, "inv-a").await;
+        let b = Org::active(&app, "inv-b").await;
+        let c = Org::active(&app, "inv-c").await;
 
         // Cancel by the sender: 204, then gone (404); others cannot see it (404).
-        let sent = invite(&app, &a, &b.email, None).await;
+        let sent = invite(&app, &a, b.email(), None).await;
         let path = format!(
             "/api/v5/outgoing_invitations/{}",
             sent["id"].as_str().unwrap()
@@ -38,7 +38,7 @@ async fn invitations_cancel_reject_and_their_codes() {
         );
 
         // Reject: status 2, no partnership; the sender sees it resolved and cannot cancel it.
-        let sent = invite(&app, &a, &b.email, None).await;
+        let sent = invite(&app, &a, b.email(), None).await;
         let id = sent["id"].as_str().unwrap();
         let key = key_of(&app, &b.owner.token, id).await;
         // Someone it was not sent to cannot see or answer it.
@@ -153,7 +153,7 @@ async fn invitations_cancel_reject_and_their_codes() {
         assert_eq!(ids(&list.json), vec![a.uuid.clone()]);
 
         // An inactive organization cannot answer.
-        let sent = invite(&app, &a, &b.email, None).await;
+        let sent = invite(&app, &a, b.email(), None).await;
         let key = key_of(&app, &b.owner.token, sent["id"].as_str().unwrap()).await;
         app.set_state(&b.id.to_string(), "inactive").await;
         let r = call(
@@ -172,7 +172,7 @@ async fn invitations_cancel_reject_and_their_codes() {
                 Method::POST,
                 "/api/v5/outgoing_invitations",
                 &a.owner.token,
-                Some(json!({"email": a.email})),
+                Some(json!({"email": a.email()})),
             )
             .await,
             "email",

@@ -5,13 +5,13 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn own_organization_and_users() {
     for_each_backend(|app| async move {
-        let a = active_org(&app, "own").await;
+        let a = Org::active(&app, "own").await;
         let m = member(&app, &a, "own-member", "member").await;
         let org = get(&app, &format!("/api/v5/orgs/{}", a.uuid), &m.token).await;
         org.assert_status(200);
         assert_keys(&org.json, ORG_KEYS);
         assert_eq!(org.json["id"], json!(a.uuid));
-        assert_eq!(org.json["email"], json!(a.email));
+        assert_eq!(org.json["email"], json!(a.email()));
         assert_eq!(org.json["is_present"], json!(false));
         assert_eq!(org.json["is_online"], json!(false));
         utc(&org.json["created_at"]);

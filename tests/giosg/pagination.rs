@@ -15,7 +15,7 @@ fn local(app: &App, link: &Value) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pagination_stays_correct_while_rows_come_and_go() {
     for_each_backend(|app| async move {
-        let a = active_org(&app, "pages").await;
+        let a = Org::active(&app, "pages").await;
         let mut members = vec![a.owner.clone()];
         for i in 0..6 {
             members.push(member(&app, &a, &format!("pages-{i}"), "member").await);
@@ -161,10 +161,10 @@ async fn pagination_stays_correct_while_rows_come_and_go() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partnership_partner_and_invitation_lists_paginate() {
     for_each_backend(|app| async move {
-        let hub = active_org(&app, "hub").await;
+        let hub = Org::active(&app, "hub").await;
         let mut partners = Vec::new();
         for i in 0..3 {
-            let p = active_org(&app, &format!("spoke-{i}")).await;
+            let p = Org::active(&app, &format!("spoke-{i}")).await;
             partner_up(&app, &hub, &p).await;
             partners.push(p);
         }
@@ -184,7 +184,7 @@ async fn partnership_partner_and_invitation_lists_paginate() {
             );
             assert_eq!(first.json["previous"], Value::Null);
             // A partnership made between the pages shows up at the end, nothing repeats.
-            let late = active_org(&app, &format!("late-{key}")).await;
+            let late = Org::active(&app, &format!("late-{key}")).await;
             partner_up(&app, &hub, &late).await;
             partners.push(late);
             let second = get(&app, &local(&app, &first.json["next"]), &hub.owner.token).await;
@@ -223,7 +223,7 @@ async fn partnership_partner_and_invitation_lists_paginate() {
             }
             link = local(&app, &page.json["next"]);
         }
-        let mut want: Vec<String> = partners.iter().map(|p| p.email.clone()).collect();
+        let mut want: Vec<String> = partners.iter().map(|p| p.email().to_string()).collect();
         want.reverse();
         assert_eq!(seen, want);
     })

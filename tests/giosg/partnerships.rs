@@ -34,15 +34,15 @@ const INVITATION_KEYS: &[&str] = &[
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invite_accept_list_rename_and_remove_over_rest() {
     for_each_backend(|app| async move {
-        let a = active_org(&app, "alpha").await;
-        let b = active_org(&app, "beta").await;
+        let a = Org::active(&app, "alpha").await;
+        let b = Org::active(&app, "beta").await;
 
         // A invites B by B's organization email.
-        let sent = invite(&app, &a, &b.email, Some("Our Beta")).await;
+        let sent = invite(&app, &a, b.email(), Some("Our Beta")).await;
         assert_keys(&sent, INVITATION_KEYS);
         assert_eq!(sent["status"], json!(0));
         assert_eq!(sent["key"], Value::Null, "the sender never sees the key");
-        assert_eq!(sent["email"], json!(b.email));
+        assert_eq!(sent["email"], json!(b.email()));
         assert_eq!(sent["message"], json!("hello"));
         assert_eq!(sent["partner_display_name"], json!("Our Beta"));
         assert_eq!(sent["created_by_organization_id"], json!(a.uuid));
@@ -165,7 +165,7 @@ async fn invite_accept_list_rename_and_remove_over_rest() {
         assert_keys(&pa["organization"], ORG_KEYS);
         assert_eq!(pa["partner_organization_id"], json!(b.uuid));
         assert_eq!(pa["partner_organization"]["id"], json!(b.uuid));
-        assert_eq!(pa["partner_organization"]["email"], json!(b.email));
+        assert_eq!(pa["partner_organization"]["email"], json!(b.email()));
         assert_eq!(pa["organization_id"], json!(a.uuid));
         assert_eq!(pa["organization"]["id"], json!(a.uuid));
         assert_eq!(pa["display_name"], json!("Our Beta"));
@@ -371,9 +371,9 @@ async fn invite_accept_list_rename_and_remove_over_rest() {
 async fn concurrent_accepts_leave_exactly_one_partnership() {
     for_each_backend(|app| async move {
         // One invitation accepted many times at once.
-        let a = active_org(&app, "race-a").await;
-        let b = active_org(&app, "race-b").await;
-        let sent = invite(&app, &a, &b.email, None).await;
+        let a = Org::active(&app, "race-a").await;
+        let b = Org::active(&app, "race-b").await;
+        let sent = invite(&app, &a, b.email(), None).await;
         let key = key_of(&app, &b.owner.token, sent["id"].as_str().unwrap()).await;
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..8 {
@@ -409,10 +409,10 @@ async fn concurrent_accepts_leave_exactly_one_partnership() {
         }
 
         // Two organizations accepting each other's invitation at the same moment.
-        let c = active_org(&app, "race-c").await;
-        let d = active_org(&app, "race-d").await;
-        let to_d = invite(&app, &c, &d.email, None).await;
-        let to_c = invite(&app, &d, &c.email, None).await;
+        let c = Org::active(&app, "race-c").await;
+        let d = Org::active(&app, "race-d").await;
+        let to_d = invite(&app, &c, d.email(), None).await;
+        let to_c = invite(&app, &d, c.email(), None).await;
         let key_d = key_of(&app, &d.owner.token, to_d["id"].as_str().unwrap()).await;
         let key_c = key_of(&app, &c.owner.token, to_c["id"].as_str().unwrap()).await;
         let mut set = tokio::task::JoinSet::new();

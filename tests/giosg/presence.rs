@@ -5,8 +5,8 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_registers_refreshes_and_expires() {
     for_each_backend(|app| async move {
-        let a = active_org(&app, "presence").await;
-        let b = active_org(&app, "presence-b").await;
+        let a = Org::active(&app, "presence").await;
+        let b = Org::active(&app, "presence-b").await;
         partner_up(&app, &a, &b).await;
         let m = member(&app, &a, "presence-member", "member").await;
         let client = format!("/api/v5/orgs/{}/users/{}/clients/tab-1", a.uuid, m.uuid);

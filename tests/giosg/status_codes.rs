@@ -5,8 +5,8 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_status_code_in_the_published_order() {
     for_each_backend(|app| async move {
-        let a = active_org(&app, "codes-a").await;
-        let b = active_org(&app, "codes-b").await;
+        let a = Org::active(&app, "codes-a").await;
+        let b = Org::active(&app, "codes-b").await;
         partner_up(&app, &a, &b).await;
         let plain = member(&app, &a, "codes-member", "member").await;
         let admin = member(&app, &a, "codes-admin", "admin").await;

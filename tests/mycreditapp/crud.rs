@@ -6,7 +6,7 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_returns_201_with_every_key() {
     for_each_backend(|app| async move {
-        let a = new_org(&app, "create").await;
+        let a = Org::create(&app, "create").await;
         let ctx = Ctx::new(&app, &a.owner.token, &a.uuid, &a.uuid);
 
         let full = json!({
@@ -108,7 +108,7 @@ async fn create_returns_201_with_every_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_validation_lists_every_bad_field() {
     for_each_backend(|app| async move {
-        let a = new_org(&app, "validate").await;
+        let a = Org::create(&app, "validate").await;
         let ctx = Ctx::new(&app, &a.owner.token, &a.uuid, &a.uuid);
 
         // Every required field missing at once.
@@ -191,7 +191,7 @@ async fn create_validation_lists_every_bad_field() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crud_status_codes() {
     for_each_backend(|app| async move {
-        let a = new_org(&app, "crud").await;
+        let a = Org::create(&app, "crud").await;
         let ctx = Ctx::new(&app, &a.owner.token, &a.uuid, &a.uuid);
         let created = ctx
             .create_ok(&json!({
@@ -317,7 +317,7 @@ async fn crud_status_codes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lengths_count_characters_not_bytes() {
     for_each_backend(|app| async move {
-        let a = new_org(&app, "chars").await;
+        let a = Org::create(&app, "chars").await;
         let ctx = Ctx::new(&app, &a.owner.token, &a.uuid, &a.uuid);
         let name = "ü".repeat(255);
         let p = ctx

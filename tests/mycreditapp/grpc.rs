@@ -5,8 +5,8 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_happy_path() {
     for_each_backend(|app| async move {
-        let a = new_org(&app, "grpc").await;
-        let g = new_org(&app, "grpc-guest").await;
+        let a = Org::create(&app, "grpc").await;
+        let g = Org::create(&app, "grpc-guest").await;
         let token = a.owner.token.clone();
         let mut svc = OrganizationPartnerServiceClient::connect(app.endpoint())
             .await

@@ -7,8 +7,8 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invite_then_accept_marks_the_partner_accepted() {
     for_each_backend(|app| async move {
-        let a = new_org(&app, "inviter").await;
-        let g = new_org(&app, "invitee").await;
+        let a = Org::create(&app, "inviter").await;
+        let g = Org::create(&app, "invitee").await;
         let ctx = Ctx::new(&app, &a.owner.token, &a.uuid, &a.uuid);
         let p = ctx
             .create_ok(&body("Invitee GmbH", "customer", &g.owner.email))
@@ -28,7 +28,7 @@ async fn invite_then_accept_marks_the_partner_accepted() {
         assert_eq!(got.json["invitation_status"], json!("invited"));
 
         // The invited user sees a giosg invitation from A.
-        let list = giosg(
+        let list = giosg::call(
             &app,
             Method::GET,
             "/api/v5/incoming_invitations?page_size=100",
@@ -59,7 +59,7 @@ async fn invite_then_accept_marks_the_partner_accepted() {
             .await;
         assert!(items.is_empty());
 
-        accept(&app, &g.owner, &g, &key).await;
+        giosg::accept(&app, &g.owner, &g, &key).await;
 
         let got = ctx.get(&id).await;
         got.assert_status(200);
@@ -97,10 +97,10 @@ async fn invite_then_accept_marks_the_partner_accepted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invitations_come_only_from_the_directory_owner() {
     for_each_backend(|app| async move {
-        let a = new_org(&app, "inv-req").await;
-        let b = new_org(&app, "inv-tgt").await;
-        let g = new_org(&app, "inv-guest").await;
-        partner_up(&app, &a, &b).await;
+        let a = Org::create(&app, "inv-req").await;
+        let b = Org::create(&app, "inv-tgt").await;
+        let g = Org::create(&app, "inv-guest").await;
+        giosg::partner_up_through_owners(&app, &a, &b).await;
         let admin = member(&app, &a, "inv-admin", "admin").await;
         let b_own = Ctx::new(&app, &b.owner.token, &b.uuid, &b.uuid);
         let id = sid(&b_own
@@ -110,7 +110,7 @@ async fn invitations_come_only_from_the_directory_owner() {
         let w = Ctx::new(&app, &admin.token, &a.uuid, &b.uuid);
         assert_plain_error(&w.invite(&id).await, 403);
         let incoming_of_g = || async {
-            let list = giosg(
+            let list = giosg::call(
                 &app,
                 Method::GET,
                 "/api/v5/incoming_invitations?page_size=100",
@@ -132,7 +132,7 @@ async fn invitations_come_only_from_the_directory_owner() {
         assert_eq!(results[0]["created_by_organization_id"], json!(b.uuid));
         assert_eq!(results[0]["created_by_user_id"], json!(b.owner.uuid));
         let key = results[0]["key"].as_str().expect("key").to_string();
-        accept(&app, &g.owner, &g, &key).await;
+        giosg::accept(&app, &g.owner, &g, &key).await;
 
         let got = b_own.get(&id).await;
         got.assert_status(200);
@@ -161,8 +161,8 @@ async fn invitations_come_only_from_the_directory_owner() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reinvited_partner_is_accepted_through_either_invitation() {
     for_each_backend(|app| async move {
-        let a = new_org(&app, "reinv").await;
-        let g = new_org(&app, "reinv-guest").await;
+        let a = Org::create(&app, "reinv").await;
+        let g = Org::create(&app, "reinv-guest").await;
         let ctx = Ctx::new(&app, &a.owner.token, &a.uuid, &a.uuid);
         let id = sid(&ctx
             .create_ok(&body("Twice Invited", "customer", &g.owner.email))
@@ -172,7 +172,7 @@ async fn reinvited_partner_is_accepted_through_either_invitation() {
             r.assert_status(200);
             assert_eq!(r.json["invitation_status"], json!("invited"));
         }
-        let list = giosg(
+        let list = giosg::call(
             &app,
             Method::GET,
             "/api/v5/incoming_invitations?page_size=100&ordering=created_at",
@@ -189,7 +189,7 @@ async fn reinvited_partner_is_accepted_through_either_invitation() {
         );
         // Accept the oldest one.
         let key = results[0]["key"].as_str().expect("key").to_string();
-        accept(&app, &g.owner, &g, &key).await;
+        giosg::accept(&app, &g.owner, &g, &key).await;
         let got = ctx.get(&id).await;
         got.assert_status(200);
         assert_eq!(

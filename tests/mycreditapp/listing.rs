@@ -148,18 +148,18 @@ fn rec_ids<'a>(recs: impl IntoIterator<Item = &'a Rec>) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_filters() {
     for_each_backend(|app| async move {
-        let a = new_org(&app, "filters").await;
+        let a = Org::create(&app, "filters").await;
         let ctx = Ctx::new(&app, &a.owner.token, &a.uuid, &a.uuid);
         let mut recs = seed(&ctx).await;
 
         // Invite two partners; one accepts (its email is the user of another organization).
-        let guest_org = new_org(&app, "guest").await;
+        let guest_org = Org::create(&app, "guest").await;
         let accepted = ctx
             .create_ok(&body("Mike Accepted", "supplier", &guest_org.owner.email))
             .await;
         let r = ctx.invite(&sid(&accepted)).await;
         r.assert_status(200);
-        let inv = giosg(
+        let inv = giosg::call(
             &app,
             Method::GET,
             "/api/v5/incoming_invitations?page_size=100",
@@ -172,7 +172,7 @@ async fn list_filters() {
             .as_str()
             .unwrap_or_else(|| panic!("incoming invitation with key: {}", inv.text))
             .to_string();
-        accept(&app, &guest_org.owner, &guest_org, &key).await;
+        giosg::accept(&app, &guest_org.owner, &guest_org, &key).await;
         recs.push(Rec {
             id: sid(&accepted),
             name: "Mike Accepted".into(),
@@ -318,7 +318,7 @@ async fn list_filters() {
         .await;
 
         // Filters never leak another organization's directory.
-        let other = new_org(&app, "other").await;
+        let other = Org::create(&app, "other").await;
         let octx = Ctx::new(&app, &other.owner.token, &other.uuid, &other.uuid);
         octx.create_ok(&body("Acme Elsewhere", "customer", "x@acme.example.com"))
             .await;
@@ -350,7 +350,7 @@ fn key_of(item: &Value, field: &str) -> Key {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_orders_by_every_field_in_both_directions() {
     for_each_backend(|app| async move {
-        let a = new_org(&app, "order").await;
+        let a = Org::create(&app, "order").await;
         let ctx = Ctx::new(&app, &a.owner.token, &a.uuid, &a.uuid);
         // Names, emails and terms whose order is the same under byte and locale collation.
         let rows: &[(&str, &str, i64, &str, &str, &str)] = &[
@@ -495,7 +495,7 @@ async fn list_orders_by_every_field_in_both_directions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_is_case_insensitive_beyond_ascii() {
     for_each_backend(|app| async move {
-        let a = new_org(&app, "unicode").await;
+        let a = Org::create(&app, "unicode").await;
         let ctx = Ctx::new(&app, &a.owner.token, &a.uuid, &a.uuid);
         let upper = sid(&ctx
             .create_ok(&body("MÜLLER ÖL GMBH", "customer", "m@example.com"))

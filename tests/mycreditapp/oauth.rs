@@ -3,20 +3,6 @@
 
 use super::*;
 
-async fn client(app: &App, organization: &str) -> (String, String) {
-    let v = app
-        .cli(&["client", "create", "--organization", organization])
-        .await
-        .json();
-    (
-        v["client_id"].as_str().expect("client_id").to_string(),
-        v["client_secret"]
-            .as_str()
-            .expect("client_secret")
-            .to_string(),
-    )
-}
-
 async fn token_json(app: &App, body: &Value) -> Resp {
     app.rest(Method::POST, "/v1/oauth2/token", Auth::None, Some(body))
         .await
@@ -45,10 +31,13 @@ fn access_token(r: &Resp) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oauth_token_json_form_and_wrong_secret() {
     for_each_backend(|app| async move {
-        let a = new_org(&app, "oauth").await;
-        let other = new_org(&app, "oauth-other").await;
-        let (id, secret) = client(&app, &a.id.to_string()).await;
-        let (id2, secret2) = client(&app, &a.uuid).await;
+        let a = Org::create(&app, "oauth").await;
+        let other = Org::create(&app, "oauth-other").await;
+        let OAuthClient { id, secret } = OAuthClient::create(&app, &a.id.to_string()).await;
+        let OAuthClient {
+            id: id2,
+            secret: secret2,
+        } = OAuthClient::create(&app, &a.uuid).await;
 
         let t1 = access_token(
             &token_json(&app, &json!({"client_id": id, "client_secret": secret})).await,
@@ -92,8 +81,8 @@ async fn oauth_token_json_form_and_wrong_secret() {
         );
 
         // Acting for A, the token reads an organization connected to A.
-        let b = new_org(&app, "oauth-connected").await;
-        partner_up(&app, &a, &b).await;
+        let b = Org::create(&app, "oauth-connected").await;
+        giosg::partner_up_through_owners(&app, &a, &b).await;
         let b_id = sid(
             &Ctx::new(&app, &b.owner.token, &b.uuid, &b.uuid)
                 .create_ok(&body("B Via OAuth", "customer", "bo@example.com"))
@@ -158,8 +147,8 @@ async fn expired_oauth_token_is_401() {
         use sea_orm::sea_query::Expr;
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-        let a = new_org(&app, "expiry").await;
-        let (id, secret) = client(&app, &a.uuid).await;
+        let a = Org::create(&app, "expiry").await;
+        let OAuthClient { id, secret } = OAuthClient::create(&app, &a.uuid).await;
         let token = access_token(
             &token_json(&app, &json!({"client_id": id, "client_secret": secret})).await,
         );

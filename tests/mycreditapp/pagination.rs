@@ -5,7 +5,7 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pagination_covers_every_item_exactly_once() {
     for_each_backend(|app| async move {
-        let a = new_org(&app, "pages").await;
+        let a = Org::create(&app, "pages").await;
         let ctx = Ctx::new(&app, &a.owner.token, &a.uuid, &a.uuid);
         // Many ties on every field: only the internal id tells them apart.
         let mut created = BTreeSet::new();
@@ -74,7 +74,7 @@ async fn pagination_covers_every_item_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offset_has_no_upper_bound() {
     for_each_backend(|app| async move {
-        let a = new_org(&app, "bigoffset").await;
+        let a = Org::create(&app, "bigoffset").await;
         let ctx = Ctx::new(&app, &a.owner.token, &a.uuid, &a.uuid);
         ctx.create_ok(&body("Only", "customer", "only@example.com"))
             .await;

@@ -7,7 +7,7 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn own_directory_is_writable_by_any_member_and_invites_need_settings_permission() {
     for_each_backend(|app| async move {
-        let a = new_org(&app, "own").await;
+        let a = Org::create(&app, "own").await;
         for role in ["member", "admin", "owner"] {
             let u = member(&app, &a, role, role).await;
             let ctx = Ctx::new(&app, &u.token, &a.uuid, &a.uuid);
@@ -44,10 +44,10 @@ async fn own_directory_is_writable_by_any_member_and_invites_need_settings_permi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connected_organizations_read_each_other_and_never_write() {
     for_each_backend(|app| async move {
-        let a = new_org(&app, "requester").await;
-        let b = new_org(&app, "connected").await;
-        let c = new_org(&app, "unconnected").await;
-        partner_up(&app, &a, &b).await;
+        let a = Org::create(&app, "requester").await;
+        let b = Org::create(&app, "connected").await;
+        let c = Org::create(&app, "unconnected").await;
+        giosg::partner_up_through_owners(&app, &a, &b).await;
         let a_member = member(&app, &a, "amember", "member").await;
         let a_admin = member(&app, &a, "aadmin", "admin").await;
 
@@ -189,9 +189,9 @@ async fn connected_organizations_read_each_other_and_never_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removing_the_partnership_revokes_access() {
     for_each_backend(|app| async move {
-        let a = new_org(&app, "revoke-a").await;
-        let b = new_org(&app, "revoke-b").await;
-        partner_up(&app, &a, &b).await;
+        let a = Org::create(&app, "revoke-a").await;
+        let b = Org::create(&app, "revoke-b").await;
+        giosg::partner_up_through_owners(&app, &a, &b).await;
         let b_id = sid(&Ctx::new(&app, &b.owner.token, &b.uuid, &b.uuid)
             .create_ok(&body("B Only", "customer", "bo@example.com"))
             .await);
@@ -200,7 +200,7 @@ async fn removing_the_partnership_revokes_access() {
         ctx.list_ok(&q).await;
         ctx.get(&b_id).await.assert_status(200);
 
-        let r = giosg(
+        let r = giosg::call(
             &app,
             Method::DELETE,
             &format!("/api/v5/orgs/{}/partnerships/{}", a.uuid, b.uuid),

@@ -6,7 +6,7 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_query_validation_names_each_parameter() {
     for_each_backend(|app| async move {
-        let a = new_org(&app, "query").await;
+        let a = Org::create(&app, "query").await;
         let ctx = Ctx::new(&app, &a.owner.token, &a.uuid, &a.uuid);
         let ok = "limit=10&offset=0";
 
@@ -84,7 +84,7 @@ async fn list_query_validation_names_each_parameter() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headers_are_required_and_must_be_uuids() {
     for_each_backend(|app| async move {
-        let a = new_org(&app, "headers").await;
+        let a = Org::create(&app, "headers").await;
         let t = Some(a.owner.token.as_str());
         let me = Some(a.uuid.as_str());
         let list = format!("/v1/partners?{BOTH}&limit=10&offset=0");
@@ -156,7 +156,7 @@ async fn headers_are_required_and_must_be_uuids() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn header_and_query_errors_are_reported_together() {
     for_each_backend(|app| async move {
-        let a = new_org(&app, "together").await;
+        let a = Org::create(&app, "together").await;
         let t = Some(a.owner.token.as_str());
         let me = Some(a.uuid.as_str());
         const REQ: [&str; 2] = ["header", "requester-organization-id"];
@@ -191,7 +191,7 @@ async fn header_and_query_errors_are_reported_together() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn header_and_body_errors_are_reported_together() {
     for_each_backend(|app| async move {
-        let a = new_org(&app, "together-body").await;
+        let a = Org::create(&app, "together-body").await;
         let t = Some(a.owner.token.as_str());
         let me = Some(a.uuid.as_str());
         let r = dir(
@@ -220,7 +220,7 @@ async fn header_and_body_errors_are_reported_together() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unauthenticated_is_401_before_header_and_query_checks() {
     for_each_backend(|app| async move {
-        let a = new_org(&app, "order401").await;
+        let a = Org::create(&app, "order401").await;
         let good = format!("/v1/partners?{BOTH}&limit=10&offset=0");
         let me = Some(a.uuid.as_str());
         for token in [None, Some("not-a-token")] {
@@ -277,7 +277,7 @@ async fn unauthenticated_is_401_before_header_and_query_checks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unauthenticated_is_401_before_malformed_query_values() {
     for_each_backend(|app| async move {
-        let a = new_org(&app, "order401q").await;
+        let a = Org::create(&app, "order401q").await;
         let me = Some(a.uuid.as_str());
         for token in [None, Some("not-a-token")] {
             let r = dir(
@@ -299,7 +299,7 @@ async fn unauthenticated_is_401_before_malformed_query_values() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unauthenticated_is_401_before_body_type_errors() {
     for_each_backend(|app| async move {
-        let a = new_org(&app, "order401b").await;
+        let a = Org::create(&app, "order401b").await;
         let me = Some(a.uuid.as_str());
         for token in [None, Some("not-a-token")] {
             let r = dir(
@@ -321,7 +321,7 @@ async fn unauthenticated_is_401_before_body_type_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validation_is_422_before_permission_403() {
     for_each_backend(|app| async move {
-        let a = new_org(&app, "order422").await;
+        let a = Org::create(&app, "order422").await;
         let stranger = app.user("stranger").await;
         let good = format!("/v1/partners?{BOTH}&limit=10&offset=0");
         let me = Some(a.uuid.as_str());
