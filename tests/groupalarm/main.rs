@@ -1,8 +1,9 @@
-//! The rest of the GroupAlarm Organization API (`/api/v1`): children, availability and its
-//! history, avatar, location, owners and owner invitations, quick actions, paginated
-//! top-level organizations and the trial, over REST with every status code each operation
-//! can answer, the hierarchy's permission rules, real concurrent requests, and the happy path
-//! of each new RPC over native gRPC.
+//! The GroupAlarm Organization API (`/api/v1`) against a real server, over REST with every
+//! status code each operation can answer and over native gRPC: organizations (CRUD, their
+//! input and who may do what to them), children, availability and its history, avatar,
+//! location, owners and owner invitations, quick actions, paginated top-level organizations
+//! and the trial, the hierarchy's permission rules, and real concurrent requests.
+//! Each test runs on SQLite and (when configured) PostgreSQL.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -12,6 +13,9 @@ mod avatar;
 mod children;
 mod grpc;
 mod location;
+mod organization_access;
+mod organization_validation;
+mod organizations;
 mod owner_invitations;
 mod owners;
 mod paginated_organizations;

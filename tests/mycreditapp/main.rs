@@ -1,7 +1,8 @@
 //! The MyCreditApp partner directory (`/v1`) against a real server: every list filter and
 //! order field, pagination, the 422 rules of each parameter with their `loc`, the
 //! requester/target rules across organizations connected by giosg partnerships, the
-//! invitation flow, CRUD status codes, the OAuth2 token endpoint and the gRPC service.
+//! invitation flow, CRUD status codes, the OAuth2 token endpoint, the gRPC service, and
+//! `search_text` with its trigram indexes.
 //! Each test runs on SQLite and (when configured) PostgreSQL.
 
 #[path = "../common/mod.rs"]
@@ -14,6 +15,7 @@ mod listing;
 mod oauth;
 mod pagination;
 mod requester_and_target;
+mod search;
 mod validation;
 
 use std::collections::{BTreeSet, HashSet};
