@@ -2,12 +2,33 @@
 //! database (SQLite always, PostgreSQL too when `ORGD_TEST_DATABASE_URL` is set), the
 //! operator CLI for bootstrapping, and small REST / gRPC / grpc-web helpers.
 //!
-//! Every test body runs once per backend through [`for_each_backend`].
+//! Every test body runs once per backend through [`for_each_backend`] (or the [`TestApp`]
+//! builder it stands for). The library, by what each part holds:
+//! - [`test_app`]: the server on port 0 over a fresh database, once per backend;
+//! - [`principals`]: who calls, as typed values: an [`Org`] with its owner, admins and
+//!   members, its API token and OAuth clients, and a [`Service`];
+//! - this file: the [`App`] handle with the operator CLI, the GroupAlarm REST helpers
+//!   (`/api/v1`) and the gRPC helpers ([`bearer`], [`assert_code`], service clients);
+//! - [`giosg`] and [`mycreditapp`]: the calls and error bodies of those two published APIs;
+//! - [`process`]: `orgd serve` as a process of its own; [`proxy`]: a TCP proxy a test cuts.
+//!
+//! A suite of many features is one test binary, `tests/<suite>/main.rs`, with a module per
+//! feature; it reaches this library with `#[path = "../common/mod.rs"] mod common;`.
 
 #![allow(dead_code)]
 
+pub mod giosg;
+pub mod mycreditapp;
+pub mod principals;
 pub mod process;
 pub mod proxy;
+pub mod test_app;
+
+// Each test binary uses a part of the library; what it leaves is not a mistake.
+#[allow(unused_imports)]
+pub use principals::{OAuthClient, Org, Role, Service, member};
+#[allow(unused_imports)]
+pub use test_app::{Running, TestApp};
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -188,25 +209,7 @@ where
     F: Fn(App) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    for backend in backends() {
-        let db = TestDatabase::create(backend).await;
-        let mut config = orgd::config::Config::new("127.0.0.1:0".parse().unwrap(), db.url.clone());
-        configure(&mut config);
-        let server = orgd::server::Server::start(config)
-            .await
-            .unwrap_or_else(|e| panic!("[{}] server did not start: {e}", backend.name()));
-        let app = App::for_server(backend, server.local_addr(), &db.url);
-        let outcome = tokio::spawn(body(app)).await;
-        server.shutdown().await;
-        db.destroy().await;
-        if let Err(e) = outcome {
-            eprintln!("test body failed on backend {}", backend.name());
-            if e.is_panic() {
-                std::panic::resume_unwind(e.into_panic());
-            }
-            panic!("[{}] test body did not finish: {e}", backend.name());
-        }
-    }
+    TestApp::new().configure(configure).run(body).await
 }
 
 /// A user created through the CLI.

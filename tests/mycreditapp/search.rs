@@ -6,15 +6,13 @@
 //! deletion and SeaORM bulk inserts. On SQLite FTS5's integrity check compares the index
 //! with the table. Each test runs on SQLite and (when configured) PostgreSQL.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::*;
+use crate::common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-const BOTH: &str = "partner_types=customer&partner_types=supplier";
+use super::BOTH;
 
 /// One organization's directory, called by its owner.
 struct Directory {
