@@ -11,6 +11,8 @@ use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 use v3::*;
+// The v3 fixtures' own member (of their own Org), not the shared library's.
+use v3::member;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_list_get_and_accept_with_published_attributes() {

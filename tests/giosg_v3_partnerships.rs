@@ -14,6 +14,8 @@ use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 use v3::*;
+// The v3 fixtures' own member (of their own Org), not the shared library's.
+use v3::member;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_side_has_its_own_id_and_attributes() {

@@ -94,10 +94,8 @@ impl orgd_transcode::Dialect for Dialect {
                 "msg": err.message,
                 // The error's family where the domain names one, else its reason.
                 "type": err
-                    .metadata
-                    .get(crate::domain::error::ERROR_KIND)
-                    .cloned()
-                    .unwrap_or_else(|| err.reason.to_lowercase()),
+                    .metadata(crate::domain::error::ERROR_KIND)
+                    .map_or_else(|| err.reason.to_lowercase(), str::to_string),
                 "code": err.reason,
             }]}),
         }

@@ -102,8 +102,9 @@ pub struct RestError {
     pub status: Option<StatusCode>,
     /// When the client may try again (`Retry-After`), from the status's `RetryInfo`.
     pub retry_after: Option<std::time::Duration>,
-    /// The metadata of the status's `ErrorInfo`, for a dialect that shows some of it.
-    pub metadata: std::collections::HashMap<String, String>,
+    /// The metadata of the status's `ErrorInfo`, for a dialect that shows some of it
+    /// (a list, not a map: a map would make every `Result<_, RestError>` larger).
+    pub metadata: Vec<(String, String)>,
 }
 
 impl RestError {
@@ -115,8 +116,16 @@ impl RestError {
             issues: Vec::new(),
             status: None,
             retry_after: None,
-            metadata: Default::default(),
+            metadata: Vec::new(),
         }
+    }
+
+    /// A value of the status's `ErrorInfo` metadata.
+    pub fn metadata(&self, key: &str) -> Option<&str> {
+        self.metadata
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn invalid(issues: Vec<Issue>) -> RestError {
@@ -137,7 +146,7 @@ impl RestError {
             issues,
             status: None,
             retry_after: None,
-            metadata: Default::default(),
+            metadata: Vec::new(),
         }
     }
 }

@@ -828,7 +828,7 @@ fn rpc_error<D: Dialect>(binding: &Binding<D>, status: &tonic::Status) -> RestEr
         let mut e = RestError::new(status.code(), &reason, status.message());
         e.retry_after = retry_after;
         if let Some(info) = details.error_info() {
-            e.metadata = info.metadata.clone();
+            e.metadata = info.metadata.clone().into_iter().collect();
         }
         return e;
     }
