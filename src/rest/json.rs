@@ -51,6 +51,22 @@ const LIST_VALUE: &str = "google.protobuf.ListValue";
 /// Largest |seconds| a Duration may hold per duration.proto (about 10,000 years).
 const MAX_DURATION_SECONDS: i64 = 315_576_000_000;
 
+/// The field option that makes a field's JSON its zero value when unset, never null.
+const ZERO_WHEN_UNSET: &str = "orgd.json_zero_when_unset";
+
+/// Whether the field carries `orgd.json_zero_when_unset` (shared with openapi.rs). Most
+/// fields have no options at all, which is known without decoding any.
+pub(crate) fn zero_when_unset(field: &FieldDescriptor) -> bool {
+    if field.field_descriptor_proto().options.is_none() {
+        return false;
+    }
+    let Some(ext) = field.parent_pool().get_extension_by_name(ZERO_WHEN_UNSET) else {
+        return false;
+    };
+    let options = field.options();
+    options.has_extension(&ext) && options.get_extension(&ext).as_bool() == Some(true)
+}
+
 /// The google.protobuf wrappers, whose JSON is their one value (shared with openapi.rs).
 pub(crate) fn is_wrapper(full_name: &str) -> bool {
     matches!(
@@ -173,7 +189,13 @@ fn write_field(
     out: &mut Vec<u8>,
 ) {
     if field.supports_presence() && !msg.has_field(field) {
-        out.extend_from_slice(b"null");
+        if zero_when_unset(field) {
+            // The default of a message field is the message with every field unset.
+            let zero = Value::default_value_for_field(field);
+            encode_value(&zero, &field.kind(), naming, max, out);
+        } else {
+            out.extend_from_slice(b"null");
+        }
     } else {
         encode_value(&msg.get_field(field), &field.kind(), naming, max, out);
     }
@@ -544,8 +566,22 @@ impl Decoder {
             if let Value::Message(m) = msg.get_field_mut(field) {
                 self.message(m, json);
             }
+            let zero = msg
+                .get_field(field)
+                .as_message()
+                .is_some_and(|m| m.fields().next().is_none());
+            if zero && zero_when_unset(field) {
+                msg.clear_field(field);
+            }
         } else if let Some(v) = self.single(&kind, json) {
-            msg.set_field(field, v);
+            if field.supports_presence()
+                && v == Value::default_value(&kind)
+                && zero_when_unset(field)
+            {
+                msg.clear_field(field);
+            } else {
+                msg.set_field(field, v);
+            }
         }
     }
 

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::binding::{self, Binding, BodyTarget, HTTP_BODY};
 use super::dialect::Dialect;
-use super::json::{FieldNaming, enum_json_value, is_wrapper};
+use super::json::{FieldNaming, enum_json_value, is_wrapper, zero_when_unset};
 use crate::domain::validate::{self, FieldRule, Format, Required, field_rule};
 use crate::limits::{MAX_LIST_ITEMS, MAX_STRING_CHARS};
 
@@ -678,7 +678,9 @@ impl Generator {
             }
             schema = apply_rule(schema, rule, self.nul_refused);
         }
-        let nullable = field.supports_presence() || matches!(kind, Kind::Enum(_));
+        // A field written as its zero value when unset is never null (orgd.json_zero_when_unset).
+        let nullable =
+            (field.supports_presence() && !zero_when_unset(field)) || matches!(kind, Kind::Enum(_));
         // A required field is refused when null, as when it is absent.
         if nullable && !self.required(field) {
             or_null(schema)
@@ -1013,7 +1015,8 @@ mod tests {
             assert!(op.is_object(), "{} {path}", b.http_method);
         }
         let org = &doc["components"]["schemas"]["orgd.v1.Organization"]["properties"];
-        assert_eq!(org["parentID"]["type"], json!(["integer", "null"]));
+        // orgd.json_zero_when_unset: written as 0 when unset, so never null.
+        assert_eq!(org["parentID"]["type"], json!("integer"));
         assert_eq!(
             org["state"]["enum"],
             json!(["trial", "active", "inactive", null])
