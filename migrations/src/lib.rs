@@ -9,6 +9,7 @@ mod m0004_partner_directory;
 mod m0005_partner_search;
 mod m0006_pending_invitation_unique;
 pub mod m0007_token_notify;
+pub mod m0010_server_keys;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_partner_search::Migration),
             Box::new(m0006_pending_invitation_unique::Migration),
             Box::new(m0007_token_notify::Migration),
+            Box::new(m0010_server_keys::Migration),
         ]
     }
 }

@@ -525,6 +525,31 @@ pub async fn list(
     views(conn, models).await
 }
 
+/// The organizations the caller owns, by id: GroupAlarm's `GET /organizations/owner`,
+/// unpaged like [`list`] and refused the same way beyond `max_items`.
+pub async fn owned(
+    db: &Db,
+    principal: &Principal,
+    max_items: usize,
+) -> DomainResult<Vec<OrganizationView>> {
+    let conn = db.read();
+    let ids = access::owned_organization_ids(conn, principal).await?;
+    if ids.len() > max_items {
+        return Err(too_many_results(
+            max_items,
+            "organizations you own",
+            "page through the top-level ones with GetPaginatedOrganizations \
+             (GET /api/v1/organizations/paginated?limit&offset)",
+        ));
+    }
+    let models = organization::Entity::find()
+        .filter(organization::Column::Id.is_in(ids))
+        .order_by_asc(organization::Column::Id)
+        .all(conn)
+        .await?;
+    views(conn, models).await
+}
+
 /// What billing does. Services only (the operator CLI acts as one).
 pub async fn set_state(
     db: &Db,

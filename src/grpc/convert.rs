@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::availability::Counts;
+use crate::domain::avatar;
 use crate::domain::membership::{MembershipView, Role};
 use crate::domain::organization::{Location, OrganizationInput, OrganizationView, State};
 use crate::domain::owner::InvitationView;
@@ -52,7 +53,8 @@ pub fn role_from_proto(role: pb::MembershipRole) -> Option<Role> {
     }
 }
 
-pub fn organization(view: &OrganizationView) -> pb::Organization {
+/// `links` makes the avatar's capability URL.
+pub fn organization(view: &OrganizationView, links: &avatar::Links) -> pb::Organization {
     let m = &view.model;
     pb::Organization {
         id: m.id,
@@ -68,9 +70,7 @@ pub fn organization(view: &OrganizationView) -> pb::Organization {
         data_retention_period: m.data_retention_period,
         tags: view.tags(),
         state: state_to_proto(view.state(Utc::now())) as i32,
-        avatar_url: m
-            .avatar_version
-            .map(|v| format!("/api/v1/organization/{}/avatar?v={v}", m.id)),
+        avatar_url: m.avatar_version.map(|v| links.avatar_url(m.id, v)),
         location: Location::of(m).map(|l| location(&l)),
         available_users: Some(counts(view.availability.in_root)),
         available_users_total: Some(counts(view.availability.total)),
