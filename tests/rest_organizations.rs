@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_returns_201_with_the_full_organization() {
