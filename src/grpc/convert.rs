@@ -90,6 +90,11 @@ pub fn organization_input(o: pb::Organization) -> OrganizationInput {
         enforces_two_factor_auth: o.enforces_two_factor_auth,
         data_retention_period: o.data_retention_period,
         tags: o.tags,
+        location: o.location.map(|l| Location {
+            address: l.address,
+            latitude: l.latitude,
+            longitude: l.longitude,
+        }),
     }
 }
 

@@ -530,6 +530,11 @@ impl Decoder {
         let holds_null =
             !field.is_list() && matches!(field.kind(), Kind::Message(m) if m.full_name() == VALUE);
         if json.is_null() && !holds_null {
+            // null stands for "unset" only where the documented schema allows it (fields
+            // with presence, enums); elsewhere it is the wrong type, as the schema says.
+            if !field.supports_presence() && !matches!(field.kind(), Kind::Enum(_)) {
+                return self.fail(INVALID_TYPE, "must not be null");
+            }
             return msg.clear_field(field);
         }
         let kind = field.kind();
@@ -1003,7 +1008,7 @@ message Org {
     #[test]
     fn null_clears_and_unknown_keys_are_ignored() {
         let mut msg = dec(full());
-        let clear = json!({"nickname": null, "address": null, "memberIds": null, "state": null,
+        let clear = json!({"nickname": null, "address": null, "state": null,
             "phone": null, "quota": null, "createTime": null, "bogus": [1]});
         decode_into(&mut msg, &clear).unwrap();
         for name in ["nickname", "address", "phone", "quota", "create_time"] {
@@ -1011,9 +1016,17 @@ message Org {
         }
         let out = enc(&msg);
         assert!(
-            out.contains(r#""nickname":null,"memberIds":[],"state":null,"#),
+            out.contains(r#""nickname":null,"memberIds":[1,9007199254740993],"state":null,"#),
             "{out}"
         );
+        // Where the schema has no null (no presence, not an enum), null is refused.
+        for key in ["name", "memberIds", "seats", "limits", "logo"] {
+            assert_eq!(
+                errs(json!({ key: null })),
+                [err(&[key], INVALID_TYPE, "must not be null")],
+                "{key}"
+            );
+        }
         assert!(out.ends_with(r#""email":null,"phone":null}"#), "{out}");
     }
 

@@ -678,9 +678,10 @@ impl Generator {
             }
             schema = apply_rule(schema, rule, self.nul_refused);
         }
-        // A field written as its zero value when unset is never null (orgd.json_zero_when_unset).
-        let nullable =
-            (field.supports_presence() && !zero_when_unset(field)) || matches!(kind, Kind::Enum(_));
+        // A field written as its zero value when unset is never null in a response
+        // (orgd.json_zero_when_unset); a request may still send null for "unset".
+        let zero_valued = self.response && zero_when_unset(field);
+        let nullable = (field.supports_presence() && !zero_valued) || matches!(kind, Kind::Enum(_));
         // A required field is refused when null, as when it is absent.
         if nullable && !self.required(field) {
             or_null(schema)
