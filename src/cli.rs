@@ -411,8 +411,14 @@ pub async fn run(cli: Cli) -> Result<(), BoxError> {
         }) => {
             let state = State::parse(&state).expect("clap restricts the values");
             let view = organization::set_state(&db, &operator(), &organization, state).await?;
+            // No request, so no origin: avatarURL is relative to the server.
+            let keys = crate::domain::avatar::UrlKeys::default();
+            let links = crate::domain::avatar::Links {
+                key: keys.get(&db).await?,
+                origin: String::new(),
+            };
             proto_json(
-                &convert::organization(&view),
+                &convert::organization(&view, &links),
                 "orgd.v1.Organization",
                 FieldNaming::JsonName,
             )

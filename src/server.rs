@@ -150,11 +150,13 @@ async fn build(db: Db, config: &Config, schema: SchemaGate) -> Result<(Router, P
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
+    let avatar_keys = crate::domain::avatar::UrlKeys::default();
     let mut grpc = Router::new();
     grpc = grpc_route(
         grpc,
         OrganizationServiceServer::new(Organizations {
             db: db.clone(),
+            avatar_keys: avatar_keys.clone(),
             max_unpaged_items,
             quota: crate::domain::organization::Quota {
                 max_children: config.max_children,
@@ -181,11 +183,14 @@ async fn build(db: Db, config: &Config, schema: SchemaGate) -> Result<(Router, P
     );
     grpc = grpc_route(
         grpc,
-        BillingServiceServer::new(Billing { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(max_response)
-            .accept_compressed(Gzip)
-            .send_compressed(Gzip),
+        BillingServiceServer::new(Billing {
+            db: db.clone(),
+            avatar_keys,
+        })
+        .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(max_response)
+        .accept_compressed(Gzip)
+        .send_compressed(Gzip),
         &bounds,
     );
     grpc = grpc_route(

@@ -164,6 +164,9 @@ const TABLE: &[(&str, &str)] = &[
     ("orgd.v1.OrganizationService.GetAvailableUsers", "401 401 403 ok ok ok 403 403 ok ok"),
     ("orgd.v1.OrganizationService.SetAvatar", "401 401 403 403 403 ok 403 403 403 ok"),
     ("orgd.v1.OrganizationService.GetAvatar", "401 401 403 ok ok ok 403 403 ok ok"),
+    // T's avatar by its capability URL (what a browser's <img> loads): the capability is
+    // the permission, whoever calls.
+    ("orgd.v1.OrganizationService.GetPublicAvatar", "ok ok ok ok ok ok ok ok ok ok"),
     ("orgd.v1.OrganizationService.GetAvailabilityHistory", "401 401 403 ok ok ok 403 403 ok ok"),
     ("orgd.v1.OrganizationService.UpsertOrganizationLocation", "401 401 403 403 403 ok 403 403 403 ok"),
     ("orgd.v1.OrganizationService.DeleteOrganizationLocation", "401 401 403 403 403 ok 403 403 403 ok"),
@@ -179,6 +182,8 @@ const TABLE: &[(&str, &str)] = &[
     ("orgd.v1.OrganizationService.SetOrganizationQuickActions", "401 401 403 403 403 ok 403 403 403 ok"),
     // The caller's own organizations (leak-checked: U's callers must not see T).
     ("orgd.v1.OrganizationService.GetPaginatedOrganizations", "401 401 ok ok ok ok ok ok 403 ok"),
+    // The organizations the caller owns: people only (leak-checked as above).
+    ("orgd.v1.OrganizationService.GetOwnedOrganizations", "401 401 ok ok ok ok 403 ok 403 403"),
     // The caller's own trial: people only.
     ("orgd.v1.OrganizationService.GetTrialStatus", "401 401 ok ok ok ok 403 ok 403 403"),
     ("orgd.v1.OrganizationService.StartTrial", "401 401 once once once once 403 once 403 403"),
@@ -1002,11 +1007,26 @@ async fn request(fx: &Fx, rpc: &str, caller: Caller) -> Option<Req> {
             req(json!({"organization_id": d.id}))
         }
         "orgd.v1.OrganizationService.GetOrganizations"
+        | "orgd.v1.OrganizationService.GetOwnedOrganizations"
         | "orgd.v1.OrganizationService.GetTrialStatus"
         | "orgd.v1.OrganizationService.StartTrial"
         | "orgd.v1.PartnershipInvitationService.ListIncomingInvitations" => req(json!({})),
         "orgd.v1.OrganizationService.GetPaginatedOrganizations" => {
             req(json!({"limit": 50})).query("limit=50")
+        }
+        "orgd.v1.OrganizationService.GetPublicAvatar" => {
+            // T's current avatar: the SetAvatar cells replace it, and the old URL dies.
+            let t_org = fx
+                .rest(
+                    Method::GET,
+                    &format!("/api/v1/organization/{tid}"),
+                    &fx.owner.token,
+                    None,
+                )
+                .await;
+            let url = t_org.json["avatarURL"].as_str().unwrap_or_default();
+            let capability = url.rsplit('/').next().unwrap_or_default();
+            req(json!({"capability": capability}))
         }
         "orgd.v1.OrganizationService.SetAvatar" => {
             let b64 = base64::engine::general_purpose::STANDARD.encode(PNG);

@@ -84,11 +84,11 @@ async fn document_lists_every_binding_with_schemas_and_security() {
             .sum();
         assert_eq!(operations, all.len());
 
-        // GroupAlarm names, nullable int64, enums with null, timestamps.
+        // GroupAlarm names, int64 (never null: 0 without a parent), enums with null, timestamps.
         let org = &doc["components"]["schemas"]["orgd.v1.Organization"]["properties"];
         assert_eq!(
             org["parentID"],
-            json!({"type": ["integer", "null"], "format": "int64",
+            json!({"type": "integer", "format": "int64",
                 "minimum": i64::MIN, "maximum": i64::MAX})
         );
         assert_eq!(org["ownerIDs"]["type"], "array");

@@ -11,6 +11,7 @@ mod m0006_pending_invitation_unique;
 pub mod m0007_token_notify;
 mod m0008_guest_connections;
 mod m0009_giosg_network;
+pub mod m0010_server_keys;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_token_notify::Migration),
             Box::new(m0008_guest_connections::Migration),
             Box::new(m0009_giosg_network::Migration),
+            Box::new(m0010_server_keys::Migration),
         ]
     }
 }

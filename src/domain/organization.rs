@@ -66,6 +66,8 @@ pub struct OrganizationInput {
     pub enforces_two_factor_auth: bool,
     pub data_retention_period: i64,
     pub tags: Vec<String>,
+    /// Checked like every input but not stored: the location endpoints set it.
+    pub location: Option<Location>,
 }
 
 impl OrganizationInput {
@@ -93,6 +95,9 @@ impl OrganizationInput {
         }
         for tag in &self.tags {
             v.max_chars("tags", tag, TAG_MAX_CHARS);
+        }
+        if let Some(location) = &self.location {
+            location.check(&mut v, "location.");
         }
         v.into_result()
     }
@@ -525,6 +530,31 @@ pub async fn list(
     views(conn, models).await
 }
 
+/// The organizations the caller owns, by id: GroupAlarm's `GET /organizations/owner`,
+/// unpaged like [`list`] and refused the same way beyond `max_items`.
+pub async fn owned(
+    db: &Db,
+    principal: &Principal,
+    max_items: usize,
+) -> DomainResult<Vec<OrganizationView>> {
+    let conn = db.read();
+    let ids = access::owned_organization_ids(conn, principal).await?;
+    if ids.len() > max_items {
+        return Err(too_many_results(
+            max_items,
+            "organizations you own",
+            "page through the top-level ones with GetPaginatedOrganizations \
+             (GET /api/v1/organizations/paginated?limit&offset)",
+        ));
+    }
+    let models = organization::Entity::find()
+        .filter(organization::Column::Id.is_in(ids))
+        .order_by_asc(organization::Column::Id)
+        .all(conn)
+        .await?;
+    views(conn, models).await
+}
+
 /// What billing does. Services only (the operator CLI acts as one).
 pub async fn set_state(
     db: &Db,
@@ -664,6 +694,20 @@ impl Location {
             longitude: model.location_longitude?,
         })
     }
+
+    /// The one rule of a location, its fields named after `prefix`.
+    fn check(&self, v: &mut Violations, prefix: &str) {
+        v.max_chars(&format!("{prefix}address"), &self.address, NAME_MAX_CHARS);
+        if !(-90.0..=90.0).contains(&self.latitude) {
+            v.add(&format!("{prefix}latitude"), "must be between -90 and 90");
+        }
+        if !(-180.0..=180.0).contains(&self.longitude) {
+            v.add(
+                &format!("{prefix}longitude"),
+                "must be between -180 and 180",
+            );
+        }
+    }
 }
 
 pub async fn set_location(
@@ -673,13 +717,7 @@ pub async fn set_location(
     location: Location,
 ) -> DomainResult<Location> {
     let mut v = Violations::default();
-    v.max_chars("address", &location.address, NAME_MAX_CHARS);
-    if !(-90.0..=90.0).contains(&location.latitude) {
-        v.add("latitude", "must be between -90 and 90");
-    }
-    if !(-180.0..=180.0).contains(&location.longitude) {
-        v.add("longitude", "must be between -180 and 180");
-    }
+    location.check(&mut v, "");
     let txn = db.begin_write().await?;
     let own = access::require::<Own>(&txn, principal, Some(id), Services::Denied).await?;
     v.into_result()?;

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::availability::Counts;
+use crate::domain::avatar;
 use crate::domain::membership::{MembershipView, Role};
 use crate::domain::organization::{Location, OrganizationInput, OrganizationView, State};
 use crate::domain::owner::OwnerInvitationView;
@@ -52,7 +53,8 @@ pub fn role_from_proto(role: pb::MembershipRole) -> Option<Role> {
     }
 }
 
-pub fn organization(view: &OrganizationView) -> pb::Organization {
+/// `links` makes the avatar's capability URL.
+pub fn organization(view: &OrganizationView, links: &avatar::Links) -> pb::Organization {
     let m = &view.model;
     pb::Organization {
         id: m.id,
@@ -70,7 +72,7 @@ pub fn organization(view: &OrganizationView) -> pb::Organization {
         state: state_to_proto(view.state(Utc::now())) as i32,
         avatar_url: m
             .avatar_version
-            .map(|v| crate::surfaces::avatar_url(m.id, v)),
+            .map(|v| links.avatar_url(m.id, v, crate::surfaces::public_avatar_path)),
         location: Location::of(m).map(|l| location(&l)),
         available_users: Some(counts(view.availability.in_root)),
         available_users_total: Some(counts(view.availability.total)),
@@ -90,6 +92,11 @@ pub fn organization_input(o: pb::Organization) -> OrganizationInput {
         enforces_two_factor_auth: o.enforces_two_factor_auth,
         data_retention_period: o.data_retention_period,
         tags: o.tags,
+        location: o.location.map(|l| Location {
+            address: l.address,
+            latitude: l.latitude,
+            longitude: l.longitude,
+        }),
     }
 }
 

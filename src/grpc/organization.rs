@@ -10,10 +10,22 @@ use crate::proto::v1::*;
 
 pub struct Organizations {
     pub db: Db,
+    /// Signs the avatars' capability URLs.
+    pub avatar_keys: avatar::UrlKeys,
     /// The most items a list read whole answers (`Config::max_unpaged_items`).
     pub max_unpaged_items: usize,
     /// How many organizations may be made (`Config::max_children`, ...).
     pub quota: organization::Quota,
+}
+
+impl Organizations {
+    /// avatarURL's maker for one request, absolute to the origin the client called.
+    async fn links<T>(&self, req: &Request<T>) -> Result<avatar::Links<'_>, Status> {
+        Ok(avatar::Links {
+            key: self.avatar_keys.get(&self.db).await?,
+            origin: super::request_origin(req),
+        })
+    }
 }
 
 fn required(o: Option<Organization>) -> Result<Organization, Status> {
@@ -27,12 +39,13 @@ impl OrganizationService for Organizations {
         req: Request<CreateOrganizationRequest>,
     ) -> Result<Response<CreateOrganizationResponse>, Status> {
         let principal = principal(&req)?;
+        let links = self.links(&req).await?;
         let input = convert::organization_input(required(req.into_inner().organization)?);
         let view = organization::create_within(&self.db, &principal, input, self.quota)
             .await
             .map_err(|e| within("organization", e))?;
         Ok(Response::new(CreateOrganizationResponse {
-            organization: Some(convert::organization(&view)),
+            organization: Some(convert::organization(&view, &links)),
         }))
     }
 
@@ -41,6 +54,7 @@ impl OrganizationService for Organizations {
         req: Request<UpdateOrganizationRequest>,
     ) -> Result<Response<UpdateOrganizationResponse>, Status> {
         let principal = principal(&req)?;
+        let links = self.links(&req).await?;
         let body = required(req.into_inner().organization)?;
         let id = body.id;
         let view = organization::update_within(
@@ -53,7 +67,7 @@ impl OrganizationService for Organizations {
         .await
         .map_err(|e| within("organization", e))?;
         Ok(Response::new(UpdateOrganizationResponse {
-            organization: Some(convert::organization(&view)),
+            organization: Some(convert::organization(&view, &links)),
         }))
     }
 
@@ -62,9 +76,10 @@ impl OrganizationService for Organizations {
         req: Request<GetOrganizationRequest>,
     ) -> Result<Response<GetOrganizationResponse>, Status> {
         let principal = principal(&req)?;
+        let links = self.links(&req).await?;
         let view = organization::get(&self.db, &principal, req.get_ref().organization_id).await?;
         Ok(Response::new(GetOrganizationResponse {
-            organization: Some(convert::organization(&view)),
+            organization: Some(convert::organization(&view, &links)),
         }))
     }
 
@@ -82,9 +97,28 @@ impl OrganizationService for Organizations {
         req: Request<GetOrganizationsRequest>,
     ) -> Result<Response<GetOrganizationsResponse>, Status> {
         let principal = principal(&req)?;
+        let links = self.links(&req).await?;
         let views = organization::list(&self.db, &principal, self.max_unpaged_items).await?;
         Ok(Response::new(GetOrganizationsResponse {
-            organizations: views.iter().map(convert::organization).collect(),
+            organizations: views
+                .iter()
+                .map(|v| convert::organization(v, &links))
+                .collect(),
+        }))
+    }
+
+    async fn get_owned_organizations(
+        &self,
+        req: Request<GetOwnedOrganizationsRequest>,
+    ) -> Result<Response<GetOwnedOrganizationsResponse>, Status> {
+        let principal = principal(&req)?;
+        let links = self.links(&req).await?;
+        let views = organization::owned(&self.db, &principal, self.max_unpaged_items).await?;
+        Ok(Response::new(GetOwnedOrganizationsResponse {
+            organizations: views
+                .iter()
+                .map(|v| convert::organization(v, &links))
+                .collect(),
         }))
     }
 
@@ -93,13 +127,22 @@ impl OrganizationService for Organizations {
         req: Request<GetChildOrganizationsRequest>,
     ) -> Result<Response<GetChildOrganizationsResponse>, Status> {
         let principal = principal(&req)?;
+        let links = self.links(&req).await?;
         let r = req.get_ref();
         let found =
             organization::children(&self.db, &principal, r.organization_id, r.limit, r.offset)
                 .await?;
         Ok(Response::new(GetChildOrganizationsResponse {
-            childs: found.children.iter().map(convert::organization).collect(),
-            path: found.path.iter().map(convert::organization).collect(),
+            childs: found
+                .children
+                .iter()
+                .map(|v| convert::organization(v, &links))
+                .collect(),
+            path: found
+                .path
+                .iter()
+                .map(|v| convert::organization(v, &links))
+                .collect(),
             total_childs: found.total as i64,
         }))
     }
@@ -135,6 +178,22 @@ impl OrganizationService for Organizations {
         let (content_type, data) =
             avatar::get(&self.db, &principal, req.get_ref().organization_id).await?;
         Ok(Response::new(GetAvatarResponse {
+            image: Some(HttpBody {
+                content_type,
+                data,
+                extensions: Vec::new(),
+            }),
+        }))
+    }
+
+    async fn get_public_avatar(
+        &self,
+        req: Request<GetPublicAvatarRequest>,
+    ) -> Result<Response<GetPublicAvatarResponse>, Status> {
+        let key = self.avatar_keys.get(&self.db).await?;
+        let (content_type, data) =
+            avatar::get_public(&self.db, key, &req.get_ref().capability).await?;
+        Ok(Response::new(GetPublicAvatarResponse {
             image: Some(HttpBody {
                 content_type,
                 data,
@@ -270,10 +329,11 @@ impl OrganizationService for Organizations {
         req: Request<GetOwnerInParentOrganizationRequest>,
     ) -> Result<Response<GetOwnerInParentOrganizationResponse>, Status> {
         let principal = principal(&req)?;
+        let links = self.links(&req).await?;
         let r = req.get_ref();
         let view = owner::topmost_owned(&self.db, &principal, r.organization_id, r.user_id).await?;
         Ok(Response::new(GetOwnerInParentOrganizationResponse {
-            organization: Some(convert::organization(&view)),
+            organization: Some(convert::organization(&view, &links)),
         }))
     }
 
@@ -321,6 +381,7 @@ impl OrganizationService for Organizations {
         req: Request<GetPaginatedOrganizationsRequest>,
     ) -> Result<Response<GetPaginatedOrganizationsResponse>, Status> {
         let principal = principal(&req)?;
+        let links = self.links(&req).await?;
         let r = req.get_ref();
         let (page, total) = organization::top_level(
             &self.db,
@@ -332,7 +393,10 @@ impl OrganizationService for Organizations {
         )
         .await?;
         Ok(Response::new(GetPaginatedOrganizationsResponse {
-            organizations: page.iter().map(convert::organization).collect(),
+            organizations: page
+                .iter()
+                .map(|v| convert::organization(v, &links))
+                .collect(),
             total_organizations: total as i64,
         }))
     }

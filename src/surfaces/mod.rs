@@ -32,6 +32,7 @@ pub fn options(max_response_bytes: usize) -> Options {
             created_when: "orgd.http_created_when".into(),
             public: "orgd.public".into(),
             header: "orgd.header".into(),
+            zero_when_unset: "orgd.json_zero_when_unset".into(),
         },
         max_body_bytes: limits::MAX_BODY_BYTES,
         // The avatar, the one `bytes` body, arrives base64-encoded.
@@ -72,22 +73,19 @@ pub fn document() -> Value {
     )
 }
 
-/// The GET path of GetAvatar as annotated, `{organization_id}` left to fill.
-static AVATAR_TEMPLATE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+/// The GET path of GetPublicAvatar as annotated, `{capability}` left to fill.
+static PUBLIC_AVATAR_TEMPLATE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     DESCRIPTOR_POOL
         .get_service_by_name("orgd.v1.OrganizationService")
-        .and_then(|s| s.methods().find(|m| m.name() == "GetAvatar"))
+        .and_then(|s| s.methods().find(|m| m.name() == "GetPublicAvatar"))
         .and_then(|m| orgd_transcode::binding::get_template(&m))
-        .expect("GetAvatar has a GET binding")
+        .expect("GetPublicAvatar has a GET binding")
 });
 
-/// An organization's `avatarURL`: GetAvatar's path, with the image's version as `v` so that
-/// the URL changes when the image does.
-pub fn avatar_url(organization_id: i64, version: i64) -> String {
-    format!(
-        "{}?v={version}",
-        AVATAR_TEMPLATE.replace("{organization_id}", &organization_id.to_string())
-    )
+/// Where an avatar's capability is served (`avatarURL` without its origin): the path
+/// GetPublicAvatar is annotated with, so no route is written twice.
+pub fn public_avatar_path(capability: &str) -> String {
+    PUBLIC_AVATAR_TEMPLATE.replace("{capability}", capability)
 }
 
 /// `Content-Type: application/json` with `body`.
@@ -120,18 +118,16 @@ mod tests {
     }
 
     #[test]
-    fn the_avatar_url_is_get_avatars_path() {
-        assert_eq!(avatar_url(7, 3), "/api/v1/organization/7/avatar?v=3");
+    fn the_avatar_url_is_get_public_avatars_path() {
+        assert_eq!(public_avatar_path("7-3-mac"), "/api/v1/avatars/7-3-mac");
     }
 
     #[test]
     fn every_binding_is_documented() {
         let doc = document();
         let org = &doc["components"]["schemas"]["orgd.v1.Organization"]["properties"];
-        assert_eq!(
-            org["parentID"]["type"],
-            serde_json::json!(["integer", "null"])
-        );
+        // orgd.json_zero_when_unset: written as 0 when unset, so never null.
+        assert_eq!(org["parentID"]["type"], serde_json::json!("integer"));
         assert_eq!(
             org["state"]["enum"],
             serde_json::json!(["trial", "active", "inactive", null])

@@ -692,8 +692,8 @@ pub fn assert_organization_shape(org: &Value) {
         "description is a string: {org}"
     );
     assert!(
-        org["parentID"].is_null() || org["parentID"].is_i64(),
-        "parentID is a number or null: {org}"
+        org["parentID"].is_i64(),
+        "parentID is a number (0 without a parent): {org}"
     );
     let owners = org["ownerIDs"].as_array().expect("ownerIDs is an array");
     assert!(
@@ -720,8 +720,12 @@ pub fn assert_organization_shape(org: &Value) {
         ["trial", "active", "inactive"].contains(&state),
         "state is trial|active|inactive: {org}"
     );
-    assert!(org["avatarURL"].is_null(), "avatarURL is null: {org}");
-    assert!(org["location"].is_null(), "location is null: {org}");
+    assert_eq!(org["avatarURL"], "", "avatarURL is \"\": {org}");
+    assert_eq!(
+        org["location"],
+        serde_json::json!({"address": "", "latitude": 0.0, "longitude": 0.0}),
+        "location is the zero object: {org}"
+    );
     utc(&org["creationDate"]);
     if !org["trialEndDate"].is_null() {
         utc(&org["trialEndDate"]);

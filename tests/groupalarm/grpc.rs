@@ -153,7 +153,7 @@ async fn every_new_rpc_over_grpc() {
         assert!(
             org.avatar_url
                 .as_deref()
-                .is_some_and(|u| u.starts_with(&format!("/api/v1/organization/{root}/avatar?v="))),
+                .is_some_and(|u| u.starts_with(&format!("/api/v1/avatars/{root}-"))),
             "{:?}",
             org.avatar_url
         );

@@ -8,7 +8,7 @@ async fn location_upsert_replace_and_delete() {
         let owner = app.user("owner").await;
         let id = id_of(&app.org(&owner.token, "Located").await);
         let org = app.org_json(&owner.token, id).await;
-        assert_eq!(org["location"], Value::Null);
+        assert_eq!(org["location"], json!({"address": "", "latitude": 0.0, "longitude": 0.0}));
 
         let loc = json!({"address": "Alexanderplatz 1, Berlin", "latitude": 52.5219, "longitude": 13.4132});
         let r = app
@@ -47,7 +47,7 @@ async fn location_upsert_replace_and_delete() {
             .await;
         assert_empty_200(&r, "delete location");
         let got = app.org_json(&owner.token, id).await;
-        assert_eq!(got["location"], Value::Null);
+        assert_eq!(got["location"], json!({"address": "", "latitude": 0.0, "longitude": 0.0}));
         assert_eq!(got, org, "back to the original organization");
     })
     .await;

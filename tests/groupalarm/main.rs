@@ -197,13 +197,16 @@ impl App {
         .await
     }
 
-    /// The avatar bytes and content type behind the organization's avatarURL (None: null).
+    /// The avatar bytes and content type behind the organization's avatarURL (None: "").
     async fn avatar_of(&self, token: &str, id: i64) -> Option<(Vec<u8>, String)> {
         let org = self.org_json(token, id).await;
-        let url = org["avatarURL"].as_str()?.to_string();
+        let url = org["avatarURL"]
+            .as_str()
+            .filter(|u| !u.is_empty())?
+            .to_string();
         let resp = self
             .http
-            .get(self.url(&url))
+            .get(&url)
             .header("Authorization", format!("Bearer {token}"))
             .send()
             .await

@@ -36,7 +36,7 @@ async fn create_returns_201_with_the_full_organization() {
         assert_eq!(org["enforcesTwoFactorAuth"], json!(true));
         assert_eq!(org["dataRetentionPeriod"], json!(6));
         assert_eq!(org["tags"], json!(["north", "volunteer"]));
-        assert_eq!(org["parentID"], Value::Null);
+        assert_eq!(org["parentID"], json!(0));
         assert_eq!(
             org["ownerIDs"],
             json!([owner.id]),

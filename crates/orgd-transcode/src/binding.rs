@@ -90,6 +90,7 @@ impl<D> Binding<D> {
 /// cannot serve: that is a defect in our protos, found at start-up and by the tests.
 pub fn bindings<D: Dialect>(pool: &DescriptorPool, options: &Options) -> Vec<Binding<D>> {
     let names = &options.annotations;
+    crate::json::use_zero_when_unset(&names.zero_when_unset);
     let limits = options_limits(options);
     let http_ext = pool
         .get_extension_by_name("google.api.http")

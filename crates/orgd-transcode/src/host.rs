@@ -26,6 +26,10 @@ pub struct Annotations {
     pub public: String,
     /// Field option, a string: the top-level request field is read from this HTTP header.
     pub header: String,
+    /// Field option, a bool: the field's JSON is its type's zero value when unset, never
+    /// null (a surface whose published schema has no null, such as a Go service's); a zero
+    /// or null in a request means unset. Empty: no such option.
+    pub zero_when_unset: String,
 }
 
 /// How the transcoder is set up: annotations, limits and aliases.

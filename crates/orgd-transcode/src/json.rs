@@ -59,6 +59,35 @@ use crate::wkt::{DURATION, LIST_VALUE, STRUCT, TIMESTAMP, VALUE, is_wrapper};
 /// Largest |seconds| a Duration may hold per duration.proto (about 10,000 years).
 const MAX_DURATION_SECONDS: i64 = 315_576_000_000;
 
+/// The full name of the app's field option that makes a field's JSON its zero value when
+/// unset, never null ([`crate::Annotations::zero_when_unset`]). Process-wide, because the
+/// codec's functions are called from everywhere without the transcoder's options at hand;
+/// one app names one option.
+static ZERO_WHEN_UNSET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Names the zero-when-unset field option (the first name given holds).
+pub(crate) fn use_zero_when_unset(option: &str) {
+    if !option.is_empty() {
+        let _ = ZERO_WHEN_UNSET.set(option.to_string());
+    }
+}
+
+/// Whether the field carries the zero-when-unset option (shared with openapi.rs). Most
+/// fields have no options at all, which is known without decoding any.
+pub(crate) fn zero_when_unset(field: &FieldDescriptor) -> bool {
+    if field.field_descriptor_proto().options.is_none() {
+        return false;
+    }
+    let Some(name) = ZERO_WHEN_UNSET.get() else {
+        return false;
+    };
+    let Some(ext) = field.parent_pool().get_extension_by_name(name) else {
+        return false;
+    };
+    let options = field.options();
+    options.has_extension(&ext) && options.get_extension(&ext).as_bool() == Some(true)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
@@ -161,7 +190,13 @@ fn write_field(
     out: &mut Vec<u8>,
 ) {
     if field.supports_presence() && !msg.has_field(field) {
-        out.extend_from_slice(b"null");
+        if zero_when_unset(field) {
+            // The default of a message field is the message with every field unset.
+            let zero = Value::default_value_for_field(field);
+            encode_value(&zero, &field.kind(), naming, max, out);
+        } else {
+            out.extend_from_slice(b"null");
+        }
     } else {
         encode_value(&msg.get_field(field), &field.kind(), naming, max, out);
     }
@@ -496,6 +531,11 @@ impl Decoder {
         let holds_null =
             !field.is_list() && matches!(field.kind(), Kind::Message(m) if m.full_name() == VALUE);
         if json.is_null() && !holds_null {
+            // null stands for "unset" only where the documented schema allows it (fields
+            // with presence, enums); elsewhere it is the wrong type, as the schema says.
+            if !field.supports_presence() && !matches!(field.kind(), Kind::Enum(_)) {
+                return self.fail(INVALID_TYPE, "must not be null");
+            }
             return msg.clear_field(field);
         }
         let kind = field.kind();
@@ -532,8 +572,22 @@ impl Decoder {
             if let Value::Message(m) = msg.get_field_mut(field) {
                 self.message(m, json);
             }
+            let zero = msg
+                .get_field(field)
+                .as_message()
+                .is_some_and(|m| m.fields().next().is_none());
+            if zero && zero_when_unset(field) {
+                msg.clear_field(field);
+            }
         } else if let Some(v) = self.single(&kind, json) {
-            msg.set_field(field, v);
+            if field.supports_presence()
+                && v == Value::default_value(&kind)
+                && zero_when_unset(field)
+            {
+                msg.clear_field(field);
+            } else {
+                msg.set_field(field, v);
+            }
         }
     }
 
@@ -956,7 +1010,7 @@ message Patch { google.protobuf.Value display_name = 1; }
     #[test]
     fn null_clears_and_unknown_keys_are_ignored() {
         let mut msg = dec(full());
-        let clear = json!({"nickname": null, "address": null, "memberIds": null, "state": null,
+        let clear = json!({"nickname": null, "address": null, "state": null,
             "phone": null, "quota": null, "createTime": null, "bogus": [1]});
         decode_into(&mut msg, &clear).unwrap();
         for name in ["nickname", "address", "phone", "quota", "create_time"] {
@@ -964,9 +1018,17 @@ message Patch { google.protobuf.Value display_name = 1; }
         }
         let out = enc(&msg);
         assert!(
-            out.contains(r#""nickname":null,"memberIds":[],"state":null,"#),
+            out.contains(r#""nickname":null,"memberIds":[1,9007199254740993],"state":null,"#),
             "{out}"
         );
+        // Where the schema has no null (no presence, not an enum), null is refused.
+        for key in ["name", "memberIds", "seats", "limits", "logo"] {
+            assert_eq!(
+                errs(json!({ key: null })),
+                [err(&[key], INVALID_TYPE, "must not be null")],
+                "{key}"
+            );
+        }
         assert!(out.ends_with(r#""email":null,"phone":null}"#), "{out}");
     }
 

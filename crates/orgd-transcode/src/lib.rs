@@ -404,9 +404,16 @@ fn raw_response<D>(binding: &Binding<D>, output: &DynamicMessage) -> Response {
         .and_then(|v| v.as_bytes().cloned())
         .unwrap_or_default();
     let mut response = (binding.success, data).into_response();
+    let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&content_type) {
-        response.headers_mut().insert(header::CONTENT_TYPE, v);
+        headers.insert(header::CONTENT_TYPE, v);
     }
+    // The bytes are what the RPC says they are: a browser must not guess another type (an
+    // uploaded image read as HTML or script).
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     response
 }
 

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use crate::binding::{self, Binding, BodyTarget, HTTP_BODY};
 use crate::dialect::Dialect;
 use crate::host::{FieldSchema, Host, Options, Required};
-use crate::json::{FieldNaming, enum_json_value};
+use crate::json::{FieldNaming, enum_json_value, zero_when_unset};
 use crate::wkt::{self, is_wrapper};
 
 /// The error statuses every operation may answer: what the dialects map RPC codes to
@@ -595,7 +595,10 @@ impl Generator<'_> {
             }
             schema = rule.apply(schema, self.nul_refused);
         }
-        let nullable = field.supports_presence() || matches!(kind, Kind::Enum(_));
+        // A field written as its zero value when unset is never null in a response
+        // (orgd.json_zero_when_unset); a request may still send null for "unset".
+        let zero_valued = self.response && zero_when_unset(field);
+        let nullable = (field.supports_presence() && !zero_valued) || matches!(kind, Kind::Enum(_));
         // A required field is refused when null, as when it is absent.
         if nullable && !self.required(field) {
             or_null(schema)

@@ -391,6 +391,29 @@ pub async fn visible_organization_ids(
     tree_ids(conn, sql, root).await
 }
 
+/// Ids of the organizations the principal is an owner of (their ownerIDs hold it),
+/// ascending: GroupAlarm's `GET /organizations/owner`. People only; owning an ancestor
+/// gives Own over a subtree but does not make one an owner of its organizations.
+pub async fn owned_organization_ids(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+) -> DomainResult<Vec<i64>> {
+    let user_id = require_user(principal)?;
+    let rows = conn
+        .query_all_raw(Statement::from_sql_and_values(
+            conn.get_database_backend(),
+            "SELECT organization_id FROM memberships WHERE user_id = $1 AND role = $2 \
+             ORDER BY organization_id",
+            [user_id.into(), Role::Owner.as_str().into()],
+        ))
+        .await?;
+    let mut ids = Vec::with_capacity(rows.len());
+    for row in rows {
+        ids.push(row.try_get_by_index::<i64>(0)?);
+    }
+    Ok(ids)
+}
+
 /// The ids one of the tree walks above selects (`$1` the root, `$2` the depth bound),
 /// ascending and without repeats.
 pub(super) async fn tree_ids(

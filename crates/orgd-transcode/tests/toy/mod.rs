@@ -115,6 +115,7 @@ pub fn options() -> Options {
             created_when: "toy.created_when".into(),
             public: "toy.public".into(),
             header: "toy.header".into(),
+            zero_when_unset: String::new(),
         },
         max_body_bytes: 1024,
         max_bytes_body_bytes: 4096,
