@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{App, Auth, Org, Resp, User};
+use super::{App, Auth, Org, Resp};
 
 /// A giosg call as the user holding `token`.
 pub async fn call(app: &App, method: Method, path: &str, token: &str, body: Option<Value>) -> Resp {
@@ -50,29 +50,6 @@ pub async fn key_of(app: &App, token: &str, invitation_id: &str) -> String {
     found["key"].as_str().expect("incoming key").to_string()
 }
 
-/// Accepts invitation `key` as `user` for `org`; asserts status 1.
-pub async fn accept(app: &App, user: &User, org: &Org, key: &str) -> Value {
-    let r = call(
-        app,
-        Method::POST,
-        &format!(
-            "/api/v5/incoming_invitations/{key}/accept?organization_id={}",
-            org.uuid
-        ),
-        &user.token,
-        Some(json!({})),
-    )
-    .await;
-    r.assert_status(200);
-    assert_eq!(
-        r.json["status"],
-        json!(1),
-        "accepted invitation: {}",
-        r.text
-    );
-    r.json
-}
-
 /// Makes `a` and `b` partners: `a` invites `b` by its organization email (see
 /// [`Org::active`]) and `b`'s owner accepts; returns the accepted invitation.
 pub async fn partner_up(app: &App, a: &Org, b: &Org) -> Value {
@@ -88,23 +65,6 @@ pub async fn partner_up(app: &App, a: &Org, b: &Org) -> Value {
     .await;
     r.assert_status(200);
     r.json
-}
-
-/// Makes `a` and `b` partners the way their owners would: `a`'s owner invites `b`'s owner
-/// by the owner's email, for `a`, and accepts for `b`. Needs no organization email.
-pub async fn partner_up_through_owners(app: &App, a: &Org, b: &Org) {
-    let sent = call(
-        app,
-        Method::POST,
-        &format!("/api/v5/outgoing_invitations?organization_id={}", a.uuid),
-        &a.owner.token,
-        Some(json!({"email": b.owner.email})),
-    )
-    .await;
-    sent.assert_status(201);
-    let id = sent.json["id"].as_str().expect("invitation id").to_string();
-    let key = key_of(app, &b.owner.token, &id).await;
-    accept(app, &b.owner, b, &key).await;
 }
 
 /// The giosg error body `{"detail": "..."}` with `status`.

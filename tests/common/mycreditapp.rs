@@ -1,13 +1,14 @@
 //! The MyCreditApp partner directory (`/v1`, a bearer token and the two headers
-//! `Requester-Organization-ID` and `Target-Organization-ID`): its calls, the partner's shape,
-//! and its error bodies (`{"detail": [...]}`, FastAPI's).
+//! `Requester-Organization-ID` and `Target-Organization-ID`): its calls, the guest
+//! invitations that connect two organizations as host and guest, the partner's shape, and
+//! its error bodies (`{"detail": [...]}`, FastAPI's).
 
 use std::collections::BTreeSet;
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{App, Resp, send};
+use super::{App, Org, Resp, send};
 
 /// A directory call with the two MyCreditApp headers (None leaves a header out).
 #[allow(clippy::too_many_arguments)]
@@ -36,6 +37,63 @@ pub async fn dir(
             .body(b.to_string());
     }
     send(req).await
+}
+
+/// Connects `a` and `b` as host and guest (a's owner sends a guest invitation to b's
+/// owner, who accepts it for b).
+pub async fn partner_up(app: &App, a: &Org, b: &Org) {
+    let expires = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let sent = dir(
+        app,
+        Method::POST,
+        "/v1/guest-invitations",
+        Some(&a.owner.token),
+        Some(&a.uuid),
+        Some(&a.uuid),
+        Some(&json!({"email": b.owner.email, "expired_at": expires})),
+    )
+    .await;
+    sent.assert_status(201);
+    let token = sent.json["invitation_token"].as_str().expect("token");
+    accept_guest(app, b, token).await;
+}
+
+/// The open guest invitation `host` sent to `email`, as its owner lists it.
+pub async fn guest_invitation_to(app: &App, host: &Org, email: &str) -> Option<Value> {
+    let list = dir(
+        app,
+        Method::GET,
+        "/v1/guest-invitations",
+        Some(&host.owner.token),
+        Some(&host.uuid),
+        Some(&host.uuid),
+        None,
+    )
+    .await;
+    list.assert_status(200);
+    list.json["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["email"] == json!(email.to_lowercase()) && i["status"] == json!("sent"))
+        .cloned()
+}
+
+/// `guest`'s owner accepts the guest invitation `token` for `guest`.
+pub async fn accept_guest(app: &App, guest: &Org, token: &str) -> Value {
+    let r = dir(
+        app,
+        Method::POST,
+        &format!("/v1/guest-invitations/{token}/accept"),
+        Some(&guest.owner.token),
+        Some(&guest.uuid),
+        Some(&guest.uuid),
+        None,
+    )
+    .await;
+    r.assert_status(200);
+    assert_eq!(r.json["status"], json!("accepted"), "{}", r.text);
+    r.json
 }
 
 /// Who calls and on which directory.

@@ -27,29 +27,12 @@ async fn invite_then_accept_marks_the_partner_accepted() {
         got.assert_status(200);
         assert_eq!(got.json["invitation_status"], json!("invited"));
 
-        // The invited user sees a giosg invitation from A.
-        let list = giosg::call(
-            &app,
-            Method::GET,
-            "/api/v5/incoming_invitations?page_size=100",
-            &g.owner.token,
-            None,
-        )
-        .await;
-        list.assert_status(200);
-        let results = list.json["results"].as_array().expect("results").clone();
-        let found: Vec<&Value> = results
-            .iter()
-            .filter(|i| i["created_by_organization_id"] == json!(a.uuid))
-            .collect();
-        assert_eq!(found.len(), 1, "one invitation from A: {}", list.text);
-        let inv = found[0].clone();
-        assert_eq!(inv["status"], json!(0), "pending: {inv}");
-        assert_eq!(
-            inv["email"].as_str().map(str::to_lowercase),
-            Some(g.owner.email.to_lowercase())
-        );
-        let key = inv["key"].as_str().expect("key").to_string();
+        // A sent a guest invitation to the record's email.
+        let inv = guest_invitation_to(&app, &a, &g.owner.email)
+            .await
+            .expect("one guest invitation from A");
+        assert_eq!(inv["host_organization_id"], json!(a.uuid), "{inv}");
+        let key = inv["invitation_token"].as_str().expect("token").to_string();
 
         // Before acceptance, the accepted filter does not match it.
         let (items, _) = ctx
@@ -59,7 +42,7 @@ async fn invite_then_accept_marks_the_partner_accepted() {
             .await;
         assert!(items.is_empty());
 
-        giosg::accept(&app, &g.owner, &g, &key).await;
+        accept_guest(&app, &g, &key).await;
 
         let got = ctx.get(&id).await;
         got.assert_status(200);
@@ -85,7 +68,7 @@ async fn invite_then_accept_marks_the_partner_accepted() {
         assert_eq!(again.json["invitation_status"], json!("accepted"));
         assert_eq!(again.json["guest_organization_id"], json!(g.uuid));
 
-        // The acceptance made A and G partners: G's owner may read A's directory.
+        // The acceptance made G A's guest: G's owner may read A's directory.
         let (items, _) = Ctx::new(&app, &g.owner.token, &g.uuid, &a.uuid)
             .list_ok(&format!("{BOTH}&limit=10&offset=0"))
             .await;
@@ -100,7 +83,7 @@ async fn invitations_come_only_from_the_directory_owner() {
         let a = Org::create(&app, "inv-req").await;
         let b = Org::create(&app, "inv-tgt").await;
         let g = Org::create(&app, "inv-guest").await;
-        giosg::partner_up_through_owners(&app, &a, &b).await;
+        partner_up(&app, &a, &b).await;
         let admin = member(&app, &a, "inv-admin", "admin").await;
         let b_own = Ctx::new(&app, &b.owner.token, &b.uuid, &b.uuid);
         let id = sid(&b_own
@@ -109,30 +92,24 @@ async fn invitations_come_only_from_the_directory_owner() {
         // A's admin, connected to B, cannot invite from B (issue 13, H1).
         let w = Ctx::new(&app, &admin.token, &a.uuid, &b.uuid);
         assert_plain_error(&w.invite(&id).await, 403);
-        let incoming_of_g = || async {
-            let list = giosg::call(
-                &app,
-                Method::GET,
-                "/api/v5/incoming_invitations?page_size=100",
-                &g.owner.token,
-                None,
-            )
-            .await;
-            list.assert_status(200);
-            list.json["results"].as_array().expect("results").clone()
-        };
-        assert!(incoming_of_g().await.is_empty(), "nothing reached G");
+        for host in [&a, &b] {
+            assert!(
+                guest_invitation_to(&app, host, &g.owner.email)
+                    .await
+                    .is_none(),
+                "nothing was sent to G"
+            );
+        }
 
         // B's owner invites: the invitation comes from B.
         let r = b_own.invite(&id).await;
         r.assert_status(200);
         assert_eq!(r.json["invitation_status"], json!("invited"));
-        let results = incoming_of_g().await;
-        assert_eq!(results.len(), 1, "one invitation: {results:?}");
-        assert_eq!(results[0]["created_by_organization_id"], json!(b.uuid));
-        assert_eq!(results[0]["created_by_user_id"], json!(b.owner.uuid));
-        let key = results[0]["key"].as_str().expect("key").to_string();
-        giosg::accept(&app, &g.owner, &g, &key).await;
+        let inv = guest_invitation_to(&app, &b, &g.owner.email)
+            .await
+            .expect("one invitation from B");
+        assert_eq!(inv["host_organization_id"], json!(b.uuid));
+        accept_guest(&app, &g, inv["invitation_token"].as_str().unwrap()).await;
 
         let got = b_own.get(&id).await;
         got.assert_status(200);
@@ -142,7 +119,7 @@ async fn invitations_come_only_from_the_directory_owner() {
         let got = w.get(&id).await;
         got.assert_status(200);
         assert_eq!(got.json["invitation_status"], json!("accepted"));
-        // B and G are now partners; A and G are not.
+        // G is now B's guest; A and G are not connected.
         Ctx::new(&app, &g.owner.token, &g.uuid, &b.uuid)
             .list_ok(&format!("{BOTH}&limit=10&offset=0"))
             .await;
@@ -172,24 +149,15 @@ async fn reinvited_partner_is_accepted_through_either_invitation() {
             r.assert_status(200);
             assert_eq!(r.json["invitation_status"], json!("invited"));
         }
-        let list = giosg::call(
-            &app,
-            Method::GET,
-            "/api/v5/incoming_invitations?page_size=100&ordering=created_at",
-            &g.owner.token,
-            None,
-        )
-        .await;
-        list.assert_status(200);
-        let results = list.json["results"].as_array().expect("results").clone();
-        assert!(
-            !results.is_empty(),
-            "the invitations are visible: {}",
-            list.text
+        // Inviting again sends the open guest invitation again.
+        let inv = guest_invitation_to(&app, &a, &g.owner.email)
+            .await
+            .expect("the guest invitation");
+        assert_ne!(
+            inv["first_invitation_sent_at"], inv["last_invitation_sent_at"],
+            "sent twice: {inv}"
         );
-        // Accept the oldest one.
-        let key = results[0]["key"].as_str().expect("key").to_string();
-        giosg::accept(&app, &g.owner, &g, &key).await;
+        accept_guest(&app, &g, inv["invitation_token"].as_str().unwrap()).await;
         let got = ctx.get(&id).await;
         got.assert_status(200);
         assert_eq!(

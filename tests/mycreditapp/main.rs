@@ -1,6 +1,6 @@
 //! The MyCreditApp partner directory (`/v1`) against a real server: every list filter and
 //! order field, pagination, the 422 rules of each parameter with their `loc`, the
-//! requester/target rules across organizations connected by giosg partnerships, the
+//! requester/target rules across organizations connected as host and guest, the
 //! invitation flow, CRUD status codes, the OAuth2 token endpoint, the gRPC service, and
 //! `search_text` with its trigram indexes.
 //! Each test runs on SQLite and (when configured) PostgreSQL.

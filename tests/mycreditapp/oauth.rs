@@ -82,7 +82,7 @@ async fn oauth_token_json_form_and_wrong_secret() {
 
         // Acting for A, the token reads an organization connected to A.
         let b = Org::create(&app, "oauth-connected").await;
-        giosg::partner_up_through_owners(&app, &a, &b).await;
+        partner_up(&app, &a, &b).await;
         let b_id = sid(
             &Ctx::new(&app, &b.owner.token, &b.uuid, &b.uuid)
                 .create_ok(&body("B Via OAuth", "customer", "bo@example.com"))

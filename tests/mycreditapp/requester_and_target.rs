@@ -1,6 +1,6 @@
 //! Requester and target across organizations: members write their own directory, organizations
-//! connected by a giosg partnership read each other's and never write, and removing the
-//! partnership revokes access.
+//! connected as host and guest read each other's and never write, and archiving the guest
+//! connection revokes access.
 
 use super::*;
 
@@ -47,7 +47,7 @@ async fn connected_organizations_read_each_other_and_never_write() {
         let a = Org::create(&app, "requester").await;
         let b = Org::create(&app, "connected").await;
         let c = Org::create(&app, "unconnected").await;
-        giosg::partner_up_through_owners(&app, &a, &b).await;
+        partner_up(&app, &a, &b).await;
         let a_member = member(&app, &a, "amember", "member").await;
         let a_admin = member(&app, &a, "aadmin", "admin").await;
 
@@ -191,7 +191,7 @@ async fn removing_the_partnership_revokes_access() {
     for_each_backend(|app| async move {
         let a = Org::create(&app, "revoke-a").await;
         let b = Org::create(&app, "revoke-b").await;
-        giosg::partner_up_through_owners(&app, &a, &b).await;
+        partner_up(&app, &a, &b).await;
         let b_id = sid(&Ctx::new(&app, &b.owner.token, &b.uuid, &b.uuid)
             .create_ok(&body("B Only", "customer", "bo@example.com"))
             .await);
@@ -200,15 +200,18 @@ async fn removing_the_partnership_revokes_access() {
         ctx.list_ok(&q).await;
         ctx.get(&b_id).await.assert_status(200);
 
-        let r = giosg::call(
+        // The host archives its guest.
+        let r = dir(
             &app,
-            Method::DELETE,
-            &format!("/api/v5/orgs/{}/partnerships/{}", a.uuid, b.uuid),
-            &a.owner.token,
-            None,
+            Method::PATCH,
+            &format!("/v1/guest-connections/{}", b.uuid),
+            Some(&a.owner.token),
+            Some(&a.uuid),
+            Some(&b.uuid),
+            Some(&json!({"archived": true})),
         )
         .await;
-        r.assert_status(204);
+        r.assert_status(200);
 
         assert_plain_error(&ctx.list(&q).await, 403);
         assert_plain_error(&ctx.get(&b_id).await, 403);
