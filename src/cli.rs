@@ -21,7 +21,7 @@ use crate::grpc::convert;
 use crate::observability::logging::LogFormat;
 use crate::proto::DESCRIPTOR_POOL;
 use crate::server::{BoxError, Server};
-use orgd_transcode::json::{FieldNaming, encode_message};
+use orgd_transcode::json::FieldNaming;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -308,9 +308,7 @@ fn proto_json<M: Message>(message: &M, full_name: &str, naming: FieldNaming) -> 
         .expect("message is in the descriptor pool");
     let dynamic = DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice())
         .expect("a message decodes as itself");
-    let mut out = Vec::new();
-    encode_message(&dynamic, naming, &mut out);
-    String::from_utf8(out).expect("JSON is UTF-8")
+    crate::surfaces::json_of(&dynamic, naming)
 }
 
 pub async fn run(cli: Cli) -> Result<(), BoxError> {

@@ -464,7 +464,10 @@ async fn connect(
         e => Err(e),
     })?;
     if inserted == 0 {
+        // The invitation that restores an archived connection is the one it mirrors from
+        // now on (its `archived`); the old one keeps its own.
         conn_row::Entity::update_many()
+            .col_expr(conn_row::Column::InvitationId, Expr::value(invitation))
             .col_expr(conn_row::Column::Archived, Expr::value(false))
             .col_expr(
                 conn_row::Column::ArchivedAt,

@@ -8,7 +8,7 @@ pub mod schema;
 
 use std::sync::Arc;
 
-use orgd_transcode::{Annotations, Options};
+use orgd_transcode::{Annotations, FieldNaming, Options};
 use serde_json::Value;
 
 use crate::limits;
@@ -24,6 +24,17 @@ pub type Transcoder = orgd_transcode::Transcoder<Dialect>;
 pub const MYCREDITAPP_ALIAS: (&str, &str) = ("/v1/", "/v1-beta/");
 
 /// orgd's annotations, limits and aliases.
+/// The field option that writes a field's zero value when it is unset (GroupAlarm).
+const ZERO_WHEN_UNSET: &str = "orgd.json_zero_when_unset";
+
+/// A proto message as the JSON its REST surface shows, outside a request (the CLI).
+pub fn json_of(message: &prost_reflect::DynamicMessage, naming: FieldNaming) -> String {
+    orgd_transcode::json::use_zero_when_unset(ZERO_WHEN_UNSET);
+    let mut out = Vec::new();
+    orgd_transcode::json::encode_message(message, naming, &mut out);
+    String::from_utf8(out).expect("JSON is UTF-8")
+}
+
 pub fn options(max_response_bytes: usize) -> Options {
     Options {
         annotations: Annotations {
@@ -32,7 +43,7 @@ pub fn options(max_response_bytes: usize) -> Options {
             created_when: "orgd.http_created_when".into(),
             public: "orgd.public".into(),
             header: "orgd.header".into(),
-            zero_when_unset: "orgd.json_zero_when_unset".into(),
+            zero_when_unset: ZERO_WHEN_UNSET.into(),
         },
         max_body_bytes: limits::MAX_BODY_BYTES,
         // The avatar, the one `bytes` body, arrives base64-encoded.

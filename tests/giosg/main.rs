@@ -13,6 +13,9 @@ mod pagination;
 mod partnerships;
 mod presence;
 mod status_codes;
+mod v3;
+mod v3_invitations;
+mod v3_partnerships;
 
 use std::collections::HashSet;
 

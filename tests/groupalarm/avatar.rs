@@ -43,7 +43,7 @@ async fn avatar_set_serve_replace_and_remove() {
             .as_str()
             .unwrap_or_else(|| panic!("avatarURL is set: {got}"))
             .to_string();
-        // An absolute capability URL (tests/groupalarm_avatar_url.rs); the checks below use
+        // An absolute capability URL (avatar_url.rs); the checks below use
         // its path, and the token rules the plain path's.
         let prefix = "/api/v1/avatars/";
         let url1 = url1

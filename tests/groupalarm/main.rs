@@ -10,18 +10,21 @@ mod common;
 
 mod availability;
 mod avatar;
+mod avatar_url;
 mod children;
 mod grpc;
 mod location;
 mod organization_access;
 mod organization_validation;
 mod organizations;
+mod owned_organizations;
 mod owner_invitations;
 mod owners;
 mod paginated_organizations;
 mod permissions;
 mod quick_actions;
 mod trial;
+mod zero_values;
 
 use std::collections::HashSet;
 

@@ -8,8 +8,11 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod beta_alias;
 mod crud;
+mod field_limits;
 mod grpc;
+mod guests;
 mod invitations;
 mod listing;
 mod oauth;

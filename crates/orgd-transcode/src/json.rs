@@ -65,8 +65,9 @@ const MAX_DURATION_SECONDS: i64 = 315_576_000_000;
 /// one app names one option.
 static ZERO_WHEN_UNSET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
-/// Names the zero-when-unset field option (the first name given holds).
-pub(crate) fn use_zero_when_unset(option: &str) {
+/// Names the zero-when-unset field option (the first name given holds). Building bindings
+/// does it; an app that writes JSON without them (a CLI) calls it first.
+pub fn use_zero_when_unset(option: &str) {
     if !option.is_empty() {
         let _ = ZERO_WHEN_UNSET.set(option.to_string());
     }

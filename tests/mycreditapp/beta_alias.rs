@@ -3,9 +3,7 @@
 //! alias prefix, `orgd::surfaces::MYCREDITAPP_ALIAS`). SQLite and, when configured,
 //! PostgreSQL.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use orgd::surfaces::{Dialect, MYCREDITAPP_ALIAS};
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -4,9 +4,7 @@
 //! client_secret lengths and its published bad-credentials body. Each test runs on SQLite
 //! and (when configured) PostgreSQL.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 

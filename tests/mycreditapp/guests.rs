@@ -5,11 +5,9 @@
 //! — not a giosg partnership — decides, endpoint by endpoint. Each test runs on SQLite and
 //! (when configured) PostgreSQL.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::*;
+use crate::common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -888,6 +886,74 @@ async fn archiving_a_guest_disconnects_it() {
         )
         .await;
         assert_detail(&r, 403, "PERMISSION_DENIED");
+    })
+    .await;
+}
+
+/// A host that archived its guest and invites it again: the new invitation is the one the
+/// connection mirrors from then on (archiving again shows on it, not on the old one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_invited_again_after_archiving_is_mirrored_by_the_new_invitation() {
+    for_each_backend(|app| async move {
+        let host = new_org(&app, "rehost").await;
+        let guest = new_org(&app, "reguest").await;
+        let path = format!("/v1/guest-connections/{}", guest.uuid);
+        let archive = |archived: bool| {
+            let (app, host, guest, path) = (app.clone(), host.clone(), guest.clone(), path.clone());
+            async move {
+                let r = call(
+                    &app,
+                    Method::PATCH,
+                    &path,
+                    &host.owner.token,
+                    &host.uuid,
+                    &guest.uuid,
+                    Some(json!({"archived": archived})),
+                )
+                .await;
+                r.assert_status(200);
+                r.json
+            }
+        };
+        let invitations = || {
+            let (app, host) = (app.clone(), host.clone());
+            async move {
+                let r = call(
+                    &app,
+                    Method::GET,
+                    "/v1/guest-invitations",
+                    &host.owner.token,
+                    &host.uuid,
+                    &host.uuid,
+                    None,
+                )
+                .await;
+                r.assert_status(200);
+                r.json["items"].as_array().expect("items").clone()
+            }
+        };
+        let first = connect(&app, &host, &guest).await;
+        assert_eq!(archive(true).await["status"], json!("disconnected"));
+
+        let again = connect(&app, &host, &guest).await;
+        assert_ne!(again["id"], first["id"], "a new invitation");
+        let list = invitations().await;
+        assert_eq!(list[0]["id"], again["id"], "newest first: {list:?}");
+        assert_eq!(list[0]["archived"], json!(false), "{list:?}");
+        assert_eq!(
+            list[1]["archived"],
+            json!(true),
+            "the old one stays archived"
+        );
+
+        assert_eq!(archive(true).await["status"], json!("disconnected"));
+        let list = invitations().await;
+        assert_eq!(list[0]["id"], again["id"]);
+        assert_eq!(
+            list[0]["archived"],
+            json!(true),
+            "archiving shows on the invitation that made the connection now: {list:?}"
+        );
     })
     .await;
 }

@@ -3,9 +3,7 @@
 //! the zero object), as the production service answers, and `parentID: 0` in a request
 //! means "no parent". gRPC keeps the fields' presence.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use orgd::proto::v1::*;
 use reqwest::Method;
 use serde_json::{Value, json};

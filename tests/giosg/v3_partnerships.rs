@@ -4,18 +4,14 @@
 //! v5 mapping, orderings and page numbers, the published order of checks; and `?format=json`
 //! on every giosg GET (v3 and v5). Each test runs on SQLite and (when configured) PostgreSQL.
 
-mod common;
-#[path = "common/giosg_v3.rs"]
-mod v3;
-
 use std::collections::BTreeSet;
 
-use common::*;
+use super::v3::*;
+use crate::common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
-use v3::*;
 // The v3 fixtures' own member (of their own Org), not the shared library's.
-use v3::member;
+use super::v3::member;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_side_has_its_own_id_and_attributes() {

@@ -3,16 +3,12 @@
 //! accepting from an existing partner, the status filter, orderings and page numbers, and
 //! concurrent accepts. Each test runs on SQLite and (when configured) PostgreSQL.
 
-mod common;
-#[path = "common/giosg_v3.rs"]
-mod v3;
-
-use common::*;
+use super::v3::*;
+use crate::common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
-use v3::*;
 // The v3 fixtures' own member (of their own Org), not the shared library's.
-use v3::member;
+use super::v3::member;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_list_get_and_accept_with_published_attributes() {

@@ -2,9 +2,7 @@
 //! organizations whose ownerIDs hold the caller), and 403 from AddOwner and RemoveOwner for
 //! every caller who may not change owners, with the owners left as they were.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use orgd::proto::v1::*;
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -1,6 +1,6 @@
-//! Helpers for the giosg v3 network API suites (`tests/giosg_v3_*.rs`): active
+//! Helpers for the giosg v3 network API suites (`v3_invitations`, `v3_partnerships`): active
 //! organizations with an email, invitations sent and accepted over `/api/v3/network`, and
-//! the published attribute lists. Included with `#[path]` by those suites only.
+//! the published attribute lists.
 
 #![allow(dead_code)]
 

@@ -4,10 +4,8 @@
 //! content type and `X-Content-Type-Options: nosniff`, and it stops working once the avatar
 //! changes or is removed. Replicas over one database share the key.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine;
-use common::*;
 use orgd::proto::v1::*;
 use reqwest::Method;
 use serde_json::{Value, json};
