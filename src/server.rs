@@ -151,120 +151,111 @@ async fn build(db: Db, config: &Config, schema: SchemaGate) -> Result<(Router, P
         .build_v1alpha()?;
 
     let avatar_keys = crate::domain::avatar::UrlKeys::default();
+    // Every orgd service alike: the request bound, the response budget, gzip both ways.
+    macro_rules! service {
+        ($server:ident, $svc:expr) => {
+            $server::new($svc)
+                .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(max_response)
+                .accept_compressed(Gzip)
+                .send_compressed(Gzip)
+        };
+    }
     let mut grpc = Router::new();
     grpc = grpc_route(
         grpc,
-        OrganizationServiceServer::new(Organizations {
-            db: db.clone(),
-            avatar_keys: avatar_keys.clone(),
-            max_unpaged_items,
-            quota: crate::domain::organization::Quota {
-                max_children: config.max_children,
-                max_organizations_per_user: config.max_organizations_per_user,
-            },
-        })
-        .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(max_response)
-        .accept_compressed(Gzip)
-        .send_compressed(Gzip),
+        service!(
+            OrganizationServiceServer,
+            Organizations {
+                db: db.clone(),
+                avatar_keys: avatar_keys.clone(),
+                max_unpaged_items,
+                quota: crate::domain::organization::Quota {
+                    max_children: config.max_children,
+                    max_organizations_per_user: config.max_organizations_per_user,
+                },
+            }
+        ),
         &bounds,
     );
     grpc = grpc_route(
         grpc,
-        MembershipServiceServer::new(Memberships {
-            db: db.clone(),
-            max_unpaged_items,
-        })
-        .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(max_response)
-        .accept_compressed(Gzip)
-        .send_compressed(Gzip),
+        service!(
+            MembershipServiceServer,
+            Memberships {
+                db: db.clone(),
+                max_unpaged_items,
+            }
+        ),
         &bounds,
     );
     grpc = grpc_route(
         grpc,
-        BillingServiceServer::new(Billing {
-            db: db.clone(),
-            avatar_keys,
-        })
-        .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(max_response)
-        .accept_compressed(Gzip)
-        .send_compressed(Gzip),
+        service!(
+            BillingServiceServer,
+            Billing {
+                db: db.clone(),
+                avatar_keys,
+            }
+        ),
         &bounds,
     );
     grpc = grpc_route(
         grpc,
-        AvailabilityServiceServer::new(AvailabilityReports { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(max_response)
-            .accept_compressed(Gzip)
-            .send_compressed(Gzip),
+        service!(
+            AvailabilityServiceServer,
+            AvailabilityReports { db: db.clone() }
+        ),
         &bounds,
     );
     grpc = grpc_route(
         grpc,
-        OrganizationPartnerServiceServer::new(Partners { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(max_response)
-            .accept_compressed(Gzip)
-            .send_compressed(Gzip),
+        service!(
+            OrganizationPartnerServiceServer,
+            Partners { db: db.clone() }
+        ),
         &bounds,
     );
     grpc = grpc_route(
         grpc,
-        GuestConnectionServiceServer::new(Guests { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(max_response),
+        service!(GuestConnectionServiceServer, Guests { db: db.clone() }),
         &bounds,
     );
     grpc = grpc_route(
         grpc,
-        OAuthServiceServer::new(OAuth {
-            db: db.clone(),
-            throttle: Arc::new(crate::domain::oauth::Throttle::new(
-                config.oauth_failures_per_client,
-                config.oauth_failures_per_peer,
-            )),
-        })
-        .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(max_response)
-        .accept_compressed(Gzip)
-        .send_compressed(Gzip),
+        service!(
+            OAuthServiceServer,
+            OAuth {
+                db: db.clone(),
+                throttle: Arc::new(crate::domain::oauth::Throttle::new(
+                    config.oauth_failures_per_client,
+                    config.oauth_failures_per_peer,
+                )),
+            }
+        ),
         &bounds,
     );
     grpc = grpc_route(
         grpc,
-        PartnershipServiceServer::new(Partnerships { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(max_response)
-            .accept_compressed(Gzip)
-            .send_compressed(Gzip),
+        service!(PartnershipServiceServer, Partnerships { db: db.clone() }),
         &bounds,
     );
     grpc = grpc_route(
         grpc,
-        PartnershipInvitationServiceServer::new(Invitations { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(max_response)
-            .accept_compressed(Gzip)
-            .send_compressed(Gzip),
+        service!(
+            PartnershipInvitationServiceServer,
+            Invitations { db: db.clone() }
+        ),
         &bounds,
     );
     grpc = grpc_route(
         grpc,
-        NetworkServiceServer::new(Network { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(max_response),
+        service!(NetworkServiceServer, Network { db: db.clone() }),
         &bounds,
     );
     grpc = grpc_route(
         grpc,
-        PresenceServiceServer::new(Presences { db: db.clone() })
-            .max_decoding_message_size(GRPC_MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(max_response)
-            .accept_compressed(Gzip)
-            .send_compressed(Gzip),
+        service!(PresenceServiceServer, Presences { db: db.clone() }),
         &bounds,
     );
     grpc = grpc_route(
