@@ -2,7 +2,8 @@
 //! separate process on a loopback port, drives it with bounded concurrent load over native
 //! gRPC and REST (HTTP/1.1 keep-alive and h2c), and prints a table and one line of JSON.
 //!
-//!     cargo run --release --bin orgd-bench -- [--database-url URL] [--rows N] [--seconds S]
+//!     cargo build --release -p orgd -p orgd-bench
+//!     target/release/orgd-bench [--database-url URL] [--rows N] [--seconds S]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -386,6 +387,13 @@ async fn start_server(url: &str) -> Result<Server, BoxError> {
         .parent()
         .ok_or("no build directory")?
         .join("orgd");
+    if !exe.exists() {
+        return Err(format!(
+            "{} is missing: build it beside the bench (cargo build --release -p orgd -p orgd-bench)",
+            exe.display()
+        )
+        .into());
+    }
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
