@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 pub use health::Unready;
 use migration::{Migrator, MigratorTrait};
 pub use outage::Outage;
-pub use row::Columns;
+pub use row::{Columns, Prefixed};
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{

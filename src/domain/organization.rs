@@ -146,7 +146,7 @@ fn derived_columns_sql(backend: DatabaseBackend, organization: &str) -> String {
 }
 
 /// The organization's own columns (`o.*`) of a row.
-fn model_from_row(row: &dyn Columns) -> Result<organization::Model, DbErr> {
+pub(super) fn model_from_row(row: &dyn Columns) -> Result<organization::Model, DbErr> {
     Ok(organization::Model {
         id: row.i64("id")?,
         uuid: row.uuid("uuid")?,
