@@ -93,7 +93,8 @@ async fn email_of(app: &App, uuid: &str, owner: &User) -> String {
 }
 
 /// The giosg partnership detail reads the caller's organization, the partner, this side's
-/// row and both organizations' presence in one statement: each must equal the page's item.
+/// row and both organizations' presence in one statement (and so do the partner detail and
+/// your own organization): each must equal the list's item.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fetched_partnership_equals_its_listed_self() {
     for_each_backend(|app| async move {
@@ -157,8 +158,30 @@ async fn a_fetched_partnership_equals_its_listed_self() {
         .await;
         let listed = page["results"].as_array().expect("results").clone();
         assert_eq!(listed.len(), 2, "{page}");
+        let partners = call(
+            &app,
+            Method::GET,
+            &format!("/api/v5/orgs/{a}/partners?page_size=100"),
+            &a_owner.token,
+            None,
+        )
+        .await["results"]
+            .as_array()
+            .expect("results")
+            .clone();
+        assert_eq!(partners.len(), 2);
+        let own = call(
+            &app,
+            Method::GET,
+            &format!("/api/v5/orgs/{a}"),
+            &a_owner.token,
+            None,
+        )
+        .await;
         let mut present = 0;
         for item in listed {
+            // Your own organization, as it is embedded in each partnership.
+            assert_eq!(own, item["organization"]);
             let partner = item["partner_organization_id"].as_str().expect("partner");
             let fetched = call(
                 &app,
@@ -169,6 +192,19 @@ async fn a_fetched_partnership_equals_its_listed_self() {
             )
             .await;
             assert_eq!(fetched, item, "the detail of {partner} and its listed self");
+            let as_partner = call(
+                &app,
+                Method::GET,
+                &format!("/api/v5/orgs/{a}/partners/{partner}"),
+                &a_owner.token,
+                None,
+            )
+            .await;
+            let listed_partner = partners
+                .iter()
+                .find(|p| p["id"] == json!(partner))
+                .expect("every partnership's partner is listed");
+            assert_eq!(&as_partner, listed_partner, "partner {partner}");
             assert_eq!(item["organization"]["is_online"], json!(true), "{item}");
             if item["partner_organization"]["is_present"] == json!(true) {
                 present += 1;

@@ -48,14 +48,13 @@ pub enum UpdateMode {
     Patch,
 }
 
+/// The caller's organization, with presence: one statement (see [`giosg_read`]).
 pub async fn get_own_organization(
     db: &Db,
     principal: &Principal,
     organization_id: &str,
 ) -> DomainResult<OrganizationView> {
-    let conn = db.read();
-    let (_, org) = access::giosg::organization::<Read>(conn, principal, organization_id).await?;
-    presence::organization(conn, org).await
+    Ok(giosg_read(db, principal, organization_id, None).await?.0)
 }
 
 /// Users who are members of the organization, by their own `created_at`.
@@ -279,21 +278,25 @@ fn partnership_from_row(row: &dyn Columns) -> DomainResult<PartnershipRow> {
     Ok((level, own, side))
 }
 
-/// One statement: the giosg access rule, the partnership, both organizations and their
-/// presence. The rule's order holds: a malformed organization UUID names nothing (404),
-/// then access and subscription (403), then the partner's existence (404).
-pub async fn get_partnership(
+/// The caller's organization (giosg UUID) and, when `partner` names one, this side's
+/// partnership with it and the partner, with the access rule of `access::giosg` and both
+/// organizations' presence: one statement, on the inline readers of an SQLite file. The
+/// rule's order holds: a malformed organization UUID names nothing (404), then access and
+/// subscription (403); what the caller does with a missing partnership is its own (404).
+async fn giosg_read(
     db: &Db,
     principal: &Principal,
     organization_id: &str,
-    partner_id: &str,
-) -> DomainResult<PartnershipView> {
+    partner: Option<uuid::Uuid>,
+) -> DomainResult<(
+    OrganizationView,
+    Option<(partnership::Model, OrganizationView)>,
+)> {
     let uuid = giosg::parse_uuid(organization_id, "Organization")?;
-    let partner_uuid = giosg::parse_uuid(partner_id, "Partner organization").ok();
     let values = vec![
         uuid.into(),
         access::principal_param(principal).into(),
-        sea_orm::Value::Uuid(partner_uuid),
+        sea_orm::Value::Uuid(partner),
         super::now().into(),
     ];
     let found = db
@@ -307,15 +310,24 @@ pub async fn get_partnership(
         Some((level, own, side)) => (level, Some(own), side),
         None => (None, None, None),
     };
-    let presence = own.as_ref().map(|o| o.presence);
+    let presence = own.as_ref().map(|o| o.presence).unwrap_or_default();
     let (_, model) = access::giosg::decide::<Read>(principal, level, own.map(|o| o.model))?;
+    Ok((OrganizationView { model, presence }, side))
+}
+
+/// One statement (see [`giosg_read`]); a partner that is none (or a malformed UUID) is 404.
+pub async fn get_partnership(
+    db: &Db,
+    principal: &Principal,
+    organization_id: &str,
+    partner_id: &str,
+) -> DomainResult<PartnershipView> {
+    let partner = giosg::parse_uuid(partner_id, "Partner organization").ok();
+    let (organization, side) = giosg_read(db, principal, organization_id, partner).await?;
     let (row, partner) = side.ok_or_else(|| giosg::not_found("Partner organization"))?;
     Ok(PartnershipView {
         row,
-        organization: OrganizationView {
-            model,
-            presence: presence.unwrap_or_default(),
-        },
+        organization,
         partner,
     })
 }
@@ -433,16 +445,16 @@ pub async fn list_partners(
     })
 }
 
+/// The partner organization of a partnership, with presence: the partnership detail's read.
 pub async fn get_partner(
     db: &Db,
     principal: &Principal,
     organization_id: &str,
     partner_id: &str,
 ) -> DomainResult<OrganizationView> {
-    let conn = db.read();
-    let (grant, _) = access::giosg::organization::<Read>(conn, principal, organization_id).await?;
-    let (_, partner) = find_partnership(conn, &grant, partner_id).await?;
-    presence::organization(conn, partner).await
+    Ok(get_partnership(db, principal, organization_id, partner_id)
+        .await?
+        .partner)
 }
 
 pub async fn list_partner_users(

@@ -26,6 +26,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use sea_orm::sqlx::{self, Row, postgres::PgPoolOptions};
 use sha2::{Digest, Sha256};
@@ -447,7 +448,10 @@ pub fn serve(url: &str, addr: SocketAddr) -> Result<(), BoxError> {
                 get(partnership),
             )
             .with_state(Arc::new(store));
-        let listener = tokio::net::TcpListener::bind(addr).await?;
+        // As orgd's connections do: without it, Nagle's algorithm holds small responses.
+        let listener = tokio::net::TcpListener::bind(addr).await?.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, app).await?;
         Ok(())
     })

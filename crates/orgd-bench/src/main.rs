@@ -959,7 +959,10 @@ async fn main() -> Result<(), BoxError> {
             "MyCreditApp GET /v1/partners",
             addr,
             false,
-            mca("/v1/partners?limit=25&offset=0".to_string()),
+            mca(
+                "/v1/partners?partner_types=customer&partner_types=supplier&limit=25&offset=0"
+                    .to_string(),
+            ),
         )),
         Some((
             "mca_partners_search",
@@ -967,7 +970,8 @@ async fn main() -> Result<(), BoxError> {
             addr,
             false,
             mca(format!(
-                "/v1/partners?search_text={}&limit=25&offset=0",
+                "/v1/partners?partner_types=customer&partner_types=supplier&search_text={}\
+                 &limit=25&offset=0",
                 urlencode(&company_name(SEARCHED_RECORD))
             )),
         )),
