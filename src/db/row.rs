@@ -92,3 +92,35 @@ macro_rules! columns_by {
 
 columns_by!(QueryResult, seaorm);
 columns_by!(SqliteRow<'_>, sqlite);
+
+/// The columns of `row` whose names start with `prefix`, read by the names without it: one
+/// decoder reads a table's columns whether they are a statement's own or a joined table's
+/// (aliased `p_id`, `p_name`, ...).
+pub struct Prefixed<'a> {
+    pub row: &'a dyn Columns,
+    pub prefix: &'static str,
+}
+
+/// Implements every read of [`Columns`] for [`Prefixed`] by the prefixed name.
+macro_rules! prefixed {
+    ($($name:ident -> $t:ty),* $(,)?) => {
+        impl Columns for Prefixed<'_> {
+            $(fn $name(&self, column: &str) -> Result<$t, DbErr> {
+                self.row.$name(&format!("{}{column}", self.prefix))
+            })*
+        }
+    };
+}
+
+prefixed!(
+    i64 -> i64,
+    opt_i64 -> Option<i64>,
+    opt_i32 -> Option<i32>,
+    opt_f64 -> Option<f64>,
+    bool -> bool,
+    string -> String,
+    opt_string -> Option<String>,
+    uuid -> Uuid,
+    datetime -> DateTime<Utc>,
+    opt_datetime -> Option<DateTime<Utc>>,
+);

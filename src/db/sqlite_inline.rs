@@ -2,7 +2,8 @@
 //!
 //! Every sqlx SQLite connection lives on a worker thread of its own, so each statement costs
 //! two thread switches; on two cores those switches, not SQLite, were the largest cost of
-//! the most frequent read (issue 6). The hottest reads run here instead, through rusqlite,
+//! the most frequent read (issue 6). The one-statement reads (GetOrganization; the giosg
+//! partnership detail, partner and own organization) run here instead, through rusqlite,
 //! with statements prepared once per connection and kept. A statement here never awaits
 //! while it holds its connection, so it keeps the calling worker thread for as long as
 //! SQLite takes: only short, indexed reads belong here (GetOrganization's is microseconds;
@@ -32,14 +33,24 @@ fn sqlite_err(e: rusqlite::Error) -> DbErr {
     DbErr::Query(RuntimeErr::Internal(format!("sqlite: {e}")))
 }
 
-/// The value rusqlite binds for a SeaORM value; the reads here bind integers and text.
+/// The value rusqlite binds for a SeaORM value, encoded as sqlx-sqlite encodes it (so the
+/// same statement compares the same way on either path): UUIDs as 16-byte blobs, times as
+/// RFC 3339 text.
 fn to_sqlite(value: &Value) -> Result<rusqlite::types::Value, DbErr> {
     use rusqlite::types::Value as V;
     Ok(match value {
         Value::BigInt(Some(n)) => V::Integer(*n),
         Value::Int(Some(n)) => V::Integer(i64::from(*n)),
         Value::String(Some(s)) => V::Text(s.clone()),
-        Value::BigInt(None) | Value::Int(None) | Value::String(None) => V::Null,
+        Value::Uuid(Some(u)) => V::Blob(u.as_bytes().to_vec()),
+        Value::ChronoDateTimeUtc(Some(t)) => {
+            V::Text(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false))
+        }
+        Value::BigInt(None)
+        | Value::Int(None)
+        | Value::String(None)
+        | Value::Uuid(None)
+        | Value::ChronoDateTimeUtc(None) => V::Null,
         other => {
             return Err(DbErr::Custom(format!(
                 "no inline SQLite binding for {other:?}"

@@ -6,20 +6,24 @@
 use sea_orm::sea_query::{Expr, Query};
 use std::collections::HashMap;
 
+use std::sync::OnceLock;
+
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait,
+    IdenStatic, Iterable, QueryFilter, Set, Statement,
 };
 
 use super::access::{self, Admin, Authorized, Need, Read};
 use super::error::{DomainError, DomainResult};
 use super::giosg::{self, OrganizationRef};
 use super::invitation::{self, InvitationView};
+use super::organization::model_from_row as organization_model;
 use super::page_number::{self, NumberRequest, NumberedPage};
 use super::pagination::{self, Page, PageRequest};
 use super::presence::{self, OrganizationPresence, UserView};
 use super::validate::{NAME_MAX_CHARS, Violations};
 use crate::auth::Principal;
-use crate::db::Db;
+use crate::db::{Columns, Db, Prefixed};
 use crate::entity::{membership, organization, partnership, partnership_invitation, user};
 
 /// One side of a partnership with both organizations embedded.
@@ -46,14 +50,13 @@ pub enum UpdateMode {
     Patch,
 }
 
+/// The caller's organization, with presence: one statement (see [`giosg_read`]).
 pub async fn get_own_organization(
     db: &Db,
     principal: &Principal,
     organization_id: &str,
 ) -> DomainResult<OrganizationPresence> {
-    let conn = db.read();
-    let (_, org) = access::giosg::organization::<Read>(conn, principal, organization_id).await?;
-    presence::organization(conn, org).await
+    Ok(giosg_read(db, principal, organization_id, None).await?.0)
 }
 
 /// Users who are members of the organization, by their own `created_at`.
@@ -214,16 +217,136 @@ pub async fn list_partnerships(
     })
 }
 
+/// The columns of the one statement that reads a partnership: the caller's organization
+/// (`o.*`), the principal's level in it, the partner organization (`p_*`), this side's row
+/// (`s_*`), and both organizations' presence. Access, rows and derived fields in one
+/// statement, written once per backend and kind of principal (ids are bound).
+fn partnership_sql(principal: &Principal, backend: DatabaseBackend) -> &'static str {
+    static SQL: [[OnceLock<String>; 3]; 2] = [const { [const { OnceLock::new() }; 3] }; 2];
+    SQL[usize::from(backend == DatabaseBackend::Postgres)][principal.kind_index()].get_or_init(
+        || {
+            let partner: Vec<String> = organization::Column::iter()
+                .map(|c| format!("p.{0} AS p_{0}", c.as_str()))
+                .collect();
+            let side: Vec<String> = partnership::Column::iter()
+                .map(|c| format!("s.{0} AS s_{0}", c.as_str()))
+                .collect();
+            format!(
+                "SELECT o.*, {level} AS access_level, {own} AS online, {partner}, \
+                   {partner_presence} AS p_online, {side} \
+                 FROM organizations o \
+                 LEFT JOIN organizations p ON p.uuid = $3 \
+                 LEFT JOIN partnerships s \
+                   ON s.organization_id = o.id AND s.partner_organization_id = p.id \
+                 WHERE o.uuid = $1",
+                level = access::level_sql(principal, "o.id", "$2"),
+                own = presence::organization_presence_sql("o.id", "$4"),
+                partner = partner.join(", "),
+                partner_presence = presence::organization_presence_sql("p.id", "$4"),
+                side = side.join(", "),
+            )
+        },
+    )
+}
+
+/// This side's row of a [`partnership_sql`] row, if the partnership exists.
+fn side_from_row(row: &dyn Columns) -> Result<Option<partnership::Model>, DbErr> {
+    let Some(id) = row.opt_i64("s_id")? else {
+        return Ok(None);
+    };
+    Ok(Some(partnership::Model {
+        id,
+        uuid: row.uuid("s_uuid")?,
+        organization_id: row.i64("s_organization_id")?,
+        partner_organization_id: row.i64("s_partner_organization_id")?,
+        display_name: row.opt_string("s_display_name")?,
+        visible_to_everyone: row.bool("s_visible_to_everyone")?,
+        created_at: row.datetime("s_created_at")?,
+    }))
+}
+
+/// What one [`partnership_sql`] row holds: the caller's level and organization, and the
+/// partnership with its partner when it exists.
+type PartnershipRow = (
+    Option<access::Level>,
+    OrganizationPresence,
+    Option<(partnership::Model, OrganizationPresence)>,
+);
+
+fn partnership_from_row(row: &dyn Columns) -> DomainResult<PartnershipRow> {
+    let level = access::level_from_row(row, "access_level")?;
+    let own = OrganizationPresence {
+        model: organization_model(row)?,
+        presence: presence::presence_from_column(row.opt_i64("online")?),
+    };
+    let side = match side_from_row(row)? {
+        Some(side) => {
+            let partner = Prefixed { row, prefix: "p_" };
+            Some((
+                side,
+                OrganizationPresence {
+                    model: organization_model(&partner)?,
+                    presence: presence::presence_from_column(row.opt_i64("p_online")?),
+                },
+            ))
+        }
+        None => None,
+    };
+    Ok((level, own, side))
+}
+
+/// The caller's organization (giosg UUID) and, when `partner` names one, this side's
+/// partnership with it and the partner, with the access rule of `access::giosg` and both
+/// organizations' presence: one statement, on the inline readers of an SQLite file. The
+/// rule's order holds: a malformed organization UUID names nothing (404), then access and
+/// subscription (403); what the caller does with a missing partnership is its own (404).
+async fn giosg_read(
+    db: &Db,
+    principal: &Principal,
+    organization_id: &str,
+    partner: Option<uuid::Uuid>,
+) -> DomainResult<(
+    OrganizationPresence,
+    Option<(partnership::Model, OrganizationPresence)>,
+)> {
+    let uuid = giosg::parse_uuid(organization_id, "Organization")?;
+    let values = vec![
+        uuid.into(),
+        access::principal_param(principal).into(),
+        sea_orm::Value::Uuid(partner),
+        super::now().into(),
+    ];
+    let found = db
+        .read_one(
+            partnership_sql(principal, db.backend()),
+            values,
+            partnership_from_row,
+        )
+        .await?;
+    let (level, own, side) = match found {
+        Some((level, own, side)) => (level, Some(own), side),
+        None => (None, None, None),
+    };
+    let presence = own.as_ref().map(|o| o.presence).unwrap_or_default();
+    let (_, model) = access::giosg::decide::<Read>(principal, level, own.map(|o| o.model))?;
+    Ok((OrganizationPresence { model, presence }, side))
+}
+
+/// One statement (see [`giosg_read`]); a partner that is none (or a malformed UUID) is 404.
 pub async fn get_partnership(
     db: &Db,
     principal: &Principal,
     organization_id: &str,
     partner_id: &str,
 ) -> DomainResult<PartnershipView> {
-    let conn = db.read();
-    let (grant, _) = access::giosg::organization::<Read>(conn, principal, organization_id).await?;
-    let (row, _) = find_partnership(conn, &grant, partner_id).await?;
-    one_view(conn, row).await
+    let partner = giosg::parse_uuid(partner_id, "Partner organization").ok();
+    let (organization, side) = giosg_read(db, principal, organization_id, partner).await?;
+    let (row, partner) = side.ok_or_else(|| giosg::not_found("Partner organization"))?;
+    Ok(PartnershipView {
+        row,
+        organization,
+        partner,
+    })
 }
 
 /// A display name as stored: trimmed, 1..=255 characters; None shows the partner's name.
@@ -518,16 +641,16 @@ pub async fn list_partners(
     })
 }
 
+/// The partner organization of a partnership, with presence: the partnership detail's read.
 pub async fn get_partner(
     db: &Db,
     principal: &Principal,
     organization_id: &str,
     partner_id: &str,
 ) -> DomainResult<OrganizationPresence> {
-    let conn = db.read();
-    let (grant, _) = access::giosg::organization::<Read>(conn, principal, organization_id).await?;
-    let (_, partner) = find_partnership(conn, &grant, partner_id).await?;
-    presence::organization(conn, partner).await
+    Ok(get_partnership(db, principal, organization_id, partner_id)
+        .await?
+        .partner)
 }
 
 pub async fn list_partner_users(

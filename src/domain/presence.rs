@@ -96,8 +96,30 @@ pub async fn user(conn: &impl ConnectionTrait, model: user::Model) -> DomainResu
     Ok(users(conn, vec![model]).await?.remove(0))
 }
 
-/// Presence of many organizations in one grouped query over their present members, so the
-/// cost follows the number of organizations listed, not the number of their members.
+/// A scalar subquery: the presence of the organization whose id the SQL expression
+/// `organization` gives, at the time bound to `now`, as NULL (nobody present), 0 (present)
+/// or 1 (online). The one statement of the rule in this module's header, so that a read can
+/// carry an organization's flags in the statement that loads it.
+pub fn organization_presence_sql(organization: &str, now: &str) -> String {
+    format!(
+        "(SELECT CAST(MAX(CASE WHEN u.online_enabled THEN 1 ELSE 0 END) AS BIGINT) \
+           FROM memberships m \
+           JOIN user_clients c ON c.user_id = m.user_id \
+           JOIN users u ON u.id = m.user_id \
+           WHERE c.expires_at > {now} AND m.organization_id = {organization})"
+    )
+}
+
+/// The presence an [`organization_presence_sql`] column holds.
+pub fn presence_from_column(online: Option<i64>) -> Presence {
+    Presence {
+        present: online.is_some(),
+        online: online.is_some_and(|n| n > 0),
+    }
+}
+
+/// Presence of many organizations in one query, a subquery per organization over its
+/// present members, so the cost follows the number of organizations listed.
 pub async fn organizations(
     conn: &impl ConnectionTrait,
     models: Vec<organization::Model>,
@@ -106,13 +128,9 @@ pub async fn organizations(
     if !models.is_empty() {
         let placeholders: Vec<String> = (2..models.len() + 2).map(|i| format!("${i}")).collect();
         let sql = format!(
-            "SELECT m.organization_id AS organization_id, \
-               CAST(MAX(CASE WHEN u.online_enabled THEN 1 ELSE 0 END) AS BIGINT) AS online \
-             FROM memberships m \
-             JOIN user_clients c ON c.user_id = m.user_id \
-             JOIN users u ON u.id = m.user_id \
-             WHERE c.expires_at > $1 AND m.organization_id IN ({}) \
-             GROUP BY m.organization_id",
+            "SELECT o.id AS organization_id, {} AS online FROM organizations o \
+             WHERE o.id IN ({})",
+            organization_presence_sql("o.id", "$1"),
             placeholders.join(", ")
         );
         let mut values: Vec<sea_orm::Value> = vec![super::now().into()];
@@ -126,14 +144,8 @@ pub async fn organizations(
             .await?;
         for row in rows {
             let id: i64 = row.try_get("", "organization_id")?;
-            let online: i64 = row.try_get("", "online")?;
-            by_org.insert(
-                id,
-                Presence {
-                    present: true,
-                    online: online > 0,
-                },
-            );
+            let online: Option<i64> = row.try_get("", "online")?;
+            by_org.insert(id, presence_from_column(online));
         }
     }
     Ok(models

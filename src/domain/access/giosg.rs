@@ -53,15 +53,27 @@ pub async fn organization_by_id<N: Need>(
         Some(id) => super::level(conn, principal, id).await?,
         None => (false, None),
     };
+    // The row is only worth loading for a caller who may see it.
+    let model = match id.filter(|_| exists && level.is_some()) {
+        Some(id) => organization::Entity::find_by_id(id).one(conn).await?,
+        None => None,
+    };
+    decide(principal, level, model)
+}
+
+/// The rule of this module's header, for a caller that has the principal's level in the
+/// organization and its row (None: it does not exist), read by [`organization_by_id`] or in
+/// the same statement as what a read loads from it ([`super::level_sql`]).
+pub fn decide<N: Need>(
+    principal: &Principal,
+    level: Option<Level>,
+    model: Option<organization::Model>,
+) -> DomainResult<(Authorized<N>, organization::Model)> {
     service::refuse_published(principal)?;
     if level.is_none() {
         return Err(no_access());
     }
-    let model = match id.filter(|_| exists) {
-        Some(id) => organization::Entity::find_by_id(id).one(conn).await?,
-        None => None,
-    }
-    .ok_or_else(|| not_found("Organization"))?;
+    let model = model.ok_or_else(|| not_found("Organization"))?;
     if effective_state(&model, super::super::now()) == State::Inactive {
         return Err(DomainError::PermissionDenied(
             "Your organization does not have an active subscription.".into(),

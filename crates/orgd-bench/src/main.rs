@@ -2,7 +2,10 @@
 //! separate process on a loopback port, drives it with bounded concurrent load over native
 //! gRPC and REST (HTTP/1.1 keep-alive and h2c), and prints a table and one line of JSON.
 //!
-//!     cargo run --release --bin orgd-bench -- [--database-url URL] [--rows N] [--seconds S]
+//!     cargo build --release -p orgd -p orgd-bench
+//!     target/release/orgd-bench [--database-url URL] [--rows N] [--seconds S]
+
+mod ceiling;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,8 +18,9 @@ use hyper_util::rt::TokioIo;
 use orgd::auth::Principal;
 use orgd::db::Db;
 use orgd::domain::{organization, token, user};
-use orgd::proto::v1::GetOrganizationRequest;
 use orgd::proto::v1::organization_service_client::OrganizationServiceClient;
+use orgd::proto::v1::partnership_service_client::PartnershipServiceClient;
+use orgd::proto::v1::{GetOrganizationRequest, GetPartnershipRequest};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tonic::metadata::MetadataValue;
@@ -60,6 +64,8 @@ struct Seeded {
     /// records.
     small: String,
     large: String,
+    /// A user in 10 organizations (GroupAlarm GetOrganizations), and its token.
+    ten_token: String,
 }
 
 /// The seeding user owns more organizations than the server's default quota allows one
@@ -327,6 +333,26 @@ async fn seed(url: &str, rows: usize) -> Result<Seeded, BoxError> {
         partner_users(&db, &partners[..partners.len().min(PARTNER_USERS_MAX)]).await?;
         lists.push(view.model.uuid.to_string());
     }
+    let ten_token = {
+        let email = format!("ten-{}@example.com", uuid::Uuid::new_v4().simple());
+        let txn = db.begin_write().await?;
+        let ten = user::create(&txn, &email, "Ten Organizations").await?;
+        let token = token::issue(&txn, &Principal::User { user_id: ten.id }, None).await?;
+        txn.commit().await?;
+        for i in 0..10 {
+            organization::create_within(
+                &db,
+                &Principal::User { user_id: ten.id },
+                organization::OrganizationInput {
+                    name: format!("One of ten {i}"),
+                    ..Default::default()
+                },
+                SEEDING,
+            )
+            .await?;
+        }
+        token
+    };
     if db.backend() == sea_orm::DatabaseBackend::Postgres {
         // What autovacuum does a while after a bulk load: without statistics the planner
         // cannot tell a selective trigram search from a broad one.
@@ -338,6 +364,7 @@ async fn seed(url: &str, rows: usize) -> Result<Seeded, BoxError> {
         organization_id: first.expect("at least one organization"),
         large: lists.pop().expect("two lists"),
         small: lists.pop().expect("two lists"),
+        ten_token,
     })
 }
 
@@ -386,6 +413,13 @@ async fn start_server(url: &str) -> Result<Server, BoxError> {
         .parent()
         .ok_or("no build directory")?
         .join("orgd");
+    if !exe.exists() {
+        return Err(format!(
+            "{} is missing: build it beside the bench (cargo build --release -p orgd -p orgd-bench)",
+            exe.display()
+        )
+        .into());
+    }
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -414,6 +448,40 @@ async fn start_server(url: &str) -> Result<Server, BoxError> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Err("orgd serve did not start listening".into())
+}
+
+/// The ceiling server (`ceiling::serve`) as a process of its own on a loopback port.
+async fn start_ceiling(url: &str) -> Result<Server, BoxError> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+    let child = tokio::process::Command::new(std::env::current_exe()?)
+        .args(["ceiling-serve", url, &addr.to_string()])
+        .kill_on_drop(true)
+        .spawn()?;
+    for _ in 0..300 {
+        if TcpStream::connect(addr).await.is_ok() {
+            return Ok(Server { child, addr });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err("the ceiling server did not start listening".into())
+}
+
+/// Status and body of one GET.
+async fn fetch(addr: SocketAddr, path: &str, auth: &str) -> Result<(u16, Bytes), BoxError> {
+    let mut conn = HttpConn::open(addr, false).await?;
+    let req = http::Request::get(path)
+        .header("host", "localhost")
+        .header("authorization", auth)
+        .body(Full::new(Bytes::new()))?;
+    let response = match &mut conn {
+        HttpConn::H1(s) => s.send_request(req).await?,
+        HttpConn::H2(s) => s.send_request(req).await?,
+    };
+    let status = response.status().as_u16();
+    Ok((status, response.into_body().collect().await?.to_bytes()))
 }
 
 /// Peak resident memory of a process so far (VmHWM), in MiB.
@@ -583,6 +651,35 @@ async fn rest_case(
     .await)
 }
 
+type MakeRequest = Arc<dyn Fn() -> http::Request<Full<Bytes>> + Send + Sync>;
+
+/// A GET of `path` with `headers`, made afresh for every request.
+fn get_request(path: String, headers: Vec<(&'static str, String)>) -> MakeRequest {
+    Arc::new(move || {
+        let mut req = http::Request::get(path.as_str()).header("host", "localhost");
+        for (name, value) in &headers {
+            req = req.header(*name, value.as_str());
+        }
+        req.body(Full::new(Bytes::new())).expect("valid request")
+    })
+}
+
+/// The hot reads the ceiling keys compare (issue 14): rates at full concurrency.
+const HOT_READS: [&str; 12] = [
+    "giosg_detail",
+    "giosg_detail_h2c",
+    "grpc_giosg_detail",
+    "giosg_partnerships_page",
+    "giosg_partners_page",
+    "giosg_partner_users",
+    "mca_partners",
+    "mca_partners_search",
+    "rest_get_org",
+    "ga_children",
+    "ga_get_organizations",
+    "grpc_get_org",
+];
+
 /// The `next` link of a giosg page, as a path.
 async fn giosg_next_page(addr: SocketAddr, first: &str, token: &str) -> Result<String, BoxError> {
     let mut conn = HttpConn::open(addr, false).await?;
@@ -605,6 +702,16 @@ async fn giosg_next_page(addr: SocketAddr, first: &str, token: &str) -> Result<S
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("ceiling-serve") {
+        let (url, addr) = (argv.get(2).ok_or("URL")?, argv.get(3).ok_or("ADDR")?);
+        let (url, addr) = (url.clone(), addr.parse()?);
+        // Its own runtime, in a thread of its own: not inside the bench's.
+        return std::thread::spawn(move || ceiling::serve(&url, addr).map_err(|e| e.to_string()))
+            .join()
+            .map_err(|_| "the ceiling panicked")?
+            .map_err(Into::into);
+    }
     let args = Args::parse();
     let temp = std::env::temp_dir().join(format!("orgd-bench-{}", uuid::Uuid::new_v4().simple()));
     let url = match &args.database_url {
@@ -718,7 +825,6 @@ async fn main() -> Result<(), BoxError> {
                 .expect("valid request")
         })
     };
-    type MakeRequest = Arc<dyn Fn() -> http::Request<Full<Bytes>> + Send + Sync>;
     let throughput: [(&str, &str, bool, MakeRequest, u16); 3] = [
         (
             "rest_get_org",
@@ -740,6 +846,193 @@ async fn main() -> Result<(), BoxError> {
         if args.runs(key) {
             outcomes.push(rest_case(key, name, &args, addr, h2, request, expect).await?);
         }
+    }
+
+    // The hot reads (issue 14), at full concurrency; the giosg partnership detail also on
+    // the ceiling server, over h2c and over gRPC. The detail names the first partnership of
+    // the large directory, whose partner has a user.
+    let giosg_auth = format!("Token {}", seeded.token);
+    let (status, body) = fetch(
+        addr,
+        &format!(
+            "/api/v5/orgs/{}/partnerships?ordering=created_at&page_size=25",
+            seeded.large
+        ),
+        &giosg_auth,
+    )
+    .await?;
+    if status != 200 {
+        return Err(format!("the partnerships page answered {status}").into());
+    }
+    let page: Value = serde_json::from_slice(&body)?;
+    let partner = page["results"][0]["partner_organization_id"]
+        .as_str()
+        .ok_or("the large directory has partnerships")?
+        .to_string();
+    let detail_path = format!("/api/v5/orgs/{}/partnerships/{partner}", seeded.large);
+    let ceiling = if args.runs("giosg_detail") {
+        let ceiling = start_ceiling(&url).await?;
+        let orgd = fetch(addr, &detail_path, &giosg_auth).await?;
+        let hand = fetch(ceiling.addr, &detail_path, &giosg_auth).await?;
+        if orgd != hand {
+            return Err(format!(
+                "the ceiling answers otherwise than orgd:\n  orgd    {} {}\n  ceiling {} {}",
+                orgd.0,
+                String::from_utf8_lossy(&orgd.1),
+                hand.0,
+                String::from_utf8_lossy(&hand.1)
+            )
+            .into());
+        }
+        Some(ceiling)
+    } else {
+        None
+    };
+    let giosg = |path: String| get_request(path, vec![("authorization", giosg_auth.clone())]);
+    let mca = |path: String| {
+        get_request(
+            path,
+            vec![
+                ("authorization", bearer.clone()),
+                ("requester-organization-id", seeded.large.clone()),
+                ("target-organization-id", seeded.large.clone()),
+            ],
+        )
+    };
+    let ga_ten = format!("Bearer {}", seeded.ten_token);
+    let hot: Vec<(&'static str, &'static str, SocketAddr, bool, MakeRequest)> = [
+        ceiling.as_ref().map(|c| {
+            (
+                "giosg_detail_ceiling",
+                "giosg detail, ceiling (axum + hand SQL)",
+                c.addr,
+                false,
+                giosg(detail_path.clone()),
+            )
+        }),
+        Some((
+            "giosg_detail",
+            "giosg detail (HTTP/1.1)",
+            addr,
+            false,
+            giosg(detail_path.clone()),
+        )),
+        Some((
+            "giosg_detail_h2c",
+            "giosg detail (h2c)",
+            addr,
+            true,
+            giosg(detail_path.clone()),
+        )),
+        Some((
+            "giosg_partnerships_page",
+            "giosg partnerships, first page",
+            addr,
+            false,
+            giosg(format!(
+                "/api/v5/orgs/{}/partnerships?ordering=-created_at&page_size=25",
+                seeded.large
+            )),
+        )),
+        Some((
+            "giosg_partners_page",
+            "giosg partners, first page",
+            addr,
+            false,
+            giosg(format!(
+                "/api/v5/orgs/{}/partners?page_size=25",
+                seeded.large
+            )),
+        )),
+        Some((
+            "giosg_partner_users",
+            "giosg partner users, first page",
+            addr,
+            false,
+            giosg(format!(
+                "/api/v5/orgs/{}/partners/{partner}/users?page_size=25",
+                seeded.large
+            )),
+        )),
+        Some((
+            "mca_partners",
+            "MyCreditApp GET /v1/partners",
+            addr,
+            false,
+            mca(
+                "/v1/partners?partner_types=customer&partner_types=supplier&limit=25&offset=0"
+                    .to_string(),
+            ),
+        )),
+        Some((
+            "mca_partners_search",
+            "MyCreditApp GET /v1/partners, search_text",
+            addr,
+            false,
+            mca(format!(
+                "/v1/partners?partner_types=customer&partner_types=supplier&search_text={}\
+                 &limit=25&offset=0",
+                urlencode(&company_name(SEARCHED_RECORD))
+            )),
+        )),
+        Some((
+            "ga_children",
+            "GroupAlarm children page",
+            addr,
+            false,
+            get_request(
+                format!("/api/v1/organization/{}/children", seeded.organization_id),
+                vec![("authorization", bearer.clone())],
+            ),
+        )),
+        Some((
+            "ga_get_organizations",
+            "GroupAlarm GetOrganizations (10 orgs)",
+            addr,
+            false,
+            get_request(
+                "/api/v1/organizations".to_string(),
+                vec![("authorization", ga_ten)],
+            ),
+        )),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    for (key, name, target, h2, request) in hot {
+        if args.runs(key) {
+            outcomes.push(rest_case(key, name, &args, target, h2, request, 200).await?);
+        }
+    }
+    if let Some(mut c) = ceiling {
+        let _ = c.child.kill().await;
+    }
+    if args.runs("grpc_giosg_detail") {
+        let channels = channels.clone();
+        let auth = auth.clone();
+        let (organization_id, partner_organization_id) = (seeded.large.clone(), partner.clone());
+        outcomes.push(
+            measure(
+                "grpc_giosg_detail",
+                "grpc GetPartnership",
+                args.connections,
+                args.seconds,
+                args.max_requests,
+                move |w| {
+                    let mut client = PartnershipServiceClient::new(channels[w].clone());
+                    let mut req = tonic::Request::new(GetPartnershipRequest {
+                        organization_id: organization_id.clone(),
+                        partner_organization_id: partner_organization_id.clone(),
+                    });
+                    req.metadata_mut().insert("authorization", auth.clone());
+                    async move {
+                        client.get_partnership(req).await?;
+                        Ok(())
+                    }
+                },
+            )
+            .await,
+        );
     }
 
     // List pages, measured for latency at low concurrency: the first page and the page after
@@ -884,7 +1177,16 @@ async fn main() -> Result<(), BoxError> {
     for o in &outcomes {
         p99.insert(o.key.to_string(), json!(o.p99_ms));
     }
-    let summary: Value = json!({
+    let mut over_ceiling = serde_json::Map::new();
+    let mut hot_rps = serde_json::Map::new();
+    for key in HOT_READS {
+        hot_rps.insert(format!("{key}_rps"), json!(rps(key)));
+        over_ceiling.insert(
+            format!("{key}_over_ceiling"),
+            json!(ratio(rps(key), rps("giosg_detail_ceiling"))),
+        );
+    }
+    let mut summary: Value = json!({
         "database": if url.starts_with("postgres") { "postgresql" } else { "sqlite" },
         "rows": args.rows,
         "connections": args.connections,
@@ -907,6 +1209,21 @@ async fn main() -> Result<(), BoxError> {
         "worst_list_rps": rps("worst_list_answered"),
         "worst_list_refused_rps": rps("worst_list_refused"),
     });
+    let object = summary.as_object_mut().expect("an object");
+    object.insert(
+        "giosg_detail_ceiling_rps".into(),
+        json!(rps("giosg_detail_ceiling")),
+    );
+    object.extend(hot_rps);
+    object.extend(over_ceiling);
+    object.insert(
+        "grpc_detail_over_rest".into(),
+        json!(ratio(rps("grpc_giosg_detail"), rps("giosg_detail"))),
+    );
+    object.insert(
+        "h2c_over_http1".into(),
+        json!(ratio(rps("giosg_detail_h2c"), rps("giosg_detail"))),
+    );
     println!("{summary}");
     Ok(())
 }
