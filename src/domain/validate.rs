@@ -645,6 +645,10 @@ pub static FIELD_RULES: &[(&str, FieldRule)] = &[
         "orgd.v1.CreateOutgoingInvitationRequest.organization_id",
         FieldRule::ANY.required(),
     ),
+    (
+        "orgd.v1.CreateNetworkInvitationRequest.organization_id",
+        FieldRule::ANY.required(),
+    ),
     // MyCreditApp partners, the published limits (partner_directory::PartnerInput::validate
     // reads them here; ListQuery::check).
     (

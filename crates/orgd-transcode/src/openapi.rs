@@ -346,7 +346,17 @@ impl Generator<'_> {
         }
         let (schema, required) = match &b.body {
             BodyTarget::None => return None,
-            BodyTarget::Field(field) => (self.field_schema(field, naming), self.required(field)),
+            BodyTarget::Field(field) => {
+                // A body message with a required field is itself required: no body (or
+                // null) lacks that field.
+                let required = self.required(field)
+                    || field
+                        .kind()
+                        .as_message()
+                        .is_some_and(|m| m.fields().any(|f| self.required(&f)));
+                let schema = self.field_schema(field, naming);
+                (if required { not_null(schema) } else { schema }, required)
+            }
             BodyTarget::Whole => {
                 let mut properties = Map::new();
                 let mut required = Vec::new();
@@ -796,6 +806,39 @@ const RFC3339_PATTERN: &str = concat!(
 
 fn is_any_value(kind: &Kind) -> bool {
     matches!(kind, Kind::Message(m) if m.full_name() == wkt::VALUE)
+}
+
+/// The schema without the null that [`or_null`] added.
+fn not_null(schema: Value) -> Value {
+    match schema {
+        Value::Object(mut map) if map.len() == 1 && map.contains_key("anyOf") => {
+            match map.remove("anyOf") {
+                Some(Value::Array(mut options)) => {
+                    options.retain(|o| o != &json!({"type": "null"}));
+                    if options.len() == 1 {
+                        options.remove(0)
+                    } else {
+                        json!({ "anyOf": options })
+                    }
+                }
+                other => {
+                    map.insert("anyOf".into(), other.unwrap_or(Value::Null));
+                    Value::Object(map)
+                }
+            }
+        }
+        Value::Object(mut map) => {
+            if let Some(Value::Array(types)) = map.get_mut("type") {
+                types.retain(|t| t != "null");
+                if types.len() == 1 {
+                    let only = types.remove(0);
+                    map.insert("type".into(), only);
+                }
+            }
+            Value::Object(map)
+        }
+        other => other,
+    }
 }
 
 fn or_null(schema: Value) -> Value {

@@ -154,17 +154,17 @@ fn parse_scope(scope: &Scope) -> DomainResult<(Uuid, Uuid)> {
     }
 }
 
-/// A path value naming an organization must be the Target header *(published)*: the
-/// violation (under `field`) if it is not.
+/// A path value naming an organization must be the Target header *(published)*: a value
+/// that is no UUID is a violation (under `field`); another organization than the Target is
+/// one the request has no access to (403), as a schema cannot say "equal to the header".
 pub fn path_is_target(scope: &Scope, field: &str, value: &str) -> DomainResult<()> {
     let path = Uuid::parse_str(value.trim()).ok();
     let target = Uuid::parse_str(scope.target.trim()).ok();
     match (path, target) {
         (None, _) => Err(DomainError::invalid(field, "must be a UUID")),
-        (Some(p), Some(t)) if p != t => Err(DomainError::invalid(
-            field,
-            "must equal the Target-Organization-ID header",
-        )),
+        (Some(p), Some(t)) if p != t => Err(DomainError::PermissionDenied(format!(
+            "{field} is not the Target-Organization-ID"
+        ))),
         _ => Ok(()),
     }
 }
