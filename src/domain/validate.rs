@@ -612,6 +612,14 @@ pub static FIELD_RULES: &[(&str, FieldRule)] = &[
         FieldRule::ANY.required(),
     ),
     (
+        "orgd.v1.NetworkInvitationInput.room_shares",
+        FieldRule::ANY.max_items(super::invitation::MAX_SHARES),
+    ),
+    (
+        "orgd.v1.NetworkInvitationInput.team_shares",
+        FieldRule::ANY.max_items(super::invitation::MAX_SHARES),
+    ),
+    (
         "orgd.v1.NetworkAcceptance.display_name",
         FieldRule::name(NAME_MAX_CHARS),
     ),

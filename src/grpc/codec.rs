@@ -135,24 +135,29 @@ fn undecodable(e: prost::DecodeError) -> Status {
 /// violations are.
 pub fn backstop_violations(message: &DynamicMessage) -> Vec<Violation> {
     let mut out = Vec::new();
-    visit_message(message, "", &mut out);
+    visit_message(message, "", false, &mut out);
     out
 }
 
-fn visit_message(message: &DynamicMessage, path: &str, out: &mut Vec<Violation>) {
+/// `in_struct`: inside a `google.protobuf.Struct`, a free-form JSON object that is kept as
+/// JSON text (escaped, so a NUL is `\u0000` there) and documented as any object: its
+/// strings may hold a NUL. Everywhere else a string may become a column, which in
+/// PostgreSQL cannot hold one.
+fn visit_message(message: &DynamicMessage, path: &str, in_struct: bool, out: &mut Vec<Violation>) {
     // The well-known types' insides (Value, Struct, wrappers) are one field to the client.
     let opaque = message.descriptor().package_name() == "google.protobuf";
+    let in_struct = in_struct || message.descriptor().full_name() == "google.protobuf.Struct";
     for (field, value) in message.fields() {
         let name = match (path.is_empty(), opaque) {
             (true, _) => field.name().to_string(),
             (false, true) => path.to_string(),
             (false, false) => format!("{path}.{}", field.name()),
         };
-        visit_value(value, &name, opaque, out);
+        visit_value(value, &name, opaque, in_struct, out);
     }
 }
 
-fn visit_value(value: &Value, path: &str, opaque: bool, out: &mut Vec<Violation>) {
+fn visit_value(value: &Value, path: &str, opaque: bool, in_struct: bool, out: &mut Vec<Violation>) {
     let item = |i: usize| {
         if opaque {
             path.to_string()
@@ -168,25 +173,25 @@ fn visit_value(value: &Value, path: &str, opaque: bool, out: &mut Vec<Violation>
                 format!("must be at most {MAX_STRING_CHARS} characters"),
             ));
         }
-        Value::String(s) if s.contains('\0') => {
+        Value::String(s) if !in_struct && s.contains('\0') => {
             out.push(Violation::new(path, "must not contain a NUL character"));
         }
         Value::List(items) if items.len() > MAX_LIST_ITEMS => out.push(too_many(path)),
         Value::List(items) => {
             for (i, v) in items.iter().enumerate() {
-                visit_value(v, &item(i), opaque, out);
+                visit_value(v, &item(i), opaque, in_struct, out);
             }
         }
         Value::Map(entries) if entries.len() > MAX_LIST_ITEMS => out.push(too_many(path)),
         Value::Map(entries) => {
             for (key, v) in entries {
                 if let MapKey::String(k) = key {
-                    visit_value(&Value::String(k.clone()), path, opaque, out);
+                    visit_value(&Value::String(k.clone()), path, opaque, in_struct, out);
                 }
-                visit_value(v, path, opaque, out);
+                visit_value(v, path, opaque, in_struct, out);
             }
         }
-        Value::Message(m) => visit_message(m, path, out),
+        Value::Message(m) => visit_message(m, path, in_struct, out),
         _ => {}
     }
 }
@@ -236,6 +241,29 @@ mod tests {
             .map(|v| v.field)
             .collect();
         assert_eq!(fields, ["partner_ids.1"]);
+    }
+
+    #[test]
+    fn a_nul_is_refused_but_inside_a_struct() {
+        use prost_types::{Struct, Value as JsonValue, value::Kind};
+        let nul = || JsonValue {
+            kind: Some(Kind::StringValue("a\0b".into())),
+        };
+        let invitation = crate::proto::v1::CreateNetworkInvitationRequest {
+            invitation: Some(crate::proto::v1::NetworkInvitationInput {
+                message: "a\0b".into(),
+                room_shares: vec![Struct {
+                    fields: [("name".to_string(), nul())].into(),
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let fields: Vec<String> = backstop_violations(&dynamic(&invitation))
+            .into_iter()
+            .map(|v| v.field)
+            .collect();
+        assert_eq!(fields, ["invitation.message"]);
     }
 
     #[test]

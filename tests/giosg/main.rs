@@ -14,6 +14,7 @@ mod partnerships;
 mod presence;
 mod status_codes;
 mod v3;
+mod v3_invitation_rules;
 mod v3_invitations;
 mod v3_partnerships;
 

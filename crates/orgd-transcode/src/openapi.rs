@@ -307,7 +307,8 @@ impl Generator<'_> {
             parameters.push(json!({
                 "name": name,
                 "in": "query",
-                "schema": {"type": "string", "enum": served},
+                // An empty value asks for no format in particular (`check_format`).
+                "schema": {"type": "string", "enum": served.iter().chain(&[""]).collect::<Vec<_>>()},
             }));
         }
 
