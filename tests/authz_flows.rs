@@ -14,13 +14,12 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use bytes::{Buf, BufMut};
+use common::raw_grpc::RawCodec;
 use common::*;
 use prost::Message;
 use prost_reflect::{DynamicMessage, MethodDescriptor, Value as PValue};
 use reqwest::Method;
 use serde_json::{Value, json};
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::Channel;
 
 use orgd::proto::DESCRIPTOR_POOL;
@@ -30,47 +29,6 @@ use orgd_transcode::binding::BodyTarget;
 
 // ---------------------------------------------------------------------------------------
 // One RPC, sent over gRPC (a unary call of raw bytes) or over its REST binding.
-
-#[derive(Clone, Copy, Default)]
-struct RawCodec;
-struct RawEncoder;
-struct RawDecoder;
-
-impl Encoder for RawEncoder {
-    type Item = Vec<u8>;
-    type Error = tonic::Status;
-
-    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawDecoder {
-    type Item = Vec<u8>;
-    type Error = tonic::Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, tonic::Status> {
-        let mut out = vec![0; src.remaining()];
-        src.copy_to_slice(&mut out);
-        Ok(Some(out))
-    }
-}
-
-impl Codec for RawCodec {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = RawEncoder;
-    type Decoder = RawDecoder;
-
-    fn encoder(&mut self) -> RawEncoder {
-        RawEncoder
-    }
-
-    fn decoder(&mut self) -> RawDecoder {
-        RawDecoder
-    }
-}
 
 fn methods() -> Vec<MethodDescriptor> {
     DESCRIPTOR_POOL

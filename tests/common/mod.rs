@@ -22,6 +22,7 @@ pub mod mycreditapp;
 pub mod principals;
 pub mod process;
 pub mod proxy;
+pub mod raw_grpc;
 pub mod test_app;
 
 // Each test binary uses a part of the library; what it leaves is not a mistake.
