@@ -90,50 +90,17 @@ async fn who_may_invite_and_accept() {
 
         // Accepting: settings permission in the accepting organization, Self only, never
         // the host itself.
-        let r = call(
-            &app,
-            Method::POST,
-            &path,
-            &guest_member.token,
-            &guest.uuid,
-            &guest.uuid,
-            None,
-        )
-        .await;
-        assert_detail(&r, 403, "PERMISSION_DENIED");
-        let r = call(
-            &app,
-            Method::POST,
-            &path,
-            &guest.owner.token,
-            &guest.uuid,
-            &host.uuid,
-            None,
-        )
-        .await;
-        assert_detail(&r, 403, "PERMISSION_DENIED");
-        let r = call(
-            &app,
-            Method::POST,
-            &path,
-            &host.owner.token,
-            &host.uuid,
-            &host.uuid,
-            None,
-        )
-        .await;
-        assert_detail(&r, 403, "PERMISSION_DENIED");
-        let r = call(
-            &app,
-            Method::POST,
-            &path,
-            &stranger.owner.token,
-            &guest.uuid,
-            &guest.uuid,
-            None,
-        )
-        .await;
-        assert_detail(&r, 403, "PERMISSION_DENIED");
+        // (token, requester, target): a plain member of the guest, the guest towards the
+        // host, the host itself, a stranger naming the guest.
+        for (token, requester, target) in [
+            (&guest_member.token, &guest.uuid, &guest.uuid),
+            (&guest.owner.token, &guest.uuid, &host.uuid),
+            (&host.owner.token, &host.uuid, &host.uuid),
+            (&stranger.owner.token, &guest.uuid, &guest.uuid),
+        ] {
+            let r = call(&app, Method::POST, &path, token, requester, target, None).await;
+            assert_detail(&r, 403, "PERMISSION_DENIED");
+        }
         let list = call(
             &app,
             Method::GET,
