@@ -314,13 +314,14 @@ fn proto_json<M: Message>(message: &M, full_name: &str, naming: FieldNaming) -> 
 pub async fn run(cli: Cli) -> Result<(), BoxError> {
     if let Command::Serve(args) = cli.command {
         let server = Server::start(args.config(cli.database_url.clone())).await?;
+        let signal = crate::server::shutdown_signal();
         tracing::info!(
             "orgd ready on {}://{} (gRPC, grpc-web, REST; database {})",
             server.scheme(),
             server.local_addr(),
             redact(&cli.database_url)
         );
-        if !server.run_until_signal().await {
+        if !server.run_until(signal).await {
             // A hard exit: whatever still runs (a stuck request, a blocking read) is not
             // waited for.
             eprintln!("orgd: shutdown timeout reached with requests still open");

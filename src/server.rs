@@ -489,10 +489,10 @@ impl Server {
         }
     }
 
-    /// Serves until Ctrl-C or SIGTERM, then shuts down gracefully; false when the shutdown
-    /// timeout cut it short.
-    pub async fn run_until_signal(self) -> bool {
-        shutdown_signal().await;
+    /// Serves until `signal` (see [`shutdown_signal`]), then shuts down gracefully; false
+    /// when the shutdown timeout cut it short.
+    pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) -> bool {
+        signal.await;
         tracing::info!("shutting down: finishing in-flight requests");
         self.shutdown().await
     }
@@ -577,23 +577,34 @@ impl Refusals {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+/// Ctrl-C or SIGTERM. Registered when called, not when first awaited: call it before
+/// announcing readiness, since a SIGTERM that comes before the handler exists kills the
+/// process with the default action instead of a graceful shutdown.
+#[cfg(unix)]
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{Signal, SignalKind, signal};
+    async fn received(signal: std::io::Result<Signal>) {
+        match signal {
             Ok(mut s) => {
                 s.recv().await;
             }
             Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
+    }
+    let interrupt = received(signal(SignalKind::interrupt()));
+    let terminate = received(signal(SignalKind::terminate()));
+    async move {
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate => {},
+        }
+    }
+}
+
+/// Ctrl-C (see the Unix version).
+#[cfg(not(unix))]
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -110,29 +110,31 @@ async fn probes_are_not_shed_with_the_api() {
         |c| c.max_in_flight = 1,
         |app| async move {
             let owner = app.user("shed").await;
-            // One request in flight, its body half sent, holds the only place.
-            let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
-            stream
-                .write_all(
-                    format!(
-                        "POST /api/v1/organization HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
-                         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{",
-                        owner.token
+            // One request in flight, its body half sent, holds the only place. Each try
+            // opens a new one and waits before asking: a GET that arrived first would take
+            // the place itself and shed the POST (whose 503 nobody reads), so the GET being
+            // answered only says this try lost that race, not that nothing is shed.
+            let mut held = None;
+            for _ in 0..50 {
+                let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+                stream
+                    .write_all(
+                        format!(
+                            "POST /api/v1/organization HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+                             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{",
+                            owner.token
+                        )
+                        .as_bytes(),
                     )
-                    .as_bytes(),
-                )
-                .await
-                .unwrap();
-            let mut shed = false;
-            for _ in 0..100 {
-                let r = app.get_org(Auth::Bearer(&owner.token), 1).await;
-                if r.status == 503 {
-                    shed = true;
+                    .await
+                    .unwrap();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if app.get_org(Auth::Bearer(&owner.token), 1).await.status == 503 {
+                    held = Some(stream);
                     break;
                 }
-                tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            assert!(shed, "the API is at its limit");
+            let stream = held.expect("the API is at its limit");
             let (status, _) = probe(&app.http, &app.endpoint(), "/readyz").await;
             assert_eq!(status, 200, "readiness is answered while the API sheds load");
             let (status, _) = probe(&app.http, &app.endpoint(), "/healthz").await;

@@ -412,6 +412,36 @@ impl Db {
         }
     }
 
+    /// Every row of a read (bound as in [`Db::read_one`]), each read by `decode`: a page in
+    /// one statement, on the calling thread for an SQLite file.
+    pub async fn read_all<T, E: From<DbErr>>(
+        &self,
+        sql: &str,
+        values: Vec<Value>,
+        mut decode: impl FnMut(&dyn Columns) -> Result<T, E>,
+    ) -> Result<Vec<T>, E> {
+        match &self.inline {
+            Some(inline) => {
+                let started = Instant::now();
+                let result = inline.query_all(sql, &values, decode);
+                observe_statement(
+                    &self.metrics,
+                    DatabaseBackend::Sqlite,
+                    StatementPath::SqliteInline,
+                    traces::exporting().then_some(sql),
+                    started.elapsed(),
+                    result.is_err(),
+                );
+                result
+            }
+            None => {
+                let stmt = Statement::from_sql_and_values(self.backend(), sql, values);
+                let rows = self.read.query_all_raw(stmt).await?;
+                rows.iter().map(|row| decode(row)).collect()
+            }
+        }
+    }
+
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }

@@ -106,23 +106,50 @@ impl InlineReaders {
     ) -> Result<Option<T>, E> {
         let connection = self.connection();
         let mut statement = connection.prepare_cached(sql).map_err(sqlite_err)?;
-        // SQLite numbers `$N` parameters in the order they first appear in the text, not
-        // by N: bind each by the number in its name, as sqlx does.
-        for index in 1..=statement.parameter_count() {
-            let n = statement
-                .parameter_name(index)
-                .and_then(|name| name.strip_prefix('$'))
-                .and_then(|n| n.parse::<usize>().ok())
-                .filter(|n| (1..=values.len()).contains(n))
-                .ok_or_else(|| DbErr::Custom(format!("parameter {index} of {sql:?} unbound")))?;
-            statement
-                .raw_bind_parameter(index, to_sqlite(&values[n - 1])?)
-                .map_err(sqlite_err)?;
-        }
+        bind(&mut statement, sql, values)?;
         let mut rows = statement.raw_query();
         match rows.next().map_err(sqlite_err)? {
             Some(row) => decode(&SqliteRow::new(row)).map(Some),
             None => Ok(None),
         }
     }
+
+    /// Every row of `sql` (bound as in [`InlineReaders::query_one`]), each read by `decode`.
+    pub fn query_all<T, E: From<DbErr>>(
+        &self,
+        sql: &str,
+        values: &[Value],
+        mut decode: impl FnMut(&dyn Columns) -> Result<T, E>,
+    ) -> Result<Vec<T>, E> {
+        let connection = self.connection();
+        let mut statement = connection.prepare_cached(sql).map_err(sqlite_err)?;
+        bind(&mut statement, sql, values)?;
+        let mut rows = statement.raw_query();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(sqlite_err)? {
+            out.push(decode(&SqliteRow::new(row))?);
+        }
+        Ok(out)
+    }
+}
+
+/// Binds `values` to `$1`, `$2`, ... SQLite numbers `$N` parameters in the order they first
+/// appear in the text, not by N: each is bound by the number in its name, as sqlx does.
+fn bind(
+    statement: &mut rusqlite::CachedStatement<'_>,
+    sql: &str,
+    values: &[Value],
+) -> Result<(), DbErr> {
+    for index in 1..=statement.parameter_count() {
+        let n = statement
+            .parameter_name(index)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| (1..=values.len()).contains(n))
+            .ok_or_else(|| DbErr::Custom(format!("parameter {index} of {sql:?} unbound")))?;
+        statement
+            .raw_bind_parameter(index, to_sqlite(&values[n - 1])?)
+            .map_err(sqlite_err)?;
+    }
+    Ok(())
 }
