@@ -242,3 +242,228 @@ async fn a_fetched_partnership_equals_its_listed_self() {
     })
     .await;
 }
+
+/// MyCreditApp's partner list and detail read access and rows in one statement each (the
+/// list with its total): each record fetched equals its listed self, through the directory
+/// itself and through a guest connection, plain and searched; an empty page still counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetched_partner_record_equals_its_listed_self() {
+    use common::mycreditapp::{Ctx, partner_up};
+    for_each_backend(|app| async move {
+        let host = Org::create(&app, "records-host").await;
+        let guest = Org::create(&app, "records-guest").await;
+        let stranger = Org::create(&app, "records-stranger").await;
+        partner_up(&app, &host, &guest).await;
+        let own = Ctx::new(&app, &host.owner.token, &host.uuid, &host.uuid);
+        let full = own
+            .create_ok(&json!({
+                "company_name": "Müller \"Logistik\" GmbH ✓",
+                "sales_amount": 2147483647,
+                "partner_type": "supplier",
+                "email": "Billing@Mueller.example.com",
+                "frequency": "monthly",
+                "payment_terms": "net 30",
+                "address": "Hauptstraße 1",
+                "city": "Berlin",
+                "state": "BE",
+                "postal_code": "10115",
+                "country_code": "DE",
+                "company_registration_number": "HRB 12345",
+            }))
+            .await;
+        let minimal = own
+            .create_ok(&json!({
+                "company_name": "Tiny Co", "partner_type": "customer", "email": "tiny@example.com"
+            }))
+            .await;
+        // Invited: its invitation status set by the guest invitation it sent.
+        let invited = own
+            .create_ok(&json!({
+                "company_name": "Invited Co", "partner_type": "customer",
+                "email": "invited@example.com"
+            }))
+            .await;
+        own.invite(invited["id"].as_str().expect("id"))
+            .await
+            .assert_status(200);
+
+        let as_guest = Ctx::new(&app, &guest.owner.token, &guest.uuid, &host.uuid);
+        let all = "partner_types=customer&partner_types=supplier&limit=100&offset=0";
+        for ctx in [own, as_guest] {
+            let (listed, total) = ctx.list_ok(all).await;
+            assert_eq!(total, 3);
+            assert_eq!(listed.len(), 3);
+            for item in &listed {
+                let id = item["id"].as_str().expect("id");
+                let fetched = ctx.get(id).await;
+                fetched.assert_status(200);
+                assert_eq!(&fetched.json, item, "record {id}");
+            }
+            let ids: Vec<_> = listed.iter().map(|i| i["id"].clone()).collect();
+            for created in [&full, &minimal] {
+                assert!(ids.contains(&created["id"]), "{created} is listed");
+            }
+            assert!(
+                listed
+                    .iter()
+                    .any(|i| i["invitation_status"] == json!("invited"))
+            );
+            // Searched (a long term the SQLite trigram index drives, and a short one it
+            // cannot), ordered and filtered: the same records.
+            for query in [
+                "search_text=LOGISTIK&search_field=company_name",
+                "search_text=mü&search_field=company_name",
+                "search_text=mueller.example&search_field=email",
+            ] {
+                let (found, total) = ctx
+                    .list_ok(&format!(
+                        "partner_types=supplier&{query}&limit=10&offset=0&order_by=sales_amount&order_dir=desc"
+                    ))
+                    .await;
+                assert_eq!(total, 1, "{query}");
+                assert_eq!(found, vec![ctx.get(full["id"].as_str().unwrap()).await.json]);
+            }
+            let (page, total) = ctx.list_ok(&format!("{all}&limit=1&offset=7")).await;
+            assert_eq!((page.len(), total), (0, 3), "past the end, still counted");
+            let (page, total) = ctx
+                .list_ok("partner_types=customer&limit=1&offset=1&order_by=company_name")
+                .await;
+            assert_eq!(total, 2);
+            assert_eq!(page[0]["id"], minimal["id"], "Invited Co, then Tiny Co");
+        }
+        // Permission before existence: a stranger is refused alike for a record that
+        // exists, one that does not and a partner id that is no UUID.
+        let nosy = Ctx::new(&app, &stranger.owner.token, &stranger.uuid, &host.uuid);
+        nosy.list(all).await.assert_status(403);
+        for id in [
+            full["id"].as_str().unwrap(),
+            &uuid::Uuid::new_v4().to_string(),
+            "no-uuid",
+        ] {
+            nosy.get(id).await.assert_status(403);
+            own.get(id)
+                .await
+                .assert_status(if id == full["id"] { 200 } else { 404 });
+        }
+    })
+    .await;
+}
+
+/// GroupAlarm's children page and GetOrganizations read access, rows, owners, children and
+/// counts in one statement each: every child, path element and listed organization equals
+/// what GetOrganization answers for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetched_child_equals_its_listed_self() {
+    for_each_backend(|app| async move {
+        let owner = app.user("children-owner").await;
+        let member = app.user("children-member").await;
+        let t = owner.token.as_str();
+        let root = id_of(&app.org(t, "Root ✓").await);
+        let c1 = id_of(&app.child_org(t, root, "C1").await);
+        let c2 = id_of(&app.child_org(t, root, "C2 \"quoted\"").await);
+        let g = id_of(&app.child_org(t, c1, "G").await);
+        app.member_add(c1, &member.email, "member").await;
+        let fetch = |id: i64, token: String| {
+            let app = &app;
+            async move {
+                let r = app
+                    .rest(
+                        Method::GET,
+                        &format!("/api/v1/organization/{id}"),
+                        Auth::Token(&token),
+                        None,
+                    )
+                    .await;
+                assert_eq!(r.status, 200, "{}", r.text);
+                r.json
+            }
+        };
+        let page = |id: i64, query: &'static str, token: String| {
+            let app = &app;
+            async move {
+                let r = app
+                    .rest(
+                        Method::GET,
+                        &format!("/api/v1/organization/{id}/children{query}"),
+                        Auth::Token(&token),
+                        None,
+                    )
+                    .await;
+                assert_eq!(r.status, 200, "{}", r.text);
+                r.json
+            }
+        };
+        for (id, childs, path) in [
+            (root, vec![c1, c2], vec![root]),
+            (c1, vec![g], vec![root, c1]),
+            (g, vec![], vec![root, c1, g]),
+        ] {
+            let body = page(id, "", owner.token.clone()).await;
+            assert_eq!(body["totalChilds"], json!(childs.len()), "{body}");
+            let listed: Vec<i64> = body["childs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_i64().unwrap())
+                .collect();
+            assert_eq!(listed, childs);
+            for item in body["childs"].as_array().unwrap() {
+                let fetched = fetch(item["id"].as_i64().unwrap(), owner.token.clone()).await;
+                assert_eq!(&fetched, item, "child of {id}");
+            }
+            let along: Vec<i64> = body["path"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_i64().unwrap())
+                .collect();
+            assert_eq!(along, path, "root first");
+            for item in body["path"].as_array().unwrap() {
+                let fetched = fetch(item["id"].as_i64().unwrap(), owner.token.clone()).await;
+                assert_eq!(&fetched, item, "on the path of {id}");
+            }
+        }
+        // A page past the end still counts; the member of c1 sees no root on its path.
+        let body = page(root, "?limit=1&offset=5", owner.token.clone()).await;
+        assert_eq!(
+            (body["childs"].clone(), body["totalChilds"].clone()),
+            (json!([]), json!(2))
+        );
+        let body = page(c1, "", member.token.clone()).await;
+        let along: Vec<i64> = body["path"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(along, vec![c1]);
+        // Listed to a reader of the parent, which may not fetch it: as its owner sees it.
+        assert_eq!(body["childs"][0], fetch(g, owner.token.clone()).await);
+        // Permission before existence.
+        let stranger = app.user("children-stranger").await;
+        for id in [root, i64::from(i32::MAX)] {
+            let r = app
+                .rest(
+                    Method::GET,
+                    &format!("/api/v1/organization/{id}/children"),
+                    Auth::Token(&stranger.token),
+                    None,
+                )
+                .await;
+            assert_eq!(r.status, 403, "{}", r.text);
+        }
+
+        let listed = app
+            .rest(Method::GET, "/api/v1/organizations", Auth::Token(t), None)
+            .await;
+        assert_eq!(listed.status, 200, "{}", listed.text);
+        let listed = listed.json.as_array().expect("an array").clone();
+        let ids: Vec<i64> = listed.iter().map(|o| o["id"].as_i64().unwrap()).collect();
+        assert_eq!(ids, vec![root, c1, c2, g]);
+        for item in &listed {
+            let fetched = fetch(item["id"].as_i64().unwrap(), owner.token.clone()).await;
+            assert_eq!(&fetched, item);
+        }
+    })
+    .await;
+}

@@ -517,15 +517,40 @@ pub async fn delete(db: &Db, principal: &Principal, id: i64) -> DomainResult<()>
 }
 
 /// Every organization the caller can read, by id: GroupAlarm's `GET /organizations`, which
-/// has no paging, so more than `max_items` is refused rather than cut short.
+/// has no paging, so more than `max_items` is refused rather than cut short. Which
+/// organizations, how many, their rows and what derives from them: one statement, the rows
+/// left out when there are too many.
 pub async fn list(
     db: &Db,
     principal: &Principal,
     max_items: usize,
 ) -> DomainResult<Vec<OrganizationView>> {
-    let conn = db.read();
-    let ids = access::visible_organization_ids(conn, principal).await?;
-    if ids.len() > max_items {
+    static SQL: [[OnceLock<String>; 3]; 2] = [const { [const { OnceLock::new() }; 3] }; 2];
+    let backend = db.backend();
+    let visible = access::visible_sql(principal)?;
+    let sql = SQL[usize::from(backend == DatabaseBackend::Postgres)][principal.kind_index()]
+        .get_or_init(|| {
+            format!(
+                "WITH RECURSIVE {visible}, counted(n) AS (SELECT COUNT(*) FROM visible) \
+                 SELECT counted.n AS visible_count, o.*, {} FROM counted \
+                 LEFT JOIN organizations o ON o.id IN (SELECT id FROM visible) AND counted.n <= $3 \
+                 ORDER BY o.id",
+                derived_columns_sql(backend, "o.id"),
+            )
+        });
+    let mut values = access::visible_values(principal).to_vec();
+    values.push((max_items as i64).into());
+    let rows = db
+        .read_all(sql, values, |row| {
+            let view = match row.opt_i64("id")? {
+                Some(_) => Some(view_from_row(row, model_from_row(row)?)?),
+                None => None,
+            };
+            DomainResult::Ok((row.i64("visible_count")?, view))
+        })
+        .await?;
+    let visible = rows.first().map_or(0, |(n, _)| *n);
+    if visible > max_items as i64 {
         return Err(too_many_results(
             max_items,
             "organizations you can access",
@@ -534,12 +559,7 @@ pub async fn list(
              GetChildOrganizations (GET /api/v1/organization/{organizationID}/children?limit&offset)",
         ));
     }
-    let models = organization::Entity::find()
-        .filter(organization::Column::Id.is_in(ids))
-        .order_by_asc(organization::Column::Id)
-        .all(conn)
-        .await?;
-    views(conn, models).await
+    Ok(rows.into_iter().filter_map(|(_, view)| view).collect())
 }
 
 /// The organizations the caller owns, by id: GroupAlarm's `GET /organizations/owner`,
@@ -611,6 +631,10 @@ pub struct Children {
     pub total: u64,
 }
 
+/// A page of the organization's children, its path and the number of its children: access,
+/// rows and what derives from them in one statement. Its rows: the path (`kind` 0), from
+/// the organization itself (`pos` 0) up to the root, each with the caller's level in it and
+/// the number of children; then the page (`kind` 1).
 pub async fn children(
     db: &Db,
     principal: &Principal,
@@ -618,36 +642,68 @@ pub async fn children(
     limit: Option<i32>,
     offset: Option<i32>,
 ) -> DomainResult<Children> {
+    static SQL: [[OnceLock<String>; 3]; 2] = [const { [const { OnceLock::new() }; 3] }; 2];
     let (limit, offset) = CHILDREN_PAGE.check(limit, offset)?;
-    let conn = db.read();
-    let read = access::require::<Read>(conn, principal, Some(id), Services::Allowed).await?;
-    let query = organization::Entity::find()
-        .filter(organization::Column::ParentId.eq(read.organization_id()));
-    let total = query.clone().count(conn).await?;
-    let models = query
-        .order_by_asc(organization::Column::Id)
-        .limit(limit)
-        .offset(offset)
-        .all(conn)
+    let backend = db.backend();
+    let sql = SQL[usize::from(backend == DatabaseBackend::Postgres)][principal.kind_index()]
+        .get_or_init(|| {
+            let derived = derived_columns_sql(backend, "o.id");
+            format!(
+                "WITH RECURSIVE path_chain(id, parent_id, depth) AS ( \
+                   SELECT id, parent_id, 0 FROM organizations WHERE id = $1 \
+                   UNION ALL \
+                   SELECT up.id, up.parent_id, pc.depth + 1 FROM organizations up \
+                     JOIN path_chain pc ON up.id = pc.parent_id WHERE pc.depth < 64 \
+                 ) \
+                 SELECT 0 AS kind, pc.depth AS pos, {level} AS access_level, \
+                   (SELECT COUNT(*) FROM organizations c WHERE c.parent_id = $1) AS total, \
+                   o.*, {derived} \
+                 FROM path_chain pc JOIN organizations o ON o.id = pc.id \
+                 UNION ALL \
+                 SELECT 1 AS kind, 0 AS pos, NULL AS access_level, 0 AS total, o.*, {derived} \
+                 FROM (SELECT * FROM organizations WHERE parent_id = $1 ORDER BY id \
+                   LIMIT $3 OFFSET $4) o \
+                 ORDER BY kind, pos DESC, id",
+                level = access::level_sql(principal, "o.id", "$2"),
+            )
+        });
+    let values = vec![
+        id.into(),
+        access::principal_param(principal).into(),
+        (limit as i64).into(),
+        (offset as i64).into(),
+    ];
+    let rows = db
+        .read_all(sql, values, |row| {
+            // Integer literals and sums of them: `integer` on PostgreSQL.
+            let child = row.opt_i32("kind")? == Some(1);
+            let own = !child && row.opt_i32("pos")? == Some(0);
+            let level = access::level_from_row(row, "access_level")?;
+            let view = view_from_row(row, model_from_row(row)?)?;
+            DomainResult::Ok((child, own, level, row.i64("total")?, view))
+        })
         .await?;
-    let mut ancestors = ancestors_of(conn, id).await?;
-    ancestors.reverse();
-    let mut readable = Vec::with_capacity(ancestors.len());
-    for ancestor in ancestors {
-        if access::can_read(conn, principal, ancestor).await? {
-            readable.push(ancestor);
+    let own = rows.iter().find(|(_, own, ..)| *own);
+    access::decide::<Read>(
+        principal,
+        id,
+        own.is_some(),
+        own.and_then(|(_, _, level, ..)| *level),
+        Services::Allowed,
+    )?;
+    let total = own.map_or(0, |(_, _, _, total, _)| *total);
+    let (mut children, mut path) = (Vec::new(), Vec::new());
+    for (child, _, level, _, view) in rows {
+        if child {
+            children.push(view);
+        } else if access::readable(principal, level) {
+            path.push(view);
         }
     }
-    let path_models = organization::Entity::find()
-        .filter(organization::Column::Id.is_in(readable.clone()))
-        .all(conn)
-        .await?;
-    let mut path = views(conn, path_models).await?;
-    path.sort_by_key(|v| readable.iter().position(|id| *id == v.model.id));
     Ok(Children {
-        children: views(conn, models).await?,
+        children,
         path,
-        total,
+        total: total.max(0) as u64,
     })
 }
 

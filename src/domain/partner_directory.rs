@@ -6,8 +6,8 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Order,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, IntoActiveModel,
+    QueryFilter, Set, Statement, Value,
 };
 use uuid::Uuid;
 
@@ -17,10 +17,11 @@ use super::access::directory::{
     self as access, InviteGuests, OpensDirectory, ReadDirectory, WriteDirectory,
 };
 use super::error::{DomainError, DomainResult};
+use super::partner_search::Search;
 pub use super::partner_search::SearchField;
 use super::validate::{Violations, is_country_code, is_email, rule};
 use crate::auth::Principal;
-use crate::db::Db;
+use crate::db::{Columns, Db};
 use crate::entity::organization_partner as partner;
 
 pub const SEARCH_TEXT_MAX_CHARS: usize = 255;
@@ -87,14 +88,14 @@ pub enum OrderBy {
 }
 
 impl OrderBy {
-    fn column(self) -> partner::Column {
+    fn column_name(self) -> &'static str {
         match self {
-            OrderBy::CompanyName => partner::Column::CompanyName,
-            OrderBy::SalesAmount => partner::Column::SalesAmount,
-            OrderBy::PartnerType => partner::Column::PartnerType,
-            OrderBy::Email => partner::Column::Email,
-            OrderBy::Frequency => partner::Column::Frequency,
-            OrderBy::PaymentTerms => partner::Column::PaymentTerms,
+            OrderBy::CompanyName => "company_name",
+            OrderBy::SalesAmount => "sales_amount",
+            OrderBy::PartnerType => "partner_type",
+            OrderBy::Email => "email",
+            OrderBy::Frequency => "frequency",
+            OrderBy::PaymentTerms => "payment_terms",
         }
     }
 }
@@ -286,89 +287,193 @@ pub(crate) fn together<A, B>(a: DomainResult<A>, b: DomainResult<B>) -> DomainRe
     }
 }
 
-/// A page of the target's directory and the number of all matches.
+/// A page of the target's directory and the number of all matches: access, the count and
+/// the page's rows in one statement (`page_sql`).
 pub async fn list(
     db: &Db,
     principal: &Principal,
     scope: &Scope,
     query: ListQuery,
 ) -> DomainResult<(Vec<partner::Model>, u64)> {
-    let conn = db.read();
-    let checked = query.check();
-    let (target, (ids, limit, offset)) = together(read(conn, principal, scope).await, checked)?;
-    // On the pool, one transaction for the reads: the count and the page see the same
-    // rows, and a search may set how PostgreSQL plans these statements only.
-    match db.read_transaction().await? {
-        Some(txn) => {
-            let found =
-                count_and_page(&txn, target.organization_id(), &query, ids, limit, offset).await?;
-            txn.commit().await?;
-            Ok(found)
+    let (parsed, (ids, limit, offset)) =
+        together(access::ParsedScope::parse(scope), query.check())?;
+    let search = match query.search_text.as_deref() {
+        Some(text) => {
+            let field = query.search_field.unwrap_or(SearchField::CompanyName);
+            let target = Uuid::parse_str(scope.target.trim()).unwrap_or_default();
+            Some(Search::prepare(db, target, field, text).await?)
         }
-        None => count_and_page(conn, target.organization_id(), &query, ids, limit, offset).await,
+        None => None,
+    };
+    let (sql, values) = page_sql(
+        principal,
+        &parsed,
+        &query,
+        search.as_ref(),
+        &ids,
+        limit,
+        offset,
+    );
+    let decode = |row: &dyn Columns| -> DomainResult<_> {
+        let partner = match row.opt_i64("id")? {
+            Some(_) => Some(partner_from_row(row)?),
+            None => None,
+        };
+        Ok((
+            access::scope_from_row(row)?,
+            row.i64("total_items")?,
+            partner,
+        ))
+    };
+    let rows = if search.is_some()
+        && db.backend() == DatabaseBackend::Postgres
+        && let Some(txn) = db.read_transaction().await?
+    {
+        // A search sets how PostgreSQL plans its statement, for its transaction only.
+        super::partner_search::plan_for_each_term(&txn).await?;
+        let rows = txn
+            .query_all_raw(Statement::from_sql_and_values(db.backend(), sql, values))
+            .await?;
+        txn.commit().await?;
+        rows.iter()
+            .map(|row| decode(row))
+            .collect::<DomainResult<Vec<_>>>()?
+    } else {
+        db.read_all(&sql, values, decode).await?
+    };
+    let first = rows.first().map(|(scope, _, _)| *scope);
+    access::decide::<ReadDirectory>(principal, &parsed, first)?;
+    let total = rows.first().map_or(0, |(_, total, _)| *total);
+    let page = rows.into_iter().filter_map(|(_, _, p)| p).collect();
+    Ok((page, total.max(0) as u64))
+}
+
+/// Binds values to `$1`, `$2`, ... in the order a statement's text asks for them.
+struct Binder {
+    values: Vec<Value>,
+}
+
+impl Binder {
+    fn bind(&mut self, value: Value) -> String {
+        self.values.push(value);
+        format!("${}", self.values.len())
     }
 }
 
-async fn count_and_page(
-    conn: &impl ConnectionTrait,
-    organization: i64,
+/// The filters of a (checked) query over `organization_partners p`, for the organization
+/// whose id the SQL expression `organization` gives.
+fn matching_sql(
+    organization: &str,
     query: &ListQuery,
-    ids: Vec<Uuid>,
-    limit: u64,
-    offset: u64,
-) -> DomainResult<(Vec<partner::Model>, u64)> {
-    if query.search_text.is_some() {
-        super::partner_search::plan_for_each_term(conn).await?;
-    }
-    let base = matching(conn, organization, query, ids).await?;
-    let total = base.clone().count(conn).await?;
-    let rows = ordered(base, query)
-        .limit(limit)
-        .offset(offset)
-        .all(conn)
-        .await?;
-    Ok((rows, total))
-}
-
-/// Every record of `organization`'s directory that the (checked) query's filters match.
-async fn matching(
-    conn: &impl ConnectionTrait,
-    organization: i64,
-    query: &ListQuery,
-    ids: Vec<Uuid>,
-) -> DomainResult<Select<partner::Entity>> {
-    let search = query
-        .search_text
-        .as_deref()
-        .map(|text| (query.search_field.unwrap_or(SearchField::CompanyName), text));
-    let mut filter = super::partner_search::scoped(conn, organization, search)
-        .await?
-        .add(partner::Column::PartnerType.is_in(query.partner_types.iter().map(|t| t.as_str())));
+    search: Option<&Search>,
+    ids: &[Uuid],
+    b: &mut Binder,
+) -> String {
+    let any_of = |values: Vec<Value>, b: &mut Binder| {
+        values
+            .into_iter()
+            .map(|v| b.bind(v))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut filter = super::partner_search::scoped_sql(organization, search, &mut |v| b.bind(v));
+    let types = query
+        .partner_types
+        .iter()
+        .map(|t| t.as_str().into())
+        .collect();
+    filter.push_str(&format!(" AND p.partner_type IN ({})", any_of(types, b)));
     if !ids.is_empty() {
-        filter = filter.add(partner::Column::Uuid.is_in(ids));
+        let ids = ids.iter().map(|id| (*id).into()).collect();
+        filter.push_str(&format!(" AND p.uuid IN ({})", any_of(ids, b)));
     }
     if !query.invitation_statuses.is_empty() {
-        filter = filter.add(
-            partner::Column::InvitationStatus
-                .is_in(query.invitation_statuses.iter().map(|s| s.as_str())),
-        );
+        let statuses = query
+            .invitation_statuses
+            .iter()
+            .map(|s| s.as_str().into())
+            .collect();
+        filter.push_str(&format!(
+            " AND p.invitation_status IN ({})",
+            any_of(statuses, b)
+        ));
     }
-    Ok(partner::Entity::find().filter(filter))
+    filter
 }
 
-/// `matching` in the query's order, the id breaking ties.
-fn ordered(matching: Select<partner::Entity>, query: &ListQuery) -> Select<partner::Entity> {
-    let order = if query.descending {
-        Order::Desc
-    } else {
-        Order::Asc
+/// The query's order over the rows of `alias`, the id breaking ties.
+fn order_sql(alias: &str, query: &ListQuery) -> String {
+    let direction = if query.descending { "DESC" } else { "ASC" };
+    let column = query.order_by.unwrap_or(OrderBy::CompanyName).column_name();
+    format!("{alias}.{column} {direction}, {alias}.id {direction}")
+}
+
+/// One statement for a page: the requester/target row of `access::directory::scope_sql`
+/// (columns `s_*`), the number of all matches (`total_items`) and the page's rows (`p.*`,
+/// NULL in the one row of an empty page). The count and the page read the target's id
+/// from the scope row, so they see the same rows in the same snapshot.
+fn page_sql(
+    principal: &Principal,
+    scope: &access::ParsedScope,
+    query: &ListQuery,
+    search: Option<&Search>,
+    ids: &[Uuid],
+    limit: u64,
+    offset: u64,
+) -> (String, Vec<Value>) {
+    let mut b = Binder {
+        values: access::scope_values(principal, scope).to_vec(),
     };
-    matching
-        .order_by(
-            query.order_by.unwrap_or(OrderBy::CompanyName).column(),
-            order.clone(),
-        )
-        .order_by(partner::Column::Id, order)
+    let scope_sql = access::scope_sql::<ReadDirectory>(principal, "$1", "$2", "$3");
+    let filter = matching_sql(
+        "(SELECT s_target_id FROM scope)",
+        query,
+        search,
+        ids,
+        &mut b,
+    );
+    let (limit, offset) = (
+        b.bind((limit as i64).into()),
+        b.bind((offset as i64).into()),
+    );
+    let sql = format!(
+        "WITH scope AS ({scope_sql}) \
+         SELECT s.*, (SELECT COUNT(*) FROM organization_partners p WHERE {filter}) AS total_items, \
+           pg.* \
+         FROM scope s LEFT JOIN (SELECT p.* FROM organization_partners p WHERE {filter} \
+           ORDER BY {inner} LIMIT {limit} OFFSET {offset}) pg ON TRUE \
+         ORDER BY {outer}",
+        inner = order_sql("p", query),
+        outer = order_sql("pg", query),
+    );
+    (sql, b.values)
+}
+
+/// A record from a row holding its columns by their own names.
+fn partner_from_row(row: &dyn Columns) -> Result<partner::Model, sea_orm::DbErr> {
+    Ok(partner::Model {
+        id: row.i64("id")?,
+        uuid: row.uuid("uuid")?,
+        organization_id: row.i64("organization_id")?,
+        company_name: row.string("company_name")?,
+        company_name_folded: row.string("company_name_folded")?,
+        sales_amount: row.i64("sales_amount")?,
+        partner_type: row.string("partner_type")?,
+        email: row.string("email")?,
+        email_folded: row.string("email_folded")?,
+        frequency: row.string("frequency")?,
+        payment_terms: row.string("payment_terms")?,
+        address: row.opt_string("address")?,
+        city: row.opt_string("city")?,
+        state: row.opt_string("state")?,
+        postal_code: row.opt_string("postal_code")?,
+        country_code: row.opt_string("country_code")?,
+        company_registration_number: row.opt_string("company_registration_number")?,
+        invitation_status: row.opt_string("invitation_status")?,
+        guest_organization_id: row.opt_uuid("guest_organization_id")?,
+        created_at: row.datetime("created_at")?,
+        updated_at: row.datetime("updated_at")?,
+    })
 }
 
 async fn find<N: OpensDirectory>(
@@ -420,15 +525,36 @@ pub async fn create(
     Ok(stored)
 }
 
+/// One record: access and the row in one statement.
 pub async fn get(
     db: &Db,
     principal: &Principal,
     scope: &Scope,
     partner_id: &str,
 ) -> DomainResult<partner::Model> {
-    let conn = db.read();
-    let target = read(conn, principal, scope).await?;
-    find(conn, &target, partner_id).await
+    let parsed = access::ParsedScope::parse(scope)?;
+    // A partner id that is no UUID finds nothing, as no record has it (404 after access).
+    let id = Uuid::parse_str(partner_id.trim()).ok();
+    let sql = format!(
+        "WITH scope AS ({}) SELECT s.*, p.* FROM scope s \
+         LEFT JOIN organization_partners p ON p.organization_id = s.s_target_id AND p.uuid = $4",
+        access::scope_sql::<ReadDirectory>(principal, "$1", "$2", "$3")
+    );
+    let mut values = access::scope_values(principal, &parsed).to_vec();
+    values.push(id.into());
+    let found = db
+        .read_one(&sql, values, |row| {
+            let partner = match row.opt_i64("id")? {
+                Some(_) => Some(partner_from_row(row)?),
+                None => None,
+            };
+            DomainResult::Ok((access::scope_from_row(row)?, partner))
+        })
+        .await?;
+    access::decide::<ReadDirectory>(principal, &parsed, found.as_ref().map(|(s, _)| *s))?;
+    found
+        .and_then(|(_, partner)| partner)
+        .ok_or_else(|| DomainError::NotFound("partner not found".into()))
 }
 
 pub async fn update(
@@ -460,14 +586,6 @@ pub async fn delete(
     partner::Entity::delete_by_id(found.id).exec(&txn).await?;
     txn.commit().await?;
     Ok(())
-}
-
-async fn read(
-    conn: &impl ConnectionTrait,
-    principal: &Principal,
-    scope: &Scope,
-) -> DomainResult<Authorized<ReadDirectory>> {
-    Ok(access::check(conn, principal, scope).await?.proof)
 }
 
 async fn write(
@@ -543,7 +661,6 @@ mod plan_tests {
 
     use super::*;
     use crate::domain::{organization, user};
-    use sea_orm::{DatabaseBackend, QueryTrait, Statement};
 
     async fn plan(db: &Db, statement: Statement) -> String {
         let explain = Statement::from_sql_and_values(
@@ -558,9 +675,16 @@ mod plan_tests {
             .join(" | ")
     }
 
-    /// The plans of the page and of the count (as `PaginatorTrait::count` writes it) for a
-    /// search of `text` in `field` of `organization`'s directory.
-    async fn plans(db: &Db, organization: i64, field: SearchField, text: &str) -> [String; 2] {
+    /// The plan of the statement `list` runs for a search of `text` in `field` of the
+    /// directory of `organization` (an organization of `principal`): the count's and the
+    /// page's reads of `organization_partners p` are in it.
+    async fn plans(
+        db: &Db,
+        principal: &Principal,
+        uuid: Uuid,
+        field: SearchField,
+        text: &str,
+    ) -> String {
         let query = ListQuery {
             partner_types: vec![PartnerType::Customer, PartnerType::Supplier],
             search_field: Some(field),
@@ -569,23 +693,25 @@ mod plan_tests {
             descending: true,
             ..Default::default()
         };
-        let base = matching(db.read(), organization, &query, vec![])
+        let search = Search::prepare(db, uuid, field, text)
             .await
-            .expect("matching");
-        let count = DatabaseBackend::Sqlite.build(
-            sea_orm::sea_query::SelectStatement::new()
-                .expr(Expr::cust("COUNT(*) AS num_items"))
-                .from_subquery(base.clone().into_query(), "sub_query"),
-        );
-        let page = ordered(base, &query)
-            .limit(25)
-            .offset(0)
-            .build(DatabaseBackend::Sqlite);
-        [plan(db, page).await, plan(db, count).await]
+            .expect("search");
+        let scope = access::ParsedScope::parse(&Scope {
+            requester: uuid.to_string(),
+            target: uuid.to_string(),
+        })
+        .expect("scope");
+        let (sql, values) = page_sql(principal, &scope, &query, Some(&search), &[], 25, 0);
+        plan(
+            db,
+            Statement::from_sql_and_values(DatabaseBackend::Sqlite, sql, values),
+        )
+        .await
     }
 
-    /// An organization whose directory holds `names` (with emails `n@<name>.example`).
-    async fn directory(db: &Db, principal: &Principal, names: &[String]) -> i64 {
+    /// The UUID of an organization whose directory holds `names` (with emails
+    /// `n@<name>.example`).
+    async fn directory(db: &Db, principal: &Principal, names: &[String]) -> Uuid {
         let org = organization::create(
             db,
             principal,
@@ -620,21 +746,27 @@ mod plan_tests {
         .await
         .expect("insert");
         txn.commit().await.expect("commit");
-        org.model.id
+        org.model.uuid
     }
 
-    /// The rows come by primary key from the ids the trigram index found (handed over as a
-    /// JSON array): no walk over the organization's rows in an order index.
+    /// The count's and the page's rows come by primary key from the ids the trigram index
+    /// found (handed over as a JSON array): no walk over the organization's rows in an
+    /// order index.
     fn drives_from_the_index(plan: &str) -> bool {
-        plan.starts_with("SEARCH organization_partners USING INTEGER PRIMARY KEY (rowid=?)")
+        plan.matches("SEARCH p USING INTEGER PRIMARY KEY (rowid=?)")
+            .count()
+            == 2
             && plan.contains("SCAN json_each VIRTUAL TABLE")
-            && !plan.contains("organization_id=?")
+            && !plan.contains("SEARCH p USING INDEX")
     }
 
-    /// The organization's rows through one of its indexes, as before m0005.
+    /// The count's and the page's rows through one of the organization's indexes, as
+    /// before m0005.
     fn scans_the_directory(plan: &str) -> bool {
-        plan.starts_with("SEARCH organization_partners USING INDEX organization_partners_")
-            && plan.contains("(organization_id=?")
+        plan.matches("SEARCH p USING INDEX organization_partners_")
+            .count()
+            == 2
+            && plan.matches("(organization_id=?").count() >= 2
             && !plan.contains("VIRTUAL TABLE")
     }
 
@@ -655,20 +787,16 @@ mod plan_tests {
 
         for field in [SearchField::CompanyName, SearchField::Email] {
             // 3 matches, 3 rows in the directory: the index is at least as narrow.
-            for plan in plans(&db, small, field, "Alpha Metal").await {
-                assert!(drives_from_the_index(&plan), "{field:?}: {plan}");
-            }
+            let plan = plans(&db, &principal, small, field, "Alpha Metal").await;
+            assert!(drives_from_the_index(&plan), "{field:?}: {plan}");
             // 20 matches in another directory, 3 rows in this one: reading this one is less.
-            for plan in plans(&db, small, field, "digital").await {
-                assert!(scans_the_directory(&plan), "{field:?}: {plan}");
-            }
-            for plan in plans(&db, large, field, "digital").await {
-                assert!(drives_from_the_index(&plan), "{field:?}: {plan}");
-            }
+            let plan = plans(&db, &principal, small, field, "digital").await;
+            assert!(scans_the_directory(&plan), "{field:?}: {plan}");
+            let plan = plans(&db, &principal, large, field, "digital").await;
+            assert!(drives_from_the_index(&plan), "{field:?}: {plan}");
             // A trigram index has nothing for two characters.
-            for plan in plans(&db, large, field, "al").await {
-                assert!(scans_the_directory(&plan), "{field:?}: {plan}");
-            }
+            let plan = plans(&db, &principal, large, field, "al").await;
+            assert!(scans_the_directory(&plan), "{field:?}: {plan}");
         }
     }
 }

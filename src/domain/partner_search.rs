@@ -12,10 +12,10 @@
 //!   just those rows by id; otherwise it scans the directory as before m0005. A trigram
 //!   index knows only terms of 3 or more characters; shorter ones always scan.
 
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
-use sea_orm::{Condition, ConnectionTrait, DatabaseBackend, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Value};
+use uuid::Uuid;
 
-use crate::entity::organization_partner as partner;
+use crate::db::{Columns, Db};
 
 /// The FTS5 table of migration m0005 (external content over `organization_partners`).
 const FTS_TABLE: &str = "organization_partners_search";
@@ -34,15 +34,8 @@ pub enum SearchField {
 }
 
 impl SearchField {
-    fn column(self) -> partner::Column {
-        match self {
-            SearchField::CompanyName => partner::Column::CompanyNameFolded,
-            SearchField::Email => partner::Column::EmailFolded,
-        }
-    }
-
-    /// The column's name in the FTS table (the same as in the content table).
-    fn fts_column(self) -> &'static str {
+    /// The lowercased column searched, the same in the FTS table as in the content table.
+    fn column(self) -> &'static str {
         match self {
             SearchField::CompanyName => "company_name_folded",
             SearchField::Email => "email_folded",
@@ -50,41 +43,68 @@ impl SearchField {
     }
 }
 
-/// A directory query's organization filter together with its search, if any. They are one
-/// rule because when the SQLite trigram index drives a search, the organization's own
-/// indexes must not compete with it: without statistics SQLite's planner takes
-/// `organization_id = ?` for a selective index range and would walk the whole directory in
-/// page order, testing each row against the index's ids. Written `+organization_id` (the
-/// documented way to keep a term off indexes) it is checked on the rows the index found.
-pub async fn scoped(
-    conn: &impl ConnectionTrait,
-    organization: i64,
-    search: Option<(SearchField, &str)>,
-) -> Result<Condition, DbErr> {
-    let in_organization =
-        || Expr::col((partner::Entity, partner::Column::OrganizationId)).eq(organization);
-    let Some((field, text)) = search else {
-        return Ok(Condition::all().add(in_organization()));
-    };
-    let folded = text.to_lowercase();
-    let like = Expr::col((partner::Entity, field.column()))
-        .like(LikeExpr::new(like_pattern(&folded)).escape('\\'));
-    if conn.get_database_backend() == DatabaseBackend::Sqlite
-        && sqlite_indexable(&folded)
-        && let Some(ids) = narrowed(conn, organization, field, &folded).await?
-    {
-        return Ok(Condition::all()
-            .add(Expr::cust_with_values(
-                "+\"organization_partners\".\"organization_id\" = ?",
-                [organization],
-            ))
-            .add(Expr::cust_with_values(
-                "\"organization_partners\".\"id\" IN (SELECT value FROM json_each(?))",
-                [ids],
-            ))
-            .add(like));
+/// A search of one field, and how it finds its rows.
+#[derive(Clone, Debug)]
+pub struct Search {
+    field: SearchField,
+    folded: String,
+    /// SQLite: the ids (a JSON array) the trigram index found, when it drives the search.
+    driving_ids: Option<String>,
+}
+
+impl Search {
+    /// The search for `text` in `field` of the directory of the organization with the UUID
+    /// `target`. On SQLite this reads the trigram index first (see [`narrowed`]); on
+    /// PostgreSQL the planner chooses.
+    pub async fn prepare(
+        db: &Db,
+        target: Uuid,
+        field: SearchField,
+        text: &str,
+    ) -> Result<Search, DbErr> {
+        let folded = text.to_lowercase();
+        let driving_ids = if db.backend() == DatabaseBackend::Sqlite && sqlite_indexable(&folded) {
+            narrowed(db, target, field, &folded).await?
+        } else {
+            None
+        };
+        Ok(Search {
+            field,
+            folded,
+            driving_ids,
+        })
     }
-    Ok(Condition::all().add(in_organization()).add(like))
+}
+
+/// A directory query's organization filter together with its search, if any, as SQL over
+/// `organization_partners p`, `organization` the SQL expression of the organization's id
+/// and `bind` giving the placeholder of a value. They are one rule because when the SQLite
+/// trigram index drives a search, the organization's own indexes must not compete with it:
+/// without statistics SQLite's planner takes `organization_id = ?` for a selective index
+/// range and would walk the whole directory in page order, testing each row against the
+/// index's ids. Written `+organization_id` (the documented way to keep a term off indexes)
+/// it is checked on the rows the index found.
+pub fn scoped_sql(
+    organization: &str,
+    search: Option<&Search>,
+    bind: &mut dyn FnMut(Value) -> String,
+) -> String {
+    let Some(search) = search else {
+        return format!("p.organization_id = {organization}");
+    };
+    let like = format!(
+        "p.{} LIKE {} ESCAPE '\\'",
+        search.field.column(),
+        bind(like_pattern(&search.folded).into())
+    );
+    match &search.driving_ids {
+        Some(ids) => format!(
+            "+p.organization_id = {organization} \
+             AND p.id IN (SELECT value FROM json_each({})) AND {like}",
+            bind(ids.clone().into())
+        ),
+        None => format!("p.organization_id = {organization} AND {like}"),
+    }
 }
 
 /// Makes PostgreSQL plan the statements of this transaction for their actual values. Left to
@@ -112,62 +132,52 @@ fn sqlite_indexable(folded: &str) -> bool {
 /// The FTS5 query for rows whose `field` contains `folded`: one quoted phrase (so no
 /// character of the term is query syntax) restricted to the column.
 fn fts_query(field: SearchField, folded: &str) -> String {
-    format!(
-        "{} : \"{}\"",
-        field.fts_column(),
-        folded.replace('"', "\"\"")
-    )
+    format!("{} : \"{}\"", field.column(), folded.replace('"', "\"\""))
 }
 
 /// The ids, as a JSON array, of every row (of any organization: the FTS table is one for
 /// all) whose `field` contains `folded` by the trigram index, when they are few enough to
-/// read instead of the organization's directory: at most `MAX_DRIVING_MATCHES` and at most
-/// as many as the directory has rows. Both reads stop one row past what the decision needs,
-/// so a broad term, or one common in other directories, costs little before it scans this
-/// directory. The ids stay in SQLite as one JSON value (one statement text whatever their
-/// number, and no row-by-row transfer) and the FTS query runs once per request.
+/// read instead of the directory of the organization `target`: at most
+/// `MAX_DRIVING_MATCHES` and at most as many as the directory has rows. Both reads stop one
+/// row past what the decision needs, so a broad term, or one common in other directories,
+/// costs little before it scans this directory. The ids stay in SQLite as one JSON value
+/// (one statement text whatever their number, and no row-by-row transfer) and the FTS query
+/// runs once per request. Both reads are inline; they learn nothing a caller sees, so they
+/// may come before the statement that checks access.
 async fn narrowed(
-    conn: &impl ConnectionTrait,
-    organization: i64,
+    db: &Db,
+    target: Uuid,
     field: SearchField,
     folded: &str,
 ) -> Result<Option<String>, DbErr> {
-    let one = |sql: String, values: [sea_orm::Value; 2]| {
-        conn.query_one_raw(Statement::from_sql_and_values(
-            DatabaseBackend::Sqlite,
-            sql,
-            values,
-        ))
-    };
     let no_row = || DbErr::RecordNotFound("an aggregate returned no row".into());
-    let found = one(
-        format!(
-            "SELECT COUNT(*), json_group_array(rowid) FROM \
-             (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? LIMIT ?)"
-        ),
-        [
-            fts_query(field, folded).into(),
-            (MAX_DRIVING_MATCHES + 1).into(),
-        ],
-    )
-    .await?
-    .ok_or_else(no_row)?;
-    let (count, ids) = (
-        found.try_get_by_index::<i64>(0)?,
-        found.try_get_by_index::<String>(1)?,
+    let sql = format!(
+        "SELECT COUNT(*) AS n, json_group_array(rowid) AS ids FROM \
+         (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH $1 LIMIT $2)"
     );
+    let (count, ids) = db
+        .read_one(
+            &sql,
+            vec![
+                fts_query(field, folded).into(),
+                (MAX_DRIVING_MATCHES + 1).into(),
+            ],
+            |row: &dyn Columns| Ok::<_, DbErr>((row.i64("n")?, row.string("ids")?)),
+        )
+        .await?
+        .ok_or_else(no_row)?;
     if count > MAX_DRIVING_MATCHES {
         return Ok(None);
     }
-    let directory = one(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM organization_partners \
-         WHERE organization_id = ? LIMIT ?)"
-            .into(),
-        [organization.into(), (count + 1).into()],
-    )
-    .await?
-    .ok_or_else(no_row)?
-    .try_get_by_index::<i64>(0)?;
+    let directory = db
+        .read_one(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM organization_partners \
+             WHERE organization_id = (SELECT id FROM organizations WHERE uuid = $1) LIMIT $2)",
+            vec![target.into(), (count + 1).into()],
+            |row: &dyn Columns| row.i64("n"),
+        )
+        .await?
+        .ok_or_else(no_row)?;
     Ok((count <= directory).then_some(ids))
 }
 

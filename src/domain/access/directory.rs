@@ -9,13 +9,13 @@
 //! requester; each is one [`Endpoint`] type below, so the proof an operation takes names
 //! the row it passed.
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ConnectionTrait, Statement};
 use uuid::Uuid;
 
 use super::super::error::{DomainError, DomainResult, Violation};
 use super::{Authorized, Level};
 use crate::auth::Principal;
-use crate::entity::{guest_connection, organization};
+use crate::db::Columns;
 
 /// The two MyCreditApp headers as the client sent them (empty when absent).
 #[derive(Clone, Debug, Default)]
@@ -179,42 +179,110 @@ pub struct Checked<E> {
     pub requester_id: i64,
 }
 
-/// The proof for endpoint `E`, for the target organization, and how the requester reached
-/// it. Header problems come first (422), then permission (403): an unknown requester or
-/// target, no role (or too low a level) in the requester, or a relation the matrix refuses.
-pub async fn check<E: Endpoint>(
-    conn: &impl ConnectionTrait,
+/// A statement's part that finds what [`decide`] needs, as one row of columns prefixed `s_`
+/// (none when the requester does not exist): the requester's id and the principal's level in
+/// it, the target's id (NULL when it does not exist) and whether the requester is its host or
+/// its guest. `requester`, `target` and `principal_id` are the placeholders bound to
+/// [`scope_values`]. A read puts this in front of its rows (`WITH scope AS (...)`), so that
+/// access and rows are one statement.
+pub fn scope_sql<E: Endpoint>(
     principal: &Principal,
-    scope: &Scope,
+    requester: &str,
+    target: &str,
+    principal_id: &str,
+) -> String {
+    let archived = if E::MATRIX.archived_counts {
+        ""
+    } else {
+        " AND g.archived = FALSE"
+    };
+    let connected = |host: &str, guest: &str| {
+        format!(
+            "EXISTS(SELECT 1 FROM guest_connections g WHERE g.host_organization_id = {host} \
+             AND g.guest_organization_id = {guest}{archived})"
+        )
+    };
+    format!(
+        "SELECT r.id AS s_requester_id, {level} AS s_access_level, t.id AS s_target_id, \
+           {as_host} AS s_as_host, {as_guest} AS s_as_guest \
+         FROM organizations r LEFT JOIN organizations t ON t.uuid = {target} \
+         WHERE r.uuid = {requester}",
+        level = super::level_sql(principal, "r.id", principal_id),
+        as_host = connected("r.id", "t.id"),
+        as_guest = connected("t.id", "r.id"),
+    )
+}
+
+/// The headers, checked (422 before anything is looked up), for a statement with
+/// [`scope_sql`].
+#[derive(Clone, Copy, Debug)]
+pub struct ParsedScope {
+    requester: Uuid,
+    target: Uuid,
+}
+
+impl ParsedScope {
+    pub fn parse(scope: &Scope) -> DomainResult<ParsedScope> {
+        let (requester, target) = parse_scope(scope)?;
+        Ok(ParsedScope { requester, target })
+    }
+}
+
+/// The values of [`scope_sql`]'s placeholders: requester, target, principal.
+pub fn scope_values(principal: &Principal, scope: &ParsedScope) -> [sea_orm::Value; 3] {
+    [
+        scope.requester.into(),
+        scope.target.into(),
+        super::principal_param(principal).into(),
+    ]
+}
+
+/// What a [`scope_sql`] row says.
+#[derive(Clone, Copy, Debug)]
+pub struct ScopeRow {
+    requester_id: i64,
+    level: Option<Level>,
+    target_id: Option<i64>,
+    as_host: bool,
+    as_guest: bool,
+}
+
+/// Reads the `s_` columns of a [`scope_sql`] row.
+pub fn scope_from_row(row: &dyn Columns) -> DomainResult<ScopeRow> {
+    Ok(ScopeRow {
+        requester_id: row.i64("s_requester_id")?,
+        level: super::level_from_row(row, "s_access_level")?,
+        target_id: row.opt_i64("s_target_id")?,
+        as_host: row.bool("s_as_host")?,
+        as_guest: row.bool("s_as_guest")?,
+    })
+}
+
+/// The proof for endpoint `E`, for the target organization, and how the requester reached
+/// it, from the [`scope_sql`] row (None: no such requester). Permission (403): an unknown
+/// requester or target, no role (or too low a level) in the requester, or a relation the
+/// matrix refuses.
+pub fn decide<E: Endpoint>(
+    principal: &Principal,
+    scope: &ParsedScope,
+    row: Option<ScopeRow>,
 ) -> DomainResult<Checked<E>> {
     let matrix = E::MATRIX;
-    let (requester, target) = parse_scope(scope)?;
-    let find = |id: Uuid| {
-        organization::Entity::find()
-            .filter(organization::Column::Uuid.eq(id))
-            .one(conn)
-    };
-    let requester_org = find(requester).await?.ok_or_else(denied)?;
-    let (_, level) = super::level(conn, principal, requester_org.id).await?;
-    let level = level.ok_or_else(denied)?;
-    let (target_id, relation) = if requester == target {
-        (requester_org.id, Relation::Itself)
+    let row = row.ok_or_else(denied)?;
+    let level = row.level.ok_or_else(denied)?;
+    let target_id = row.target_id.ok_or_else(denied)?;
+    let relation = if scope.requester == scope.target {
+        Relation::Itself
     } else {
-        let target_org = find(target).await?.ok_or_else(denied)?;
-        let relations = connections(
-            conn,
-            requester_org.id,
-            target_org.id,
-            matrix.archived_counts,
-        )
-        .await?;
-        let relation = relations
-            .iter()
-            .copied()
+        let relations = [
+            (row.as_host, Relation::Host),
+            (row.as_guest, Relation::Guest),
+        ];
+        let connected = || relations.iter().filter(|(on, _)| *on).map(|(_, r)| *r);
+        connected()
             .find(|r| matrix.allows(*r))
-            .or(relations.first().copied())
-            .ok_or_else(denied)?;
-        (target_org.id, relation)
+            .or(connected().next())
+            .ok_or_else(denied)?
     };
     if !matrix.allows(relation) {
         return Err(DomainError::PermissionDenied(match relation {
@@ -232,44 +300,27 @@ pub async fn check<E: Endpoint>(
     Ok(Checked {
         proof: Authorized::grant(principal, target_id),
         relation,
-        requester_id: requester_org.id,
+        requester_id: row.requester_id,
     })
 }
 
-/// How `requester` is connected to `target`: as the host of a guest, as a guest of its
-/// host, or both. Archived connections only when `archived_counts`.
-async fn connections(
+/// [`decide`] on its own statement, for operations whose rows come after (writes, which
+/// read in their transaction). Header problems come first (422), then permission (403).
+pub async fn check<E: Endpoint>(
     conn: &impl ConnectionTrait,
-    requester: i64,
-    target: i64,
-    archived_counts: bool,
-) -> DomainResult<Vec<Relation>> {
-    use sea_orm::Condition;
-    let pair = |host: i64, guest: i64| {
-        Condition::all()
-            .add(guest_connection::Column::HostOrganizationId.eq(host))
-            .add(guest_connection::Column::GuestOrganizationId.eq(guest))
-    };
-    let mut query = guest_connection::Entity::find().filter(
-        Condition::any()
-            .add(pair(requester, target))
-            .add(pair(target, requester)),
-    );
-    if !archived_counts {
-        query = query.filter(guest_connection::Column::Archived.eq(false));
-    }
-    Ok(query
-        .all(conn)
-        .await?
-        .iter()
-        .map(|r| {
-            if r.host_organization_id == requester {
-                Relation::Host
-            } else {
-                Relation::Guest
-            }
-        })
-        .collect())
+    principal: &Principal,
+    scope: &Scope,
+) -> DomainResult<Checked<E>> {
+    let parsed = ParsedScope::parse(scope)?;
+    let row = conn
+        .query_one_raw(Statement::from_sql_and_values(
+            conn.get_database_backend(),
+            scope_sql::<E>(principal, "$1", "$2", "$3"),
+            scope_values(principal, &parsed),
+        ))
+        .await?;
+    let row = row.as_ref().map(|r| scope_from_row(r)).transpose()?;
+    decide(principal, &parsed, row)
 }
 
 /// The proofs that open a directory's records.

@@ -274,8 +274,15 @@ pub async fn can_read(
     principal: &Principal,
     organization_id: i64,
 ) -> DomainResult<bool> {
-    Ok(matches!(principal, Principal::Service { .. })
-        || level(conn, principal, organization_id).await?.1.is_some())
+    Ok(readable(
+        principal,
+        level(conn, principal, organization_id).await?.1,
+    ))
+}
+
+/// [`can_read`] for a caller that read the principal's level (`level_sql`) itself.
+pub fn readable(principal: &Principal, level: Option<Level>) -> bool {
+    matches!(principal, Principal::Service { .. }) || level.is_some()
 }
 
 /// Whether the principal has any role in the organization (services have none): whether
@@ -354,41 +361,48 @@ pub fn require_user(principal: &Principal) -> DomainResult<i64> {
     }
 }
 
+/// The common table expressions (after `WITH RECURSIVE`) that end in `visible(id)`: every
+/// organization the principal can read. `$1` is the principal's id, `$2` the depth bound
+/// ([`visible_values`]).
+pub fn visible_sql(principal: &Principal) -> DomainResult<&'static str> {
+    match principal {
+        Principal::User { .. } => Ok("owned(id, depth) AS ( \
+               SELECT organization_id, 0 FROM memberships WHERE user_id = $1 AND role = 'owner' \
+               UNION \
+               SELECT o.id, owned.depth + 1 FROM organizations o \
+                 JOIN owned ON o.parent_id = owned.id WHERE owned.depth < $2 \
+             ), \
+             visible(id) AS ( \
+               SELECT id FROM owned UNION SELECT organization_id FROM memberships WHERE user_id = $1 \
+             )"),
+        Principal::Organization { .. } => Ok("sub(id, depth) AS ( \
+               SELECT id, 0 FROM organizations WHERE id = $1 \
+               UNION \
+               SELECT o.id, sub.depth + 1 FROM organizations o \
+                 JOIN sub ON o.parent_id = sub.id WHERE sub.depth < $2 \
+             ), \
+             visible(id) AS (SELECT id FROM sub)"),
+        Principal::Service { .. } => Err(DomainError::PermissionDenied(
+            "services cannot list organizations".into(),
+        )),
+    }
+}
+
+/// The values of [`visible_sql`]'s `$1` and `$2`.
+pub fn visible_values(principal: &Principal) -> [sea_orm::Value; 2] {
+    [principal_param(principal).into(), MAX_DEPTH.into()]
+}
+
 /// Ids of every organization the principal can read, ascending.
 pub async fn visible_organization_ids(
     conn: &impl ConnectionTrait,
     principal: &Principal,
 ) -> DomainResult<Vec<i64>> {
-    let (sql, root) = match principal {
-        Principal::User { user_id } => (
-            "WITH RECURSIVE owned(id, depth) AS ( \
-               SELECT organization_id, 0 FROM memberships WHERE user_id = $1 AND role = 'owner' \
-               UNION \
-               SELECT o.id, owned.depth + 1 FROM organizations o \
-                 JOIN owned ON o.parent_id = owned.id WHERE owned.depth < $2 \
-             ) \
-             SELECT id FROM owned \
-             UNION SELECT organization_id FROM memberships WHERE user_id = $1 \
-             ORDER BY 1",
-            *user_id,
-        ),
-        Principal::Organization { organization_id } => (
-            "WITH RECURSIVE sub(id, depth) AS ( \
-               SELECT id, 0 FROM organizations WHERE id = $1 \
-               UNION \
-               SELECT o.id, sub.depth + 1 FROM organizations o \
-                 JOIN sub ON o.parent_id = sub.id WHERE sub.depth < $2 \
-             ) \
-             SELECT id FROM sub ORDER BY 1",
-            *organization_id,
-        ),
-        Principal::Service { .. } => {
-            return Err(DomainError::PermissionDenied(
-                "services cannot list organizations".into(),
-            ));
-        }
-    };
-    tree_ids(conn, sql, root).await
+    let sql = format!(
+        "WITH RECURSIVE {} SELECT id FROM visible ORDER BY 1",
+        visible_sql(principal)?
+    );
+    tree_ids(conn, &sql, principal_param(principal)).await
 }
 
 /// Ids of the organizations the principal is an owner of (their ownerIDs hold it),
