@@ -3,7 +3,8 @@
 //! Every sqlx SQLite connection lives on a worker thread of its own, so each statement costs
 //! two thread switches; on two cores those switches, not SQLite, were the largest cost of
 //! the most frequent read (issue 6). The one-statement reads (GetOrganization; the giosg
-//! partnership detail, partner and own organization) run here instead, through rusqlite,
+//! partnership detail, partner and own organization; MyCreditApp's partner list and detail;
+//! GroupAlarm's children page and GetOrganizations) run here instead, through rusqlite,
 //! with statements prepared once per connection and kept. A statement here never awaits
 //! while it holds its connection, so it keeps the calling worker thread for as long as
 //! SQLite takes: only short, indexed reads belong here (GetOrganization's is microseconds;

@@ -300,8 +300,7 @@ pub async fn list(
     let search = match query.search_text.as_deref() {
         Some(text) => {
             let field = query.search_field.unwrap_or(SearchField::CompanyName);
-            let target = Uuid::parse_str(scope.target.trim()).unwrap_or_default();
-            Some(Search::prepare(db, target, field, text).await?)
+            Some(Search::prepare(db, parsed.target(), field, text).await?)
         }
         None => None,
     };

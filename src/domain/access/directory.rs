@@ -226,6 +226,11 @@ impl ParsedScope {
         let (requester, target) = parse_scope(scope)?;
         Ok(ParsedScope { requester, target })
     }
+
+    /// The target organization's UUID.
+    pub fn target(&self) -> Uuid {
+        self.target
+    }
 }
 
 /// The values of [`scope_sql`]'s placeholders: requester, target, principal.
