@@ -17,6 +17,7 @@ pub trait Columns {
     fn string(&self, column: &str) -> Result<String, DbErr>;
     fn opt_string(&self, column: &str) -> Result<Option<String>, DbErr>;
     fn uuid(&self, column: &str) -> Result<Uuid, DbErr>;
+    fn opt_uuid(&self, column: &str) -> Result<Option<Uuid>, DbErr>;
     fn datetime(&self, column: &str) -> Result<DateTime<Utc>, DbErr>;
     fn opt_datetime(&self, column: &str) -> Result<Option<DateTime<Utc>>, DbErr>;
 }
@@ -80,6 +81,9 @@ macro_rules! columns_by {
             fn uuid(&self, column: &str) -> Result<Uuid, DbErr> {
                 $get(self, column)
             }
+            fn opt_uuid(&self, column: &str) -> Result<Option<Uuid>, DbErr> {
+                $get(self, column)
+            }
             fn datetime(&self, column: &str) -> Result<DateTime<Utc>, DbErr> {
                 $get(self, column)
             }
@@ -121,6 +125,7 @@ prefixed!(
     string -> String,
     opt_string -> Option<String>,
     uuid -> Uuid,
+    opt_uuid -> Option<Uuid>,
     datetime -> DateTime<Utc>,
     opt_datetime -> Option<DateTime<Utc>>,
 );
