@@ -15,6 +15,12 @@ use orgd::proto::v1::presence_service_client::PresenceServiceClient;
 /// An organization in state active with an email (partnership invitations reach it),
 /// owned by a new user; its UUID and owner.
 async fn active_org(app: &App, label: &str) -> (String, User) {
+    let (uuid, owner, _) = active_org_with_id(app, label).await;
+    (uuid, owner)
+}
+
+/// As [`active_org`], with the organization's id too.
+async fn active_org_with_id(app: &App, label: &str) -> (String, User, i64) {
     let owner = app.user(label).await;
     let org = app.org(&owner.token, &unique(label)).await;
     let id = id_of(&org).to_string();
@@ -30,7 +36,8 @@ async fn active_org(app: &App, label: &str) -> (String, User) {
     ])
     .await
     .json();
-    (org["uuid"].as_str().expect("uuid").to_string(), owner)
+    let uuid = org["uuid"].as_str().expect("uuid").to_string();
+    (uuid, owner, id_of(&org))
 }
 
 async fn call(app: &App, method: Method, path: &str, token: &str, body: Option<Value>) -> Value {
@@ -463,6 +470,219 @@ async fn a_fetched_child_equals_its_listed_self() {
         for item in &listed {
             let fetched = fetch(item["id"].as_i64().unwrap(), owner.token.clone()).await;
             assert_eq!(&fetched, item);
+        }
+    })
+    .await;
+}
+
+/// The results of a giosg page, as sent.
+fn results(page: &Value) -> Vec<Value> {
+    page["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("results: {page}"))
+        .clone()
+}
+
+/// The path and query of one of this server's absolute page links.
+fn local_link(app: &App, link: &Value) -> String {
+    let url = link.as_str().unwrap_or_else(|| panic!("link: {link}"));
+    url.strip_prefix(&format!("http://{}", app.addr))
+        .unwrap_or_else(|| panic!("{url} is a link to this server"))
+        .to_string()
+}
+
+/// The users pages read the members, their presence and (for a partner's users) the
+/// partnership in one statement: each user's detail equals its listed self, a partner's
+/// users are its own users as it lists them, and every page size walks the same members
+/// forwards, backwards and descending, with no link past either end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetched_user_equals_its_listed_self() {
+    for_each_backend(|app| async move {
+        let (a, a_owner) = active_org(&app, "users-a").await;
+        let (b, b_owner, b_id) = active_org_with_id(&app, "users-b").await;
+        let email = email_of(&app, &b, &b_owner).await;
+        partner_up(&app, &a_owner, &email, &b_owner).await;
+        // b's members: its owner, absent; one online; one present with the switch off.
+        let online = app.user("users-online").await;
+        let away = app.user("users-away").await;
+        for m in [&online, &away] {
+            app.member_add(b_id, &m.email, "member").await;
+            call(
+                &app,
+                Method::PUT,
+                &format!("/api/v5/orgs/{b}/users/{}/clients/tab", m.uuid),
+                &m.token,
+                Some(json!({"expires_in": 600})),
+            )
+            .await;
+        }
+        let service = app.service_token("chat").await;
+        PresenceServiceClient::connect(app.endpoint())
+            .await
+            .unwrap()
+            .set_user_status(bearer(
+                pb::SetUserStatusRequest {
+                    user: away.uuid.clone(),
+                    current_chat_count: Some(3),
+                    online_enabled: Some(false),
+                    avatar_url: Some("https://example.com/a.png".into()),
+                },
+                &service,
+            ))
+            .await
+            .unwrap();
+
+        let own = results(
+            &call(
+                &app,
+                Method::GET,
+                &format!("/api/v5/orgs/{b}/users?page_size=100"),
+                &b_owner.token,
+                None,
+            )
+            .await,
+        );
+        let uuids: Vec<String> = [&b_owner, &online, &away]
+            .iter()
+            .map(|u| u.uuid.clone())
+            .collect();
+        let listed: Vec<String> = own
+            .iter()
+            .map(|u| u["id"].as_str().expect("id").to_string())
+            .collect();
+        assert_eq!(listed, uuids, "members by their created_at");
+        let flags: Vec<(Value, Value)> = own
+            .iter()
+            .map(|u| (u["is_present"].clone(), u["is_online"].clone()))
+            .collect();
+        assert_eq!(
+            flags,
+            vec![
+                (json!(false), json!(false)),
+                (json!(true), json!(true)),
+                (json!(true), json!(false)),
+            ]
+        );
+        let partners_users = format!("/api/v5/orgs/{a}/partners/{b}/users");
+        let as_partner = results(
+            &call(
+                &app,
+                Method::GET,
+                &format!("{partners_users}?page_size=100"),
+                &a_owner.token,
+                None,
+            )
+            .await,
+        );
+        assert_eq!(as_partner, own, "a partner's users are its own users");
+        for user in &own {
+            let id = user["id"].as_str().expect("id");
+            let fetched = call(
+                &app,
+                Method::GET,
+                &format!("/api/v5/orgs/{b}/users/{id}"),
+                &b_owner.token,
+                None,
+            )
+            .await;
+            assert_eq!(&fetched, user, "the detail of {id} and its listed self");
+            let fetched = call(
+                &app,
+                Method::GET,
+                &format!("{partners_users}/{id}"),
+                &a_owner.token,
+                None,
+            )
+            .await;
+            assert_eq!(&fetched, user, "the partner user {id} and its listed self");
+        }
+
+        for size in 1..=4 {
+            let mut seen = Vec::new();
+            let mut pages = Vec::new();
+            let mut link = format!("{partners_users}?page_size={size}");
+            loop {
+                let page = call(&app, Method::GET, &link, &a_owner.token, None).await;
+                seen.extend(results(&page));
+                pages.push(page.clone());
+                assert!(pages.len() <= 4, "pagination terminates");
+                if page["next"].is_null() {
+                    break;
+                }
+                link = local_link(&app, &page["next"]);
+            }
+            assert_eq!(seen, own, "forwards, {size} a page");
+            assert_eq!(
+                pages.len(),
+                3usize.div_ceil(size),
+                "no empty page at the end"
+            );
+            assert!(
+                pages[0]["previous"].is_null(),
+                "no link before the first page"
+            );
+            let mut back = Vec::new();
+            let mut page = pages.last().unwrap().clone();
+            loop {
+                back.splice(0..0, results(&page));
+                if page["previous"].is_null() {
+                    break;
+                }
+                let link = local_link(&app, &page["previous"]);
+                page = call(&app, Method::GET, &link, &a_owner.token, None).await;
+                assert!(!page["next"].is_null(), "a page before another links to it");
+            }
+            assert_eq!(back, own, "backwards, {size} a page");
+            let mut desc = Vec::new();
+            let mut link = format!("{partners_users}?page_size={size}&ordering=-created_at");
+            loop {
+                let page = call(&app, Method::GET, &link, &a_owner.token, None).await;
+                desc.extend(results(&page));
+                if page["next"].is_null() {
+                    break;
+                }
+                link = local_link(&app, &page["next"]);
+            }
+            desc.reverse();
+            assert_eq!(desc, own, "descending, {size} a page");
+        }
+
+        // The rule's order on a page: access (403), then the partner (404), then the page's
+        // parameters (400).
+        let stranger = app.user("users-stranger").await;
+        for (path, token, status) in [
+            (
+                format!("/api/v5/orgs/{b}/users?page_size=0"),
+                &stranger.token,
+                403,
+            ),
+            (
+                format!("{partners_users}?page_size=0"),
+                &stranger.token,
+                403,
+            ),
+            (
+                format!(
+                    "/api/v5/orgs/{a}/partners/{}/users?page_size=0",
+                    uuid::Uuid::new_v4()
+                ),
+                &a_owner.token,
+                404,
+            ),
+            (
+                format!("/api/v5/orgs/{a}/partners/not-a-uuid/users"),
+                &a_owner.token,
+                404,
+            ),
+            (format!("{partners_users}?page_size=0"), &a_owner.token, 400),
+            (
+                format!("/api/v5/orgs/{b}/partnerships?ordering=name"),
+                &b_owner.token,
+                400,
+            ),
+        ] {
+            let r = app.rest(Method::GET, &path, Auth::Token(token), None).await;
+            assert_eq!(r.status.as_u16(), status, "{path}: {}", r.text);
         }
     })
     .await;

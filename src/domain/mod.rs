@@ -18,6 +18,7 @@ pub mod pagination;
 pub mod partner_directory;
 pub mod partner_search;
 pub mod partnership;
+pub mod partnership_pages;
 pub mod presence;
 pub mod quick_action;
 pub mod token;

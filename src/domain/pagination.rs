@@ -12,9 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
-};
+use sea_orm::{ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select};
 
 use super::error::{DomainError, DomainResult};
 
@@ -154,29 +152,150 @@ fn plan(req: &PageRequest) -> DomainResult<Plan> {
     })
 }
 
-/// Rows whose key lies beyond `(t, id)`: greater keys when `greater`, else smaller. A row
-/// value, not `created > t OR (created = t AND id > x)`: PostgreSQL turns only the row value
-/// into a range of the (organization, created, id) index; with the OR it filtered a whole
-/// million-row collection to answer whether a page had a previous one (257 ms).
-fn beyond<C: ColumnTrait>(
-    created: C,
-    id_col: C,
-    t: DateTime<Utc>,
-    id: i64,
-    greater: bool,
-    inclusive: bool,
-) -> Expr {
-    let key = Expr::tuple([Expr::col(created), Expr::col(id_col)]);
-    let at = Expr::tuple([Expr::val(t), Expr::val(id)]);
-    match (greater, inclusive) {
-        (true, false) => key.gt(at),
-        (true, true) => key.gte(at),
-        (false, false) => key.lt(at),
-        (false, true) => key.lte(at),
+/// A checked page request, as the parts of the one statement that reads the page (its
+/// rows' condition and order, and whether rows lie on the other side of the cursor) and
+/// the page its rows make ([`Keyset::page`]).
+pub struct Keyset {
+    plan: Plan,
+}
+
+/// The statement shapes a [`Keyset`] needs: a first page or a page at a cursor, scanned
+/// ascending or descending (inclusive cursors are exclusive ones a key away, so they need
+/// no shape of their own).
+pub const KEYSET_SHAPES: usize = 4;
+
+impl Keyset {
+    /// Every bad parameter at once (400), then an unknown cursor (404).
+    pub fn new(req: &PageRequest) -> DomainResult<Keyset> {
+        Ok(Keyset { plan: plan(req)? })
+    }
+
+    fn before(&self) -> bool {
+        self.plan.position.is_some_and(|p| p.before)
+    }
+
+    /// Display order is ascending unless descending; a page before the key is read
+    /// backwards.
+    fn scan_ascending(&self) -> bool {
+        self.plan.descending == self.before()
+    }
+
+    /// Which of the [`KEYSET_SHAPES`] this request's statement has.
+    pub fn shape(&self) -> usize {
+        usize::from(!self.scan_ascending()) + 2 * usize::from(self.at_cursor())
+    }
+
+    /// The rows a page reads: one more than it shows tells whether there is a next one.
+    pub fn limit(&self) -> i64 {
+        self.plan.size as i64 + 1
+    }
+
+    /// `ORDER BY` of the scan over key columns `created`, `id`.
+    pub fn order_sql(&self, created: &str, id: &str) -> String {
+        let d = if self.scan_ascending() { "ASC" } else { "DESC" };
+        format!("{created} {d}, {id} {d}")
+    }
+
+    /// Whether the page is read at a cursor (else it is a first page).
+    pub fn at_cursor(&self) -> bool {
+        self.plan.position.is_some()
+    }
+
+    /// Pushes the cursor's values after the statement's own (none on a first page): its
+    /// time, the page's bound id and the other side's, which [`Keyset::rows_sql`] and
+    /// [`Keyset::others_sql`] name from their `first` placeholder on. A row value, not `created > t OR (created = t AND id > x)`:
+    /// PostgreSQL turns only the row value into a range of the (organization, created, id)
+    /// index; with the OR it filtered a whole million-row collection to answer whether a
+    /// page had a previous one (257 ms).
+    pub fn bind(&self, values: &mut Vec<sea_orm::Value>) {
+        let Some(p) = self.plan.position else { return };
+        let scan = self.scan_ascending();
+        // The page's bound and the other side's, both exclusive: `>= (t, id)` is
+        // `> (t, id - 1)` for integer ids (saturating: no row has the extreme id).
+        let (rows, others) = match (scan, p.inclusive) {
+            (true, true) => (p.id.saturating_sub(1), p.id),
+            (true, false) => (p.id, p.id.saturating_add(1)),
+            (false, true) => (p.id.saturating_add(1), p.id),
+            (false, false) => (p.id, p.id.saturating_sub(1)),
+        };
+        values.push(p.created_at().into());
+        values.push(rows.into());
+        values.push(others.into());
+    }
+
+    /// The condition on key columns `created`, `id` of the page's rows (`AND ...`, empty
+    /// on a first page), with the cursor bound from `$first` (see [`Keyset::bind`]).
+    pub fn rows_sql(&self, created: &str, id: &str, first: usize) -> String {
+        match self.plan.position {
+            None => String::new(),
+            Some(_) => {
+                let op = if self.scan_ascending() { ">" } else { "<" };
+                format!(" AND ({created}, {id}) {op} (${first}, ${})", first + 1)
+            }
+        }
+    }
+
+    /// The condition of the rows on the other side of the cursor, those the page's link
+    /// back leads to (None on a first page): the page's [`Keyset::page`] needs to know
+    /// whether there are any.
+    pub fn others_sql(&self, created: &str, id: &str, first: usize) -> Option<String> {
+        self.plan.position?;
+        let op = if self.scan_ascending() { "<" } else { ">" };
+        Some(format!("({created}, {id}) {op} (${first}, ${})", first + 2))
+    }
+
+    /// The page of `rows` (read by [`Keyset::rows_sql`] in [`Keyset::order_sql`], at most
+    /// [`Keyset::limit`]) with its neighbours' cursors; `others`: whether rows matched
+    /// [`Keyset::others_sql`] (false on a first page).
+    pub fn page<T>(
+        &self,
+        mut rows: Vec<T>,
+        key: impl Fn(&T) -> (DateTime<Utc>, i64),
+        others: bool,
+    ) -> Page<T> {
+        let size = self.plan.size as usize;
+        let more = rows.len() > size;
+        rows.truncate(size);
+        if self.before() {
+            rows.reverse();
+        }
+        let first = rows.first().map(&key);
+        let last = rows.last().map(&key);
+        // The rows beyond the page's first (or last) row on the cursor's side are exactly
+        // those beyond the cursor: no row lies between the cursor and the page.
+        let (next, previous) = match self.plan.position {
+            None => (
+                last.filter(|_| more).map(|k| Position::at(k, false, false)),
+                None,
+            ),
+            Some(p) if !p.before => {
+                let next = last.filter(|_| more).map(|k| Position::at(k, false, false));
+                let previous = others.then(|| match first {
+                    Some(k) => Position::at(k, true, false),
+                    None => Position::at((p.created_at(), p.id), true, !p.inclusive),
+                });
+                (next, previous)
+            }
+            Some(p) => {
+                let previous = first.filter(|_| more).map(|k| Position::at(k, true, false));
+                let next = others.then(|| match last {
+                    Some(k) => Position::at(k, false, false),
+                    None => Position::at((p.created_at(), p.id), false, !p.inclusive),
+                });
+                (next, previous)
+            }
+        };
+        Page {
+            items: rows,
+            next: next.map(Position::encode),
+            previous: previous.map(Position::encode),
+        }
     }
 }
 
-/// One page of `select` (already filtered to the collection) ordered by `(created, id)`.
+/// One page of `select` (already filtered to the collection) ordered by `(created, id)`,
+/// in two statements (the rows, and whether any lie beyond the cursor): for collections
+/// that are not read in one statement yet.
 pub async fn fetch<E, C>(
     conn: &C,
     select: Select<E>,
@@ -189,92 +308,43 @@ where
     E: EntityTrait,
     C: ConnectionTrait,
 {
-    let plan = plan(req)?;
-    let before = plan.position.is_some_and(|p| p.before);
-    // Display order is ascending unless descending; a page before the key is read backwards.
-    let scan_ascending = plan.descending == before;
-    let order = if scan_ascending {
-        Order::Asc
-    } else {
-        Order::Desc
-    };
+    let keyset = Keyset::new(req)?;
+    let key_of = || Expr::tuple([Expr::col(created), Expr::col(id)]);
+    let mut cursor = Vec::new();
+    keyset.bind(&mut cursor);
+    let bound = |i: usize| Expr::val(cursor[i].clone());
+    let ascending = keyset.scan_ascending();
+    let order = if ascending { Order::Asc } else { Order::Desc };
     let mut query = select.clone();
-    if let Some(p) = plan.position {
-        query = query.filter(beyond(
-            created,
-            id,
-            p.created_at(),
-            p.id,
-            scan_ascending,
-            p.inclusive,
-        ));
+    if !cursor.is_empty() {
+        let at = Expr::tuple([bound(0), bound(1)]);
+        query = query.filter(if ascending {
+            key_of().gt(at)
+        } else {
+            key_of().lt(at)
+        });
     }
-    let mut rows = query
+    let rows = query
         .order_by(created, order.clone())
         .order_by(id, order)
-        .limit(plan.size + 1)
+        .limit(keyset.limit() as u64)
         .all(conn)
         .await?;
-    let more = rows.len() as u64 > plan.size;
-    rows.truncate(plan.size as usize);
-    if before {
-        rows.reverse();
-    }
-
-    // Whether any row lies beyond `k` in display order (after it when `after`).
-    let exists = |k: (DateTime<Utc>, i64), after: bool, inclusive: bool| {
-        let greater = after != plan.descending;
-        let toward = if greater { Order::Asc } else { Order::Desc };
+    let others = if cursor.is_empty() {
+        false
+    } else {
+        let at = Expr::tuple([bound(0), bound(2)]);
         select
-            .clone()
-            .filter(beyond(created, id, k.0, k.1, greater, inclusive))
-            .order_by(created, toward.clone())
-            .order_by(id, toward)
+            .filter(if ascending {
+                key_of().lt(at)
+            } else {
+                key_of().gt(at)
+            })
             .one(conn)
+            .await?
+            .is_some()
     };
-    let first = rows.first().map(&key);
-    let last = rows.last().map(&key);
-    let (next, previous) = match plan.position {
-        None => (
-            last.filter(|_| more).map(|k| Position::at(k, false, false)),
-            None,
-        ),
-        Some(p) if !p.before => {
-            let next = last.filter(|_| more).map(|k| Position::at(k, false, false));
-            let previous = match first {
-                Some(k) => exists(k, false, false)
-                    .await?
-                    .map(|_| Position::at(k, true, false)),
-                None => {
-                    let k = (p.created_at(), p.id);
-                    exists(k, false, !p.inclusive)
-                        .await?
-                        .map(|_| Position::at(k, true, !p.inclusive))
-                }
-            };
-            (next, previous)
-        }
-        Some(p) => {
-            let previous = first.filter(|_| more).map(|k| Position::at(k, true, false));
-            let next = match last {
-                Some(k) => exists(k, true, false)
-                    .await?
-                    .map(|_| Position::at(k, false, false)),
-                None => {
-                    let k = (p.created_at(), p.id);
-                    exists(k, true, !p.inclusive)
-                        .await?
-                        .map(|_| Position::at(k, false, !p.inclusive))
-                }
-            };
-            (next, previous)
-        }
-    };
-    Ok(Page {
-        items: rows,
-        next: next.map(Position::encode),
-        previous: previous.map(Position::encode),
-    })
+    Ok(keyset.page(rows, key, others))
 }
 
 /// The link a client follows: the request's absolute URL with `cursor` replaced, or (no URL

@@ -3,7 +3,7 @@
 //! read-only views of your partners and their users. Partnerships are created only by
 //! accepting an invitation (see `invitation`); removing one removes both sides.
 
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::Expr;
 use std::collections::HashMap;
 
 use std::sync::OnceLock;
@@ -19,12 +19,11 @@ use super::giosg::{self, OrganizationRef};
 use super::invitation::{self, InvitationView};
 use super::organization::model_from_row as organization_model;
 use super::page_number::{self, NumberRequest, NumberedPage};
-use super::pagination::{self, Page, PageRequest};
 use super::presence::{self, OrganizationPresence, UserView};
 use super::validate::{NAME_MAX_CHARS, Violations};
 use crate::auth::Principal;
 use crate::db::{Columns, Db, Prefixed};
-use crate::entity::{membership, organization, partnership, partnership_invitation, user};
+use crate::entity::{organization, partnership, partnership_invitation};
 
 /// One side of a partnership with both organizations embedded.
 #[derive(Clone, Debug)]
@@ -57,52 +56,6 @@ pub async fn get_own_organization(
     organization_id: &str,
 ) -> DomainResult<OrganizationPresence> {
     Ok(giosg_read(db, principal, organization_id, None).await?.0)
-}
-
-/// Users who are members of the organization, by their own `created_at`.
-fn members_of(organization_id: i64) -> sea_orm::Select<user::Entity> {
-    user::Entity::find().filter(
-        user::Column::Id.in_subquery(
-            Query::select()
-                .column(membership::Column::UserId)
-                .from(membership::Entity)
-                .and_where(membership::Column::OrganizationId.eq(organization_id))
-                .to_owned(),
-        ),
-    )
-}
-
-async fn user_page(
-    conn: &impl ConnectionTrait,
-    organization_id: i64,
-    page: &PageRequest,
-) -> DomainResult<Page<UserView>> {
-    let found = pagination::fetch(
-        conn,
-        members_of(organization_id),
-        user::Column::CreatedAt,
-        user::Column::Id,
-        |u: &user::Model| (u.created_at, u.id),
-        page,
-    )
-    .await?;
-    let views = presence::users(conn, found.items.clone()).await?;
-    Ok(Page {
-        items: views,
-        next: found.next,
-        previous: found.previous,
-    })
-}
-
-pub async fn list_users(
-    db: &Db,
-    principal: &Principal,
-    organization_id: &str,
-    page: &PageRequest,
-) -> DomainResult<Page<UserView>> {
-    let conn = db.read();
-    let (grant, _) = access::giosg::organization::<Read>(conn, principal, organization_id).await?;
-    user_page(conn, grant.organization_id(), page).await
 }
 
 pub async fn get_user(
@@ -191,32 +144,6 @@ async fn one_view(
         .ok_or_else(|| giosg::not_found("Partner organization"))
 }
 
-pub async fn list_partnerships(
-    db: &Db,
-    principal: &Principal,
-    organization_id: &str,
-    page: &PageRequest,
-) -> DomainResult<Page<PartnershipView>> {
-    let conn = db.read();
-    let (grant, _) = access::giosg::organization::<Read>(conn, principal, organization_id).await?;
-    let found = pagination::fetch(
-        conn,
-        partnership::Entity::find()
-            .filter(partnership::Column::OrganizationId.eq(grant.organization_id())),
-        partnership::Column::CreatedAt,
-        partnership::Column::Id,
-        |p: &partnership::Model| (p.created_at, p.id),
-        page,
-    )
-    .await?;
-    let views = partnership_views(conn, found.items).await?;
-    Ok(Page {
-        items: views,
-        next: found.next,
-        previous: found.previous,
-    })
-}
-
 /// The columns of the one statement that reads a partnership: the caller's organization
 /// (`o.*`), the principal's level in it, the partner organization (`p_*`), this side's row
 /// (`s_*`), and both organizations' presence. Access, rows and derived fields in one
@@ -250,7 +177,7 @@ fn partnership_sql(principal: &Principal, backend: DatabaseBackend) -> &'static 
 }
 
 /// This side's row of a [`partnership_sql`] row, if the partnership exists.
-fn side_from_row(row: &dyn Columns) -> Result<Option<partnership::Model>, DbErr> {
+pub(super) fn side_from_row(row: &dyn Columns) -> Result<Option<partnership::Model>, DbErr> {
     let Some(id) = row.opt_i64("s_id")? else {
         return Ok(None);
     };
@@ -300,7 +227,7 @@ fn partnership_from_row(row: &dyn Columns) -> DomainResult<PartnershipRow> {
 /// organizations' presence: one statement, on the inline readers of an SQLite file. The
 /// rule's order holds: a malformed organization UUID names nothing (404), then access and
 /// subscription (403); what the caller does with a missing partnership is its own (404).
-async fn giosg_read(
+pub(super) async fn giosg_read(
     db: &Db,
     principal: &Principal,
     organization_id: &str,
@@ -603,44 +530,6 @@ pub async fn delete_network(db: &Db, principal: &Principal, id: i64) -> DomainRe
     Ok(())
 }
 
-/// Partner organizations of `organization_id`, by their own `created_at`.
-fn partners_of(organization_id: i64) -> sea_orm::Select<organization::Entity> {
-    organization::Entity::find().filter(
-        organization::Column::Id.in_subquery(
-            Query::select()
-                .column(partnership::Column::PartnerOrganizationId)
-                .from(partnership::Entity)
-                .and_where(partnership::Column::OrganizationId.eq(organization_id))
-                .to_owned(),
-        ),
-    )
-}
-
-pub async fn list_partners(
-    db: &Db,
-    principal: &Principal,
-    organization_id: &str,
-    page: &PageRequest,
-) -> DomainResult<Page<OrganizationPresence>> {
-    let conn = db.read();
-    let (grant, _) = access::giosg::organization::<Read>(conn, principal, organization_id).await?;
-    let found = pagination::fetch(
-        conn,
-        partners_of(grant.organization_id()),
-        organization::Column::CreatedAt,
-        organization::Column::Id,
-        |o: &organization::Model| (o.created_at, o.id),
-        page,
-    )
-    .await?;
-    let views = presence::organizations(conn, found.items).await?;
-    Ok(Page {
-        items: views,
-        next: found.next,
-        previous: found.previous,
-    })
-}
-
 /// The partner organization of a partnership, with presence: the partnership detail's read.
 pub async fn get_partner(
     db: &Db,
@@ -651,19 +540,6 @@ pub async fn get_partner(
     Ok(get_partnership(db, principal, organization_id, partner_id)
         .await?
         .partner)
-}
-
-pub async fn list_partner_users(
-    db: &Db,
-    principal: &Principal,
-    organization_id: &str,
-    partner_id: &str,
-    page: &PageRequest,
-) -> DomainResult<Page<UserView>> {
-    let conn = db.read();
-    let (grant, _) = access::giosg::organization::<Read>(conn, principal, organization_id).await?;
-    let (_, partner) = find_partnership(conn, &grant, partner_id).await?;
-    user_page(conn, partner.id, page).await
 }
 
 pub async fn get_partner_user(

@@ -3,12 +3,12 @@
 //! when any of its members is. Expiry needs no sweeper: every read compares `expires_at`
 //! with the time of the read, and writes drop a user's expired clients as they go.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set, Statement,
 };
 
 use super::access;
@@ -17,7 +17,7 @@ use super::giosg;
 use super::keys::UserKey;
 use super::validate::Violations;
 use crate::auth::Principal;
-use crate::db::Db;
+use crate::db::{Columns, Db};
 use crate::entity::{membership, organization, user, user_client};
 
 pub const MAX_EXPIRES_IN: i64 = 86_400;
@@ -48,46 +48,74 @@ pub struct ClientView {
     pub expires_in: i64,
 }
 
-/// Which of `user_ids` have an unexpired client at `now`.
-async fn present_user_ids(
-    conn: &impl ConnectionTrait,
-    user_ids: Vec<i64>,
-    now: DateTime<Utc>,
-) -> DomainResult<HashSet<i64>> {
-    if user_ids.is_empty() {
-        return Ok(HashSet::new());
+/// A scalar subquery: whether the user whose id the SQL expression `user` gives is present
+/// (has a client unexpired at the time bound to `now`), as 1 or 0. The one statement of
+/// the rule in this module's header for users, so that a read can carry a user's flags in
+/// the statement that loads the user.
+pub fn user_presence_sql(user: &str, now: &str) -> String {
+    format!(
+        "CAST(CASE WHEN EXISTS (SELECT 1 FROM user_clients c \
+           WHERE c.user_id = {user} AND c.expires_at > {now}) THEN 1 ELSE 0 END AS BIGINT)"
+    )
+}
+
+/// A user and their presence, as a [`user_presence_sql`] column (`present`) says.
+pub fn user_view(model: user::Model, present: i64) -> UserView {
+    UserView {
+        presence: Presence {
+            present: present > 0,
+            online: present > 0 && model.online_enabled,
+        },
+        model,
     }
-    use sea_orm::QuerySelect;
-    Ok(user_client::Entity::find()
-        .select_only()
-        .column(user_client::Column::UserId)
-        .filter(user_client::Column::UserId.is_in(user_ids))
-        .filter(user_client::Column::ExpiresAt.gt(now))
-        .distinct()
-        .into_tuple::<i64>()
-        .all(conn)
-        .await?
-        .into_iter()
-        .collect())
+}
+
+/// A user row's columns (as `Prefixed` reads a joined table's).
+pub fn user_from_row(row: &dyn Columns) -> Result<user::Model, DbErr> {
+    Ok(user::Model {
+        id: row.i64("id")?,
+        uuid: row.uuid("uuid")?,
+        email: row.string("email")?,
+        full_name: row.string("full_name")?,
+        created_at: row.datetime("created_at")?,
+        trial_started_at: row.opt_datetime("trial_started_at")?,
+        current_chat_count: row.i64("current_chat_count")?,
+        avatar_id: row.opt_uuid("avatar_id")?,
+        avatar_url: row.opt_string("avatar_url")?,
+        online_enabled: row.bool("online_enabled")?,
+    })
 }
 
 pub async fn users(
     conn: &impl ConnectionTrait,
     models: Vec<user::Model>,
 ) -> DomainResult<Vec<UserView>> {
-    let present =
-        present_user_ids(conn, models.iter().map(|u| u.id).collect(), super::now()).await?;
+    let mut present: HashMap<i64, i64> = HashMap::new();
+    if !models.is_empty() {
+        let placeholders: Vec<String> = (2..models.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT u.id AS user_id, {} AS present FROM users u WHERE u.id IN ({})",
+            user_presence_sql("u.id", "$1"),
+            placeholders.join(", ")
+        );
+        let mut values: Vec<sea_orm::Value> = vec![super::now().into()];
+        values.extend(models.iter().map(|u| u.id.into()));
+        let rows = conn
+            .query_all_raw(Statement::from_sql_and_values(
+                conn.get_database_backend(),
+                sql,
+                values,
+            ))
+            .await?;
+        for row in rows {
+            present.insert(row.try_get("", "user_id")?, row.try_get("", "present")?);
+        }
+    }
     Ok(models
         .into_iter()
         .map(|model| {
-            let is_present = present.contains(&model.id);
-            UserView {
-                presence: Presence {
-                    present: is_present,
-                    online: is_present && model.online_enabled,
-                },
-                model,
-            }
+            let flag = present.get(&model.id).copied().unwrap_or_default();
+            user_view(model, flag)
         })
         .collect())
 }

@@ -9,6 +9,7 @@ use super::giosg::{
 use super::{principal, request_url};
 use crate::db::Db;
 use crate::domain::partnership::{self, UpdateMode};
+use crate::domain::partnership_pages;
 use crate::proto::v1::partnership_service_server::PartnershipService;
 use crate::proto::v1::*;
 
@@ -38,7 +39,7 @@ impl PartnershipService for Partnerships {
         let principal = principal(&req)?;
         let url = request_url(&req);
         let body = req.into_inner();
-        let page = partnership::list_users(
+        let page = partnership_pages::list_users(
             &self.db,
             &principal,
             &body.organization_id,
@@ -74,7 +75,7 @@ impl PartnershipService for Partnerships {
         let principal = principal(&req)?;
         let url = request_url(&req);
         let body = req.into_inner();
-        let page = partnership::list_partnerships(
+        let page = partnership_pages::list_partnerships(
             &self.db,
             &principal,
             &body.organization_id,
@@ -170,7 +171,7 @@ impl PartnershipService for Partnerships {
         let principal = principal(&req)?;
         let url = request_url(&req);
         let body = req.into_inner();
-        let page = partnership::list_partners(
+        let page = partnership_pages::list_partners(
             &self.db,
             &principal,
             &body.organization_id,
@@ -210,7 +211,7 @@ impl PartnershipService for Partnerships {
         let principal = principal(&req)?;
         let url = request_url(&req);
         let body = req.into_inner();
-        let page = partnership::list_partner_users(
+        let page = partnership_pages::list_partner_users(
             &self.db,
             &principal,
             &body.organization_id,
