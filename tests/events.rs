@@ -124,6 +124,24 @@ async fn every_kind_of_write_appends_its_event() {
             .await
             .assert_status(200);
         common::mycreditapp::partner_up(&app, &a, &b).await;
+        ctx.delete(record["id"].as_str().unwrap()).await.assert_status(204);
+        // The avatar, a member's removal, the partnership's removal.
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR events";
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(png);
+        ok(v1(Method::PUT, format!("/api/v1/organization/{id}/avatar"), Some(json!(b64))).await);
+        app.cli(&["member", "remove", "--organization", &id.to_string(), "--email", &member.email])
+            .await
+            .json();
+        let r = app
+            .rest(
+                Method::DELETE,
+                &format!("/api/v5/orgs/{}/partnerships/{}", a.uuid, b.uuid),
+                Auth::Token(owner),
+                None,
+            )
+            .await;
+        assert!(r.status.is_success(), "{} {}", r.status, r.text);
 
         let events = all_events(&app, owner, id).await;
         let seen: BTreeSet<String> = types_of(&events).into_iter().collect();
@@ -148,6 +166,10 @@ async fn every_kind_of_write_appends_its_event() {
             "guest_invitation.sent",
             "guest_invitation.accepted",
             "guest_connection.created",
+            "partner.deleted",
+            "organization.avatar_changed",
+            "member.removed",
+            "partnership.deleted",
         ] {
             assert!(seen.contains(expected), "{expected} is logged: {seen:?}");
         }
@@ -245,6 +267,60 @@ async fn a_refused_write_appends_no_event() {
             "only the write that committed is logged"
         );
     })
+    .await;
+}
+
+/// On a full database (SQLite's cap) a write that fails leaves no event, and every write
+/// acknowledged has exactly one: the event and the change commit together or not at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_failing_on_a_full_database_appends_no_event() {
+    for_each_backend_with(
+        |c| {
+            c.write_rate = None;
+            c.sqlite_max_size_bytes = Some(1024 * 1024);
+        },
+        |app| async move {
+            if app.backend != Backend::Sqlite {
+                return; // The cap is SQLite's; PostgreSQL's full disk is storage_full's.
+            }
+            let a = Org::create(&app, "full").await;
+            let token = &a.owner.token;
+            let path = format!("/api/v1/organization/{}/location", a.id);
+            let (mut acknowledged, mut refused) = (0, false);
+            for i in 0..20_000 {
+                let body = json!({"address": format!("{i} {}", "x".repeat(200)),
+                    "latitude": 0.0, "longitude": 0.0});
+                let r = app
+                    .rest(Method::PUT, &path, Auth::Bearer(token), Some(&body))
+                    .await;
+                match r.status.as_u16() {
+                    200 => acknowledged += 1,
+                    503 => {
+                        assert_eq!(r.json["error"], json!("STORAGE_FULL"), "{}", r.text);
+                        refused = true;
+                        break;
+                    }
+                    other => panic!("unexpected {other}: {}", r.text),
+                }
+            }
+            assert!(refused, "the database filled up");
+            // Once more while full, then count: reads still answer.
+            let body = json!({"address": "refused", "latitude": 0.0, "longitude": 0.0});
+            let r = app
+                .rest(Method::PUT, &path, Auth::Bearer(token), Some(&body))
+                .await;
+            assert_eq!(r.status.as_u16(), 503, "{}", r.text);
+            let logged = all_events(&app, token, a.id)
+                .await
+                .iter()
+                .filter(|e| e["type"] == "organization.location_changed")
+                .count();
+            assert_eq!(
+                logged, acknowledged,
+                "one event per acknowledged write, none for a refused one"
+            );
+        },
+    )
     .await;
 }
 

@@ -528,7 +528,9 @@ pub async fn delete(db: &Db, principal: &Principal, id: i64) -> DomainResult<()>
     organization::Entity::delete_by_id(own.organization_id())
         .exec(&txn)
         .await?;
-    events::append(&txn, principal, changed(types::ORGANIZATION_DELETED, &last)).await?;
+    let mut event = changed(types::ORGANIZATION_DELETED, &last);
+    event.state = events::state::deleted_organization(&last);
+    events::append(&txn, principal, event).await?;
     txn.commit().await?;
     Ok(())
 }

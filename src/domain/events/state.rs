@@ -43,6 +43,13 @@ pub fn organization(m: &organization::Model) -> Value {
     })
 }
 
+/// A deleted organization: what names it, not its last fields. A delete must fit where
+/// the rows it removes were: on a full database (SQLite's cap) deleting is how space is won
+/// back, and a copy of a large row would need the space the delete frees.
+pub fn deleted_organization(m: &organization::Model) -> Value {
+    json!({"id": m.id, "uuid": m.uuid, "parent_id": m.parent_id, "name": m.name})
+}
+
 pub fn membership(m: &membership::Model) -> Value {
     json!({
         "organization_id": m.organization_id,
