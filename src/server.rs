@@ -26,19 +26,21 @@ use crate::connections;
 use crate::db::{Db, OpenError};
 use crate::grpc::admission::{Admission, Bounds};
 use crate::grpc::{
-    availability::AvailabilityReports, billing::Billing, guest::Guests, invitation::Invitations,
-    membership::Memberships, network::Network, oauth::OAuth, organization::Organizations,
-    partner::Partners, partnership::Partnerships, presence::Presences,
+    availability::AvailabilityReports, billing::Billing, event::Events, guest::Guests,
+    invitation::Invitations, membership::Memberships, network::Network, oauth::OAuth,
+    organization::Organizations, partner::Partners, partnership::Partnerships, presence::Presences,
 };
 use crate::limits;
 use crate::probes::Probes;
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::v1::availability_service_server::AvailabilityServiceServer;
 use crate::proto::v1::billing_service_server::BillingServiceServer;
+use crate::proto::v1::event_service_server::EventServiceServer;
 use crate::proto::v1::guest_connection_service_server::GuestConnectionServiceServer;
 use crate::proto::v1::membership_service_server::MembershipServiceServer;
 use crate::proto::v1::network_service_server::NetworkServiceServer;
 use crate::proto::v1::o_auth_service_server::OAuthServiceServer;
+use crate::proto::v1::organization_event_service_server::OrganizationEventServiceServer;
 use crate::proto::v1::organization_partner_service_server::OrganizationPartnerServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
 use crate::proto::v1::partnership_invitation_service_server::PartnershipInvitationServiceServer;
@@ -124,6 +126,8 @@ const SERVICES: &[&str] = &[
     <OrganizationPartnerServiceServer<Partners> as NamedService>::NAME,
     <OAuthServiceServer<OAuth> as NamedService>::NAME,
     <GuestConnectionServiceServer<Guests> as NamedService>::NAME,
+    <EventServiceServer<Events> as NamedService>::NAME,
+    <OrganizationEventServiceServer<Events> as NamedService>::NAME,
 ];
 
 /// The application with the bounds of `config` (in flight, lists read whole, response
@@ -256,6 +260,16 @@ async fn build(db: Db, config: &Config, schema: SchemaGate) -> Result<(Router, P
     grpc = grpc_route(
         grpc,
         service!(PresenceServiceServer, Presences { db: db.clone() }),
+        &bounds,
+    );
+    grpc = grpc_route(
+        grpc,
+        service!(EventServiceServer, Events { db: db.clone() }),
+        &bounds,
+    );
+    grpc = grpc_route(
+        grpc,
+        service!(OrganizationEventServiceServer, Events { db: db.clone() }),
         &bounds,
     );
     grpc = grpc_route(
@@ -396,7 +410,8 @@ impl Server {
             Err(e) => return Err(e.into()),
         };
         let (app, probes) = build(db.clone(), &config, schema).await?;
-        let purger = crate::purge::spawn(db, config.purge_interval);
+        crate::domain::events::set_enabled(config.change_log);
+        let purger = crate::purge::spawn(db, config.purge_interval, config.event_retention);
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let max_connections = config
