@@ -142,14 +142,29 @@ fn overloaded(req: &Request) -> Response {
     )
 }
 
-/// 414 for a URI longer than [`MAX_URI_BYTES`].
-pub async fn bound_uri(req: Request, next: Next) -> Response {
+/// 414 for a URI longer than [`MAX_URI_BYTES`]; a Connect call (a GET whose message is in
+/// its query) hears it as a Connect error, which its client can read.
+pub async fn bound_uri(
+    State(connect): State<orgd_transcode::connect::Connect>,
+    req: Request,
+    next: Next,
+) -> Response {
     // Measured without building the URI string: this runs on every request.
     let uri = req.uri();
     let len = uri.authority().map_or(0, |a| a.as_str().len())
         + uri.path_and_query().map_or(0, |p| p.as_str().len());
     if len > MAX_URI_BYTES {
-        return (StatusCode::URI_TOO_LONG, "URI too long\n").into_response();
+        // OUT_OF_RANGE, as a request message over its limit is answered.
+        let error = orgd_transcode::connect::error::ConnectError::new(
+            tonic::Code::OutOfRange,
+            format!(
+                "the URI has {len} bytes, more than the {MAX_URI_BYTES} a request may have: \
+                 send the call as POST"
+            ),
+        );
+        return connect
+            .refusal(&req, error)
+            .unwrap_or_else(|| (StatusCode::URI_TOO_LONG, "URI too long\n").into_response());
     }
     next.run(req).await
 }

@@ -351,7 +351,7 @@ async fn build(db: Db, config: &Config, schema: SchemaGate) -> Result<(Router, P
         .fallback(move |req: Request| transcoder.clone().handle(req))
         // Inside authentication, whose verdict the RPCs a Connect call turns into read.
         .layer(axum::middleware::from_fn_with_state(
-            connect,
+            connect.clone(),
             orgd_transcode::connect::serve,
         ))
         .layer(axum::middleware::from_fn_with_state(
@@ -363,7 +363,10 @@ async fn build(db: Db, config: &Config, schema: SchemaGate) -> Result<(Router, P
             http::StatusCode::REQUEST_TIMEOUT,
             limits::REQUEST_TIMEOUT,
         ))
-        .layer(axum::middleware::from_fn(limits::bound_uri))
+        .layer(axum::middleware::from_fn_with_state(
+            connect,
+            limits::bound_uri,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             schema,
             crate::startup::gate,

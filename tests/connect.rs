@@ -786,3 +786,166 @@ async fn the_write_limit_applies_to_connect_as_to_grpc() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_get_url_over_the_bound_is_a_connect_error() {
+    for_each_backend(|app| async move {
+        let token = app.user("longurl").await.token;
+        // A message whose query is past the 8 KiB URI bound.
+        let message = json!({"organizationID": "1", "pad": "x".repeat(9000)}).to_string();
+        let r = send(
+            app.http
+                .get(query_url(
+                    &app,
+                    GET_ORG,
+                    &[
+                        ("encoding", "json"),
+                        ("message", &message),
+                        ("connect", "v1"),
+                    ],
+                ))
+                .bearer_auth(&token),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.header("content-type"), "application/json");
+        let error = r.json();
+        assert_eq!(error["code"], "out_of_range", "{error}");
+        assert!(
+            error["message"].as_str().unwrap().contains("POST"),
+            "{error}"
+        );
+        // A streaming call's refusal is its end-of-stream message.
+        let r = send(
+            app.http
+                .post(format!("{}?pad={}", app.url(WATCH), "x".repeat(9000)))
+                .header("content-type", "application/connect+json")
+                .bearer_auth(&token)
+                .body(envelope(0, b"{}")),
+        )
+        .await;
+        assert_eq!(r.status, 200);
+        let messages = envelopes(&r.body);
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert_eq!(messages[0].0, 0x02);
+        let end: Value = serde_json::from_slice(&messages[0].1).unwrap();
+        assert_eq!(end["error"]["code"], "out_of_range", "{end}");
+        // Not a Connect call: the plain 414 as before.
+        let r = send(app.http.get(format!(
+            "{}?pad={}",
+            app.url("/api/v1/organizations"),
+            "x".repeat(9000)
+        )))
+        .await;
+        assert_eq!(r.status, 414);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn avatar_url_is_absolute_to_the_origin_called_over_connect() {
+    for_each_backend(|app| async move {
+        let owner = app.user("pictured").await;
+        let id = new_org(&app, &owner.token, "Pictured").await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
+            .unwrap();
+        let r = post_json(
+            &app,
+            "/orgd.v1.OrganizationService/SetAvatar",
+            &owner.token,
+            json!({
+                "organizationID": id.to_string(),
+                "avatar": base64::engine::general_purpose::STANDARD.encode(&png),
+            }),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let r = post_json(
+            &app,
+            GET_ORG,
+            &owner.token,
+            json!({"organizationID": id.to_string()}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let url = r.json()["organization"]["avatarURL"]
+            .as_str()
+            .unwrap_or_else(|| panic!("avatarURL is set: {}", r.json()))
+            .to_string();
+        let path = url
+            .strip_prefix(&app.endpoint())
+            .unwrap_or_else(|| panic!("avatarURL is absolute: {url}"));
+        // The link serves the image, as it does when REST made it.
+        let got = send(app.http.get(app.url(path))).await;
+        assert_eq!(got.status, 200, "{url}");
+        assert_eq!(got.body, png);
+        // Over HTTP/2 the origin is the request's authority (no Host header).
+        let r = send(
+            app.h2
+                .post(app.url(GET_ORG))
+                .header("content-type", "application/json")
+                .bearer_auth(&owner.token)
+                .body(json!({"organizationID": id.to_string()}).to_string()),
+        )
+        .await;
+        assert_eq!(r.json()["organization"]["avatarURL"], url.as_str());
+    })
+    .await;
+}
+
+const REFLECT: &str = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
+
+#[tokio::test]
+async fn json_request_streams_are_bounded_whole() {
+    for_each_backend(|app| async move {
+        let token = app.user("streamer").await.token;
+        let stream = |path: &str, compressed: bool, body: Vec<u8>| {
+            let mut req = app
+                .http
+                .post(app.url(path))
+                .header("content-type", "application/connect+json")
+                .bearer_auth(&token)
+                .body(body);
+            if compressed {
+                req = req.header("connect-content-encoding", "gzip");
+            }
+            req
+        };
+        let end_code = |r: &Answer| {
+            assert_eq!(r.status, 200);
+            let messages = envelopes(&r.body);
+            let (flags, end) = messages.last().expect("an end-of-stream message");
+            assert_eq!(*flags, 0x02);
+            let end: Value = serde_json::from_slice(end).unwrap();
+            end["error"]["code"].as_str().unwrap_or("").to_string()
+        };
+        // A server stream takes one message: none, or two, is the client's mistake.
+        let r = send(stream(WATCH, false, Vec::new())).await;
+        assert_eq!(end_code(&r), "invalid_argument");
+        let mut two = envelope(0, br#"{"service":""}"#);
+        two.extend(envelope(0, br#"{"service":""}"#));
+        let r = send(stream(WATCH, false, two).header("connect-timeout-ms", "200")).await;
+        assert_eq!(end_code(&r), "invalid_argument");
+        // Envelopes that are small compressed but inflate past the message limit together
+        // are refused (each alone is within it): the stream is held whole before the RPC.
+        let one = json!({"fileContainingSymbol": "a".repeat(600 * 1024)}).to_string();
+        let mut body = Vec::new();
+        for _ in 0..3 {
+            body.extend(envelope(1, &gzip(one.as_bytes())));
+        }
+        assert!(body.len() < 64 * 1024, "{}", body.len());
+        let r = send(stream(REFLECT, true, body)).await;
+        assert_eq!(end_code(&r), "out_of_range");
+        // Within the bound, the stream is served: one such message reaches the RPC (which
+        // knows no such symbol), and a stream of two is answered in full.
+        let r = send(stream(REFLECT, true, envelope(1, &gzip(one.as_bytes())))).await;
+        assert_eq!(end_code(&r), "not_found");
+        let mut body = envelope(0, br#"{"listServices": ""}"#);
+        body.extend(envelope(0, br#"{"listServices": ""}"#));
+        let r = send(stream(REFLECT, false, body)).await;
+        assert_eq!(end_code(&r), "");
+        assert_eq!(envelopes(&r.body).len(), 3, "two answers and the end");
+    })
+    .await;
+}

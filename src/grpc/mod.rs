@@ -42,20 +42,14 @@ pub fn request_url<T>(req: &Request<T>) -> Option<String> {
         .and_then(|c| c.url.clone())
 }
 
-/// `scheme://host` of the REST request an RPC serves, for absolute links (avatarURL); empty
-/// over gRPC, whose links stay relative to the server the client called. The one place
-/// that reads the request URL for an origin.
+/// `scheme://host` of the REST or Connect request an RPC serves, for absolute links
+/// (avatarURL); empty over gRPC, whose links stay relative to the server the client called.
+/// The one place that reads the request's origin.
 pub fn request_origin<T>(req: &Request<T>) -> String {
-    let Some(url) = request_url(req) else {
-        return String::new();
-    };
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-            format!("{scheme}://{host}")
-        }
-        None => String::new(),
-    }
+    req.extensions()
+        .get::<orgd_transcode::RequestContext>()
+        .and_then(|c| c.origin.clone())
+        .unwrap_or_default()
 }
 
 /// Prefixes the field paths of violations with the request field that held them.

@@ -91,8 +91,57 @@ pub type Admission = Box<dyn Any + Send>;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestContext {
     /// `scheme://host/path?query` as the client called it (the scheme from
-    /// `X-Forwarded-Proto` when a proxy is in front), for links in the response.
+    /// `X-Forwarded-Proto` when a proxy is in front), for the links to other pages of a
+    /// list. REST only: a Connect call's URL names a procedure, which a page link cannot
+    /// be made from, so Connect lists answer the bare cursor as gRPC does.
     pub url: Option<String>,
+    /// `scheme://host` the client called, for absolute links to other resources
+    /// (avatarURL); REST and Connect alike.
+    pub origin: Option<String>,
+}
+
+impl RequestContext {
+    /// The context of a REST request: its URL and origin.
+    pub fn rest(parts: &http::request::Parts) -> RequestContext {
+        let origin = origin(parts);
+        RequestContext {
+            url: origin.as_ref().map(|o| {
+                format!(
+                    "{o}{}",
+                    parts.uri.path_and_query().map_or("/", |p| p.as_str())
+                )
+            }),
+            origin,
+        }
+    }
+
+    /// The context of a Connect call: its origin only.
+    pub fn connect(parts: &http::request::Parts) -> RequestContext {
+        RequestContext {
+            url: None,
+            origin: origin(parts),
+        }
+    }
+}
+
+/// `scheme://host` as the client called it: the host from `Host` (or an absolute URI), the
+/// scheme from `X-Forwarded-Proto` when a proxy is in front.
+fn origin(parts: &http::request::Parts) -> Option<String> {
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| parts.uri.authority().map(|a| a.to_string()))?;
+    let scheme = parts
+        .headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(',').next().unwrap_or("").trim().to_string())
+        .filter(|v| v == "http" || v == "https")
+        .or_else(|| parts.uri.scheme_str().map(str::to_string))
+        .unwrap_or_else(|| "http".to_string());
+    Some(format!("{scheme}://{host}"))
 }
 
 /// The app's decisions at run time and in its documentation.

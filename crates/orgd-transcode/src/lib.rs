@@ -305,9 +305,7 @@ impl<D: Dialect> Transcoder<D> {
                 inner.headers_mut().append(name, value.clone());
             }
         }
-        let context = RequestContext {
-            url: request_url(&parts),
-        };
+        let context = RequestContext::rest(&parts);
         let headers = inner.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
@@ -471,25 +469,6 @@ fn surfaces<D: Dialect>(bindings: &[Binding<D>]) -> Vec<(String, D)> {
 
 /// `scheme://host/path?query` of a request: the scheme from `X-Forwarded-Proto` (a proxy in
 /// front) or the URI, the host from `Host` or the HTTP/2 authority.
-fn request_url(parts: &http::request::Parts) -> Option<String> {
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| parts.uri.authority().map(|a| a.to_string()))?;
-    let scheme = parts
-        .headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(',').next().unwrap_or("").trim().to_string())
-        .filter(|v| v == "http" || v == "https")
-        .or_else(|| parts.uri.scheme_str().map(str::to_string))
-        .unwrap_or_else(|| "http".to_string());
-    let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    Some(format!("{scheme}://{host}{path_and_query}"))
-}
-
 /// The binding served under `alias` as well, when its path starts with `prefix`.
 fn aliased<D: Dialect>(b: &Binding<D>, prefix: &str, alias: &str) -> Option<Binding<D>> {
     let rest = b.route.strip_prefix(prefix)?;

@@ -106,6 +106,8 @@ struct Inner {
 struct Procedure {
     method: MethodDescriptor,
     no_side_effects: bool,
+    /// `/pkg.Service/Method`, parsed once rather than on every call.
+    grpc_uri: http::Uri,
 }
 
 impl Procedure {
@@ -181,11 +183,14 @@ impl Connect {
                         .as_deref(),
                     Some(Value::EnumNumber(NO_SIDE_EFFECTS))
                 );
+                let path = format!("/{}/{}", service.full_name(), method.name());
+                let grpc_uri = path.parse().expect("a procedure path is a valid URI");
                 procedures.insert(
-                    format!("/{}/{}", service.full_name(), method.name()),
+                    path,
                     Procedure {
                         method,
                         no_side_effects,
+                        grpc_uri,
                     },
                 );
             }
@@ -212,23 +217,24 @@ impl Connect {
     fn classify(&self, req: &Request) -> Option<Call> {
         let path = req.uri().path();
         let procedure = self.inner.procedures.get(path);
+        // Compared without lowering it into a new string: this runs on every request.
         let content_type = req
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            });
-        let codec = match content_type.as_deref() {
-            Some(t) if t.starts_with("application/grpc") => return None,
-            Some("application/json") => Some((Codec::Json, false)),
-            Some("application/proto") => Some((Codec::Proto, false)),
-            Some("application/connect+json") => Some((Codec::Json, true)),
-            Some("application/connect+proto") => Some((Codec::Proto, true)),
+            .map(|v| v.split(';').next().unwrap_or("").trim());
+        let is = |t: &str, name: &str| t.eq_ignore_ascii_case(name);
+        let codec = match content_type {
+            Some(t)
+                if t.len() >= 16
+                    && t.as_bytes()[..16].eq_ignore_ascii_case(b"application/grpc") =>
+            {
+                return None;
+            }
+            Some(t) if is(t, "application/json") => Some((Codec::Json, false)),
+            Some(t) if is(t, "application/proto") => Some((Codec::Proto, false)),
+            Some(t) if is(t, "application/connect+json") => Some((Codec::Json, true)),
+            Some(t) if is(t, "application/connect+proto") => Some((Codec::Proto, true)),
             _ => None,
         };
         let Some(procedure) = procedure else {
@@ -344,6 +350,20 @@ pub async fn serve(State(connect): State<Connect>, req: Request, next: Next) -> 
     }
 }
 
+impl Connect {
+    /// `error` as the Connect call `req` is answered, for a layer outside [`serve`] that
+    /// refuses a request before it is routed (the URI bound); None when `req` is no Connect
+    /// call. The same test of what is a Connect call as [`serve`]'s.
+    pub fn refusal(&self, req: &Request, error: ConnectError) -> Option<Response> {
+        Some(match self.classify(req)? {
+            Call::Stream(_, codec) => {
+                stream::ended(codec, self.pool(), Some(&error), &HeaderMap::new())
+            }
+            Call::Unary(..) | Call::Get(_) | Call::Refused(_) => error.into_response(self.pool()),
+        })
+    }
+}
+
 /// `connect-protocol-version`, when sent, names version 1.
 fn check_version(headers: &HeaderMap) -> Result<(), ConnectError> {
     match headers.get("connect-protocol-version") {
@@ -385,7 +405,8 @@ fn deadline_exceeded() -> ConnectError {
 }
 
 /// The in-process gRPC request for `procedure`: the caller's headers as metadata, the
-/// extensions (the caller's identity, the request's observers) carried over.
+/// extensions (the caller's identity, the request's observers) carried over, and the
+/// origin the client called for the links the response holds.
 fn grpc_request(
     procedure: &Procedure,
     parts: http::request::Parts,
@@ -394,19 +415,16 @@ fn grpc_request(
 ) -> http::Request<Body> {
     let mut inner = http::Request::new(body);
     *inner.method_mut() = Method::POST;
-    *inner.uri_mut() = format!(
-        "/{}/{}",
-        procedure.method.parent_service().full_name(),
-        procedure.method.name()
-    )
-    .parse()
-    .expect("a procedure path is a valid URI");
+    *inner.uri_mut() = procedure.grpc_uri.clone();
     *inner.version_mut() = Version::HTTP_2;
+    // Sized once: the caller's metadata and the three headers gRPC adds.
+    let mut headers = HeaderMap::with_capacity(parts.headers.len() + 3);
     for (name, value) in &parts.headers {
         if !PROTOCOL_HEADERS.contains(&name.as_str()) {
-            inner.headers_mut().append(name, value.clone());
+            headers.append(name, value.clone());
         }
     }
+    *inner.headers_mut() = headers;
     let headers = inner.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -418,8 +436,22 @@ fn grpc_request(
     {
         headers.insert("grpc-timeout", v);
     }
+    let context = crate::RequestContext::connect(&parts);
     *inner.extensions_mut() = parts.extensions;
+    inner.extensions_mut().insert(context);
     inner
+}
+
+/// The status an RPC ended with: in its trailers, or in its head when it answered with
+/// trailers only. Success is read off `grpc-status` alone: tonic's parser copies the whole
+/// map to keep the rest as metadata, which a successful call never needs.
+fn rpc_status(trailers: &HeaderMap, head: &HeaderMap) -> tonic::Status {
+    if trailers.get("grpc-status").is_some_and(|v| v == "0") {
+        return tonic::Status::ok("");
+    }
+    tonic::Status::from_header_map(trailers)
+        .or_else(|| tonic::Status::from_header_map(head))
+        .unwrap_or_else(|| tonic::Status::internal("the RPC ended without a status"))
 }
 
 /// The handler's metadata among an RPC's response headers or trailers.

@@ -14,7 +14,6 @@ use axum::response::Response;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, header};
 use http_body::Frame;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use prost_reflect::{DescriptorPool, MessageDescriptor};
 use serde_json::{Map, Value};
 
@@ -55,7 +54,8 @@ pub(super) async fn serve(
         Codec::Proto => body,
         Codec::Json => {
             let max = connect.inner.options.max_request_bytes;
-            match json_requests(body, &procedure.input(), encoding, max).await {
+            let single = !procedure.method.is_client_streaming();
+            match json_requests(body, &procedure.input(), encoding, max, single).await {
                 Ok(frames) => Body::from(frames),
                 Err(e) => return ended(codec, &pool, Some(&e), &HeaderMap::new()),
             }
@@ -107,39 +107,54 @@ pub(super) async fn serve(
     response
 }
 
-/// The JSON request envelopes, read whole (at most `max` bytes), as protobuf gRPC frames.
+/// The JSON request envelopes, read whole, as protobuf gRPC frames. Read whole, they are
+/// bounded whole: the body by `max` (with gzip's slack) and the messages it decompresses to
+/// by `max` together, or small gzip envelopes could each inflate to `max`. `single`: the
+/// method takes one message (a server stream), as gRPC's server-streaming calls do.
 async fn json_requests(
     body: Body,
     input: &MessageDescriptor,
     encoding: Encoding,
     max: usize,
+    single: bool,
 ) -> Result<Bytes, ConnectError> {
-    let mut data = Limited::new(body, max + 1024)
-        .collect()
-        .await
-        .map_err(|e| {
-            if e.downcast_ref::<LengthLimitError>().is_some() {
-                compress::too_large(max)
-            } else {
-                ConnectError::invalid(format!("the request body could not be read: {e}"))
-            }
-        })?
-        .to_bytes();
+    let mut data = super::unary::read_body(body, max).await?;
     let mut frames = Vec::new();
+    let (mut messages, mut read) = (0, 0);
     while !data.is_empty() {
         let (flags, message) = envelope(&mut data)?
             .ok_or_else(|| ConnectError::invalid("the request ends inside an envelope"))?;
+        messages += 1;
+        if single && messages > 1 {
+            return Err(ConnectError::invalid(
+                "the method streams its response only: its request is one message",
+            ));
+        }
+        let left = max - read;
         let message = match (flags & COMPRESSED != 0, encoding) {
             (false, _) => message,
-            (true, Encoding::Gzip) => compress::gunzip(&message, max)?,
+            (true, Encoding::Gzip) => compress::gunzip(&message, left).map_err(|e| {
+                if e.code == tonic::Code::OutOfRange {
+                    compress::too_large(max)
+                } else {
+                    e
+                }
+            })?,
             (true, Encoding::Identity) => {
                 return Err(ConnectError::invalid(
                     "an envelope is compressed but connect-content-encoding names none",
                 ));
             }
         };
+        if message.len() > left {
+            return Err(compress::too_large(max));
+        }
+        read += message.len();
         let proto = super::unary::request_message(input, Codec::Json, message)?;
         frames.extend_from_slice(&super::unary::frame(&proto));
+    }
+    if single && messages == 0 {
+        return Err(ConnectError::invalid("the request holds no message"));
     }
     Ok(frames.into())
 }
@@ -159,7 +174,7 @@ fn envelope(data: &mut Bytes) -> Result<Option<(u8, Bytes)>, ConnectError> {
 }
 
 /// A response of nothing but its end-of-stream message.
-fn ended(
+pub(super) fn ended(
     codec: Codec,
     pool: &DescriptorPool,
     error: Option<&ConnectError>,
@@ -220,9 +235,7 @@ struct Envelopes {
 impl Envelopes {
     fn end(&mut self, trailers: &HeaderMap) -> Frame<Bytes> {
         self.done = true;
-        let status = tonic::Status::from_header_map(trailers)
-            .or_else(|| tonic::Status::from_header_map(&self.head))
-            .unwrap_or_else(|| tonic::Status::internal("the RPC ended without a status"));
+        let status = super::rpc_status(trailers, &self.head);
         let error = (status.code() != tonic::Code::Ok).then(|| ConnectError::from_status(&status));
         Frame::data(end_of_stream(&self.pool, error.as_ref(), trailers))
     }

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
 use bytes::{BufMut, Bytes};
-use http::{HeaderName, HeaderValue, header};
+use http::{HeaderMap, HeaderName, HeaderValue, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use prost::Message;
 use prost_reflect::{DynamicMessage, MessageDescriptor};
@@ -63,7 +63,7 @@ pub(super) async fn serve(
 }
 
 /// The body, refused past `max` bytes (one more than gzip could need to hold `max`).
-async fn read_body(body: Body, max: usize) -> Result<Bytes, ConnectError> {
+pub(super) async fn read_body(body: Body, max: usize) -> Result<Bytes, ConnectError> {
     Ok(Limited::new(body, max + max / 100 + 1024)
         .collect()
         .await
@@ -162,14 +162,30 @@ pub(super) async fn respond(
     let request = super::grpc_request(procedure, parts, timeout, Body::from(frame(&message)));
     drop(message);
     let call = async {
-        let (head, body) = connect.call(request).await.into_parts();
-        let collected = body.collect().await.map_err(|e| {
-            ConnectError::new(
-                tonic::Code::Internal,
-                format!("reading the RPC response: {e}"),
-            )
-        })?;
-        Ok::<_, ConnectError>((head, collected))
+        let (head, mut body) = connect.call(request).await.into_parts();
+        // Read frame by frame rather than collected, so the trailers are taken, not copied.
+        let (mut data, mut trailers) = (Vec::<Bytes>::new(), HeaderMap::new());
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| {
+                ConnectError::new(
+                    tonic::Code::Internal,
+                    format!("reading the RPC response: {e}"),
+                )
+            })?;
+            match frame.into_data() {
+                Ok(chunk) => data.push(chunk),
+                Err(frame) => {
+                    if let Ok(t) = frame.into_trailers() {
+                        trailers = t;
+                    }
+                }
+            }
+        }
+        let data = match data.len() {
+            1 => data.pop().expect("one chunk"),
+            _ => data.concat().into(),
+        };
+        Ok::<_, ConnectError>((head, data, trailers))
     };
     let called = match timeout {
         Some(t) => tokio::time::timeout(t, call)
@@ -177,16 +193,12 @@ pub(super) async fn respond(
             .unwrap_or_else(|_| Err(deadline_exceeded())),
         None => call.await,
     };
-    let (head, collected) = match called {
+    let (head, data, trailers) = match called {
         Ok(done) => done,
         Err(e) => return e.into_response(connect.pool()),
     };
-    let trailers = collected.trailers().cloned().unwrap_or_default();
-    let status = tonic::Status::from_header_map(&trailers)
-        .or_else(|| tonic::Status::from_header_map(&head.headers))
-        .unwrap_or_else(|| tonic::Status::internal("the RPC ended without a status"));
+    let status = super::rpc_status(&trailers, &head.headers);
     let mut response = if status.code() == tonic::Code::Ok {
-        let data = collected.to_bytes();
         match first_message(&data)
             .and_then(|payload| response_message(&procedure.output(), codec, payload))
         {
