@@ -12,6 +12,7 @@ pub mod m0007_token_notify;
 mod m0008_guest_connections;
 mod m0009_giosg_network;
 pub mod m0010_server_keys;
+mod m0011_change_log;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_guest_connections::Migration),
             Box::new(m0009_giosg_network::Migration),
             Box::new(m0010_server_keys::Migration),
+            Box::new(m0011_change_log::Migration),
         ]
     }
 }

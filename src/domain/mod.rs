@@ -4,6 +4,7 @@ pub mod access;
 pub mod availability;
 pub mod avatar;
 pub mod error;
+pub mod events;
 pub mod giosg;
 pub mod guest;
 pub mod invitation;

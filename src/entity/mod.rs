@@ -2,6 +2,8 @@
 
 pub mod api_token;
 pub mod availability_sample;
+pub mod event;
+pub mod event_organization;
 pub mod guest_connection;
 pub mod guest_invitation;
 pub mod membership;

@@ -202,7 +202,9 @@ pub async fn observe(State(observer): State<Observer>, mut req: Request, next: N
         (!operational).then(|| InFlight::new(observer.metrics.in_flight(transport.label())));
     let started = Instant::now();
 
-    let mut response = next.run(req).instrument(span.clone()).await;
+    let mut response = request_id::scope(id.clone(), next.run(req))
+        .instrument(span.clone())
+        .await;
     response.headers_mut().insert(REQUEST_ID, id);
     let route = match transport {
         Transport::Rest => response

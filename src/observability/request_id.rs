@@ -29,6 +29,25 @@ pub fn of(headers: &HeaderMap) -> HeaderValue {
         })
 }
 
+tokio::task_local! {
+    /// The id of the request the current task serves, for what a write records of it (the
+    /// change log): the id belongs to the request as its tracing span does, so it travels
+    /// the same way instead of through every domain function's arguments.
+    static CURRENT: HeaderValue;
+}
+
+/// Runs `future` as the request `id`'s work.
+pub async fn scope<F: std::future::Future>(id: HeaderValue, future: F) -> F::Output {
+    CURRENT.scope(id, future).await
+}
+
+/// The id of the request being served; empty outside one (the CLI, background work).
+pub fn current() -> String {
+    CURRENT
+        .try_with(|id| id.to_str().unwrap_or_default().to_string())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
