@@ -56,6 +56,8 @@ pub struct Config {
     pub max_children: u64,
     /// Organizations one user may belong to (`limits::DEFAULT_MAX_ORGANIZATIONS_PER_USER`).
     pub max_organizations_per_user: u64,
+    /// WatchEvents: heartbeat interval, buffer per stream, streams per caller and server.
+    pub watch: crate::domain::watch::WatchConfig,
 }
 
 #[derive(Clone, Debug)]
@@ -87,6 +89,7 @@ impl Config {
             purge_interval: crate::purge::DEFAULT_INTERVAL,
             max_children: crate::limits::DEFAULT_MAX_CHILDREN,
             max_organizations_per_user: crate::limits::DEFAULT_MAX_ORGANIZATIONS_PER_USER,
+            watch: crate::domain::watch::WatchConfig::default(),
         }
     }
 

@@ -44,6 +44,9 @@ use crate::proto::v1::organization_service_server::OrganizationServiceServer;
 use crate::proto::v1::partnership_invitation_service_server::PartnershipInvitationServiceServer;
 use crate::proto::v1::partnership_service_server::PartnershipServiceServer;
 use crate::proto::v1::presence_service_server::PresenceServiceServer;
+use crate::proto::v1::event_service_server::EventServiceServer;
+use crate::proto::v1::organization_event_service_server::OrganizationEventServiceServer;
+use crate::grpc::event::Events;
 use crate::startup::{SchemaGate, wait_for_database};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -121,6 +124,8 @@ const SERVICES: &[&str] = &[
     <PartnershipInvitationServiceServer<Invitations> as NamedService>::NAME,
     <NetworkServiceServer<Network> as NamedService>::NAME,
     <PresenceServiceServer<Presences> as NamedService>::NAME,
+    <EventServiceServer<Events> as NamedService>::NAME,
+    <OrganizationEventServiceServer<Events> as NamedService>::NAME,
     <OrganizationPartnerServiceServer<Partners> as NamedService>::NAME,
     <OAuthServiceServer<OAuth> as NamedService>::NAME,
     <GuestConnectionServiceServer<Guests> as NamedService>::NAME,
@@ -256,6 +261,17 @@ async fn build(db: Db, config: &Config, schema: SchemaGate) -> Result<(Router, P
     grpc = grpc_route(
         grpc,
         service!(PresenceServiceServer, Presences { db: db.clone() }),
+        &bounds,
+    );
+    let hub = crate::domain::watch::Hub::start(db.clone(), config.watch.clone());
+    let events = || Events {
+        db: db.clone(),
+        hub: hub.clone(),
+    };
+    grpc = grpc_route(grpc, service!(EventServiceServer, events()), &bounds);
+    grpc = grpc_route(
+        grpc,
+        service!(OrganizationEventServiceServer, events()),
         &bounds,
     );
     grpc = grpc_route(

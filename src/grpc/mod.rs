@@ -16,8 +16,10 @@ pub mod network;
 pub mod oauth;
 pub mod organization;
 pub mod partner;
+pub mod event;
 pub mod partnership;
 pub mod presence;
+pub mod watch;
 
 use tonic::{Request, Status};
 

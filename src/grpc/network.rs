@@ -40,7 +40,7 @@ fn person(m: &user::Model) -> NetworkPerson {
     }
 }
 
-fn json_to_value(v: &serde_json::Value) -> prost_types::Value {
+pub(super) fn json_to_value(v: &serde_json::Value) -> prost_types::Value {
     use serde_json::Value as J;
     let kind = match v {
         J::Null => Kind::NullValue(0),
