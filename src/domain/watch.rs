@@ -104,7 +104,10 @@ struct Slot {
 
 #[derive(Default)]
 struct Watchers {
+    /// The watchers caught up and fed by the hub.
     slots: HashMap<u64, Slot>,
+    /// Open streams, caught up or not: in all, and per principal.
+    open: usize,
     per_principal: HashMap<String, usize>,
 }
 
@@ -175,16 +178,19 @@ impl Hub {
             };
             let full = rows.len() as u64 == PAGE;
             let events: Vec<Arc<Event>> = rows.into_iter().map(|r| Arc::new(r.into())).collect();
-            self.fan_out(&events);
-            self.progress.send_replace(last);
+            self.fan_out(&events, last);
             if !full {
                 return Ok(());
             }
         }
     }
 
-    fn fan_out(&self, batch: &[Arc<Event>]) {
+    /// Hands the batch to every registered watcher, and moves the progress to `last` under
+    /// the same lock a watcher registers under: each event reaches a watcher either here
+    /// or from its own catch-up, never both, never neither.
+    fn fan_out(&self, batch: &[Arc<Event>], last: i64) {
         let mut watchers = self.watchers.lock().expect("not poisoned");
+        self.progress.send_replace(last);
         let mut dropped = Vec::new();
         for (id, slot) in &watchers.slots {
             let allowed = slot.allowed.lock().expect("not poisoned").clone();
@@ -229,13 +235,9 @@ impl Hub {
         let allowed = allowed(&self.db, principal, &filter).await?;
         self.begin().await?;
         let key = events::actor(principal);
-        let (tx, rx) = mpsc::channel(self.config.buffer.max(1));
-        let overflowed = Arc::new(AtomicBool::new(false));
-        let allowed = Arc::new(Mutex::new(allowed));
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let live_from = {
+        {
             let mut w = self.watchers.lock().expect("not poisoned");
-            if w.slots.len() >= self.config.max_streams {
+            if w.open >= self.config.max_streams {
                 return Err(DomainError::RateLimited {
                     message: format!(
                         "the server has its most watch streams open ({})",
@@ -255,31 +257,22 @@ impl Hub {
                 });
             }
             *open += 1;
-            w.slots.insert(
-                id,
-                Slot {
-                    allowed: allowed.clone(),
-                    types: filter.types.clone(),
-                    tx,
-                    overflowed: overflowed.clone(),
-                },
-            );
-            // Read under the lock: the hub hands this watcher every event after it.
-            *self.progress.borrow()
-        };
+            w.open += 1;
+        }
         let (out_tx, out_rx) = mpsc::channel(1);
+        let start = filter.after.unwrap_or(*self.progress.borrow());
         let watcher = Watcher {
             hub: self.clone(),
-            id,
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
             key,
             principal: principal.clone(),
             filter,
-            allowed,
-            overflowed,
+            allowed: Arc::new(Mutex::new(allowed)),
+            overflowed: Arc::new(AtomicBool::new(false)),
             checked: Instant::now(),
-            delivered: 0,
+            delivered: start,
         };
-        tokio::spawn(watcher.run(rx, out_tx, live_from));
+        tokio::spawn(watcher.run(out_tx));
         Ok(out_rx)
     }
 }
@@ -301,6 +294,7 @@ impl Drop for Watcher {
     fn drop(&mut self) {
         let mut w = self.hub.watchers.lock().expect("not poisoned");
         w.slots.remove(&self.id);
+        w.open -= 1;
         if let Some(n) = w.per_principal.get_mut(&self.key) {
             *n -= 1;
             if *n == 0 {
@@ -313,14 +307,18 @@ impl Drop for Watcher {
 type Out = mpsc::Sender<Result<Item, End>>;
 
 impl Watcher {
-    async fn run(mut self, mut rx: mpsc::Receiver<Arc<Event>>, out: Out, live_from: i64) {
-        let start = self.filter.after.unwrap_or(live_from);
-        self.delivered = start;
-        // What committed between `after` and the watcher's registration, from the table.
-        if start < live_from && self.catch_up(live_from, &out).await.is_err() {
-            return;
-        }
-        self.delivered = self.delivered.max(live_from);
+    async fn run(mut self, out: Out) {
+        // From the table up to the hub's progress, then fed by the hub: registered only
+        // once caught up, so its buffer holds live events alone.
+        let mut rx = loop {
+            let until = *self.hub.progress.borrow();
+            if self.catch_up(until, &out).await.is_err() {
+                return;
+            }
+            if let Some(rx) = self.register() {
+                break rx;
+            }
+        };
         let mut heartbeat = tokio::time::interval(self.hub.config.heartbeat);
         heartbeat.tick().await;
         loop {
@@ -371,6 +369,26 @@ impl Watcher {
         }
     }
 
+    /// Registers with the hub if nothing committed since the catch-up; None otherwise.
+    fn register(&mut self) -> Option<mpsc::Receiver<Arc<Event>>> {
+        let mut w = self.hub.watchers.lock().expect("not poisoned");
+        let progress = *self.hub.progress.borrow();
+        if progress > self.delivered {
+            return None;
+        }
+        let (tx, rx) = mpsc::channel(self.hub.config.buffer.max(1));
+        w.slots.insert(
+            self.id,
+            Slot {
+                allowed: self.allowed.clone(),
+                types: self.filter.types.clone(),
+                tx,
+                overflowed: self.overflowed.clone(),
+            },
+        );
+        Some(rx)
+    }
+
     async fn catch_up(&mut self, until: i64, out: &Out) -> Result<(), ()> {
         while self.delivered < until {
             let rows = event::Entity::find()
@@ -388,6 +406,8 @@ impl Watcher {
                 }
             };
             if rows.is_empty() {
+                // Nothing (left) for anyone up to `until`.
+                self.delivered = self.delivered.max(until);
                 break;
             }
             let batch = rows.into_iter().map(|r| Arc::new(r.into())).collect();
