@@ -25,6 +25,7 @@ use crate::config::Config;
 use crate::connections;
 use crate::db::{Db, OpenError};
 use crate::grpc::admission::{Admission, Bounds};
+use crate::grpc::event::Events;
 use crate::grpc::{
     availability::AvailabilityReports, billing::Billing, guest::Guests, invitation::Invitations,
     membership::Memberships, network::Network, oauth::OAuth, organization::Organizations,
@@ -35,18 +36,17 @@ use crate::probes::Probes;
 use crate::proto::FILE_DESCRIPTOR_SET;
 use crate::proto::v1::availability_service_server::AvailabilityServiceServer;
 use crate::proto::v1::billing_service_server::BillingServiceServer;
+use crate::proto::v1::event_service_server::EventServiceServer;
 use crate::proto::v1::guest_connection_service_server::GuestConnectionServiceServer;
 use crate::proto::v1::membership_service_server::MembershipServiceServer;
 use crate::proto::v1::network_service_server::NetworkServiceServer;
 use crate::proto::v1::o_auth_service_server::OAuthServiceServer;
+use crate::proto::v1::organization_event_service_server::OrganizationEventServiceServer;
 use crate::proto::v1::organization_partner_service_server::OrganizationPartnerServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
 use crate::proto::v1::partnership_invitation_service_server::PartnershipInvitationServiceServer;
 use crate::proto::v1::partnership_service_server::PartnershipServiceServer;
 use crate::proto::v1::presence_service_server::PresenceServiceServer;
-use crate::proto::v1::event_service_server::EventServiceServer;
-use crate::proto::v1::organization_event_service_server::OrganizationEventServiceServer;
-use crate::grpc::event::Events;
 use crate::startup::{SchemaGate, wait_for_database};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -44,6 +44,11 @@ async fn org(app: &App, token: &str, name: &str) -> Org {
 
 /// Appends `n` events concerning `org`, `parallel` writers at a time; their positions.
 async fn write(app: &App, org: &Org, n: usize, parallel: usize) -> Vec<i64> {
+    write_padded(app, org, n, parallel, 0).await
+}
+
+/// As [`write`], each event's state `padding` bytes longer.
+async fn write_padded(app: &App, org: &Org, n: usize, parallel: usize, padding: usize) -> Vec<i64> {
     let db = orgd::db::Db::connect(&app.database_url).await.unwrap();
     let target = OrgRef {
         id: org.id,
@@ -65,7 +70,7 @@ async fn write(app: &App, org: &Org, n: usize, parallel: usize) -> Vec<i64> {
                         kind: events::types::ORGANIZATION_UPDATED,
                         organizations: vec![target],
                         resource_id: target.id.to_string(),
-                        state: serde_json::json!({"i": i}),
+                        state: serde_json::json!({"i": i, "padding": "x".repeat(padding)}),
                     },
                 )
                 .await
@@ -150,7 +155,11 @@ async fn every_watcher_sees_each_event_once_in_position_order() {
         let written = write(&app, &a, 1000, 16).await;
         assert_eq!(written.len(), 1000);
         for r in readers {
-            assert_eq!(r.await.unwrap(), written, "each event once, in position order");
+            assert_eq!(
+                r.await.unwrap(),
+                written,
+                "each event once, in position order"
+            );
         }
     })
     .await;
@@ -168,7 +177,9 @@ async fn a_watcher_resumes_after_its_last_position_with_no_gap_and_no_duplicate(
         assert_eq!(seen, first[..5]);
         drop(s);
         let more = write(&app, &a, 10, 2).await;
-        let mut s = watch(&app, &owner.token, a.id, Some(seen[4])).await.unwrap();
+        let mut s = watch(&app, &owner.token, a.id, Some(seen[4]))
+            .await
+            .unwrap();
         let rest: Vec<i64> = first[5..].iter().chain(&more).copied().collect();
         assert_eq!(positions(&mut s, 15).await, rest);
     })
@@ -238,8 +249,9 @@ async fn a_slow_consumer_ends_resumable_and_writers_do_not_wait_for_it() {
         let a = org(&app, &owner.token, "A").await;
         let mut slow = watch(&app, &owner.token, a.id, None).await.unwrap();
         heartbeat(&mut slow).await;
-        // Far more than its buffer and the transport's windows hold, while it reads nothing.
-        let written = write(&app, &a, 3000, 8).await;
+        // Far more than its buffer and the transport's windows and send buffers hold
+        // (about 8 MB), while it reads nothing.
+        let written = write_padded(&app, &a, 3000, 8, 2048).await;
         let mut seen = Vec::new();
         let status = loop {
             match slow.message().await {
@@ -356,7 +368,13 @@ async fn server_sent_events_carry_the_position_as_id_and_resume_from_last_event_
         let owner = app.user("owner").await;
         let a = org(&app, &owner.token, "A").await;
         let url = app.url(&format!("/api/v5/orgs/{}/events", a.uuid));
-        let mut r = app.http.get(&url).bearer_auth(&owner.token).send().await.unwrap();
+        let mut r = app
+            .http
+            .get(&url)
+            .bearer_auth(&owner.token)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()["content-type"], "text/event-stream");
         // The first heartbeat: the stream is registered.
@@ -388,7 +406,13 @@ async fn server_sent_events_carry_the_position_as_id_and_resume_from_last_event_
         assert_eq!(ids, want);
         // Refused before the stream: a plain error response.
         let other = app.user("other").await;
-        let r = app.http.get(&url).bearer_auth(&other.token).send().await.unwrap();
+        let r = app
+            .http
+            .get(&url)
+            .bearer_auth(&other.token)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 403);
         let _: HashSet<i64> = HashSet::new();
     })

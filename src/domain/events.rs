@@ -170,13 +170,18 @@ pub async fn append<C: ConnectionTrait>(
         resource_id,
         state,
     } = event;
-    debug_assert!(!organizations.is_empty(), "an event concerns an organization");
+    debug_assert!(
+        !organizations.is_empty(),
+        "an event concerns an organization"
+    );
     let ids: Vec<i64> = organizations.iter().map(|o| o.id).collect();
     let uuids: Vec<String> = organizations.iter().map(|o| o.uuid.to_string()).collect();
     let mut values: Vec<Value> = vec![
         kind.into(),
         serde_json::to_string(&ids).expect("ids serialize").into(),
-        serde_json::to_string(&uuids).expect("uuids serialize").into(),
+        serde_json::to_string(&uuids)
+            .expect("uuids serialize")
+            .into(),
         resource_id.into(),
         state.to_string().into(),
         actor(principal).into(),

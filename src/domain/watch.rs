@@ -81,14 +81,18 @@ pub struct Filter {
 pub enum Item {
     Event(Arc<Event>),
     /// Every event at or below `position` the stream would deliver has been sent.
-    Heartbeat { position: i64 },
+    Heartbeat {
+        position: i64,
+    },
 }
 
 /// Why a stream ended.
 #[derive(Debug)]
 pub enum End {
     /// Its buffer overflowed: resume after `last_position`.
-    Overflow { last_position: i64 },
+    Overflow {
+        last_position: i64,
+    },
     /// The caller lost access to the organization.
     Denied(DomainError),
     Failed(DomainError),
@@ -354,7 +358,8 @@ impl Watcher {
                     }
                     // Read before looking at the buffer: the hub fans out, then moves on.
                     let progress = *self.hub.progress.borrow();
-                    if rx.is_empty() {
+                    // A dropped watcher's buffer is empty too, but nothing reaches it.
+                    if rx.is_empty() && !self.overflowed.load(Ordering::SeqCst) {
                         self.delivered = self.delivered.max(progress);
                     }
                     let beat = Item::Heartbeat { position: self.delivered };
@@ -419,7 +424,9 @@ impl Watcher {
     /// Sends the batch's events this watcher may see, in order, after an access check
     /// when one is due.
     async fn deliver(&mut self, batch: Vec<Arc<Event>>, out: &Out) -> Result<(), ()> {
-        let changes_access = batch.iter().any(|e| ACCESS_CHANGES.contains(&e.kind.as_str()));
+        let changes_access = batch
+            .iter()
+            .any(|e| ACCESS_CHANGES.contains(&e.kind.as_str()));
         if let Err(e) = self.recheck(changes_access).await {
             let _ = out.send(Err(e)).await;
             return Err(());
@@ -474,7 +481,7 @@ fn concerns(e: &Event, allowed: &[i64], types: &[String]) -> bool {
     e.organization_ids
         .iter()
         .any(|id| allowed.binary_search(id).is_ok())
-        && (types.is_empty() || types.iter().any(|t| *t == e.kind))
+        && (types.is_empty() || types.contains(&e.kind))
 }
 
 /// The organizations of `filter` the principal may read now, ascending: the organization

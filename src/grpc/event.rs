@@ -23,7 +23,9 @@ impl EventService for Events {
         &self,
         _req: Request<ListEventsRequest>,
     ) -> Result<Response<ListEventsResponse>, Status> {
-        Err(Status::unimplemented("ListEvents comes with the events branch"))
+        Err(Status::unimplemented(
+            "ListEvents comes with the events branch",
+        ))
     }
 
     type WatchEventsStream = Stream<WatchEventsResponse>;
@@ -61,7 +63,9 @@ impl OrganizationEventService for Events {
         &self,
         _req: Request<ListOrganizationEventsRequest>,
     ) -> Result<Response<ListOrganizationEventsResponse>, Status> {
-        Err(Status::unimplemented("ListEvents comes with the events branch"))
+        Err(Status::unimplemented(
+            "ListEvents comes with the events branch",
+        ))
     }
 
     type WatchOrganizationEventsStream = Stream<WatchOrganizationEventsResponse>;

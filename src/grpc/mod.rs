@@ -9,6 +9,7 @@ pub mod giosg;
 /// The framing of a unary gRPC request, checked before tonic reads it (protocol, in the
 /// transcoder crate).
 pub use orgd_transcode::framing;
+pub mod event;
 pub mod guest;
 pub mod invitation;
 pub mod membership;
@@ -16,7 +17,6 @@ pub mod network;
 pub mod oauth;
 pub mod organization;
 pub mod partner;
-pub mod event;
 pub mod partnership;
 pub mod presence;
 pub mod watch;
