@@ -127,6 +127,12 @@ pub struct ServeArgs {
     /// Organizations a user may belong to and still create another.
     #[arg(long, env = "ORGD_MAX_ORGANIZATIONS_PER_USER", default_value_t = crate::limits::DEFAULT_MAX_ORGANIZATIONS_PER_USER)]
     max_organizations_per_user: u64,
+    /// How long the change log keeps an event; older ones are purged in the background.
+    #[arg(long, env = "ORGD_EVENT_RETENTION", default_value = "30d", value_parser = parse_duration)]
+    event_retention: Duration,
+    /// Whether writes append to the change log. `false` only to measure what it costs.
+    #[arg(long, env = "ORGD_CHANGE_LOG", default_value_t = true, action = clap::ArgAction::Set)]
+    change_log: bool,
 }
 
 impl ServeArgs {
@@ -150,6 +156,8 @@ impl ServeArgs {
             .then(|| crate::rate_limit::Rate::new(self.write_burst.max(1), self.writes_per_minute));
         config.max_children = self.max_children;
         config.max_organizations_per_user = self.max_organizations_per_user;
+        config.event_retention = self.event_retention;
+        config.change_log = self.change_log;
         config
     }
 }

@@ -52,6 +52,11 @@ pub struct Config {
     pub oauth_failures_per_peer: Rate,
     /// How often expired rows are deleted (`purge::DEFAULT_INTERVAL`).
     pub purge_interval: Duration,
+    /// How long the change log keeps an event (`purge::DEFAULT_EVENT_RETENTION`).
+    pub event_retention: Duration,
+    /// Whether writes append to the change log (default on). Off only to measure what
+    /// the log costs: watchers and the audit log then see nothing new.
+    pub change_log: bool,
     /// Child organizations one organization may have (`limits::DEFAULT_MAX_CHILDREN`).
     pub max_children: u64,
     /// Organizations one user may belong to (`limits::DEFAULT_MAX_ORGANIZATIONS_PER_USER`).
@@ -87,6 +92,8 @@ impl Config {
             oauth_failures_per_client: crate::domain::oauth::DEFAULT_FAILURES_PER_CLIENT,
             oauth_failures_per_peer: crate::domain::oauth::DEFAULT_FAILURES_PER_PEER,
             purge_interval: crate::purge::DEFAULT_INTERVAL,
+            event_retention: crate::purge::DEFAULT_EVENT_RETENTION,
+            change_log: true,
             max_children: crate::limits::DEFAULT_MAX_CHILDREN,
             max_organizations_per_user: crate::limits::DEFAULT_MAX_ORGANIZATIONS_PER_USER,
             watch: crate::domain::watch::WatchConfig::default(),
@@ -129,7 +136,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "" | "s" => value,
         "ms" => value / 1000.0,
         "m" => value * 60.0,
-        _ => return Err(format!("{text:?}: the unit is one of ms, s, m")),
+        "h" => value * 3600.0,
+        "d" => value * 86_400.0,
+        _ => return Err(format!("{text:?}: the unit is one of ms, s, m, h, d")),
     };
     Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
 }

@@ -1,6 +1,7 @@
 //! Rows that have expired are deleted in the background: access tokens past `expires_at`
 //! (every OAuth2 grant adds one) and presence clients past theirs. Reads already ignore
-//! expired rows, so this only keeps the tables from growing without end.
+//! expired rows, so this only keeps the tables from growing without end. Change-log events
+//! older than the retention (`Config::event_retention`) go too.
 
 use std::time::Duration;
 
@@ -9,23 +10,30 @@ use tokio::task::JoinHandle;
 
 use crate::db::{Db, Outage};
 use crate::domain::{DomainError, DomainResult};
-use crate::entity::{api_token, user_client};
+use crate::entity::{api_token, event, event_organization, user_client};
 
 /// How often the server deletes expired rows (`Config::purge_interval`).
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
+
+/// How long an event stays in the change log (`Config::event_retention`).
+pub const DEFAULT_EVENT_RETENTION: Duration = Duration::from_secs(30 * 86_400);
 
 /// Rows deleted per write transaction, so that a large backlog never holds SQLite's one
 /// writer for long.
 const BATCH: u64 = 1_000;
 
-/// Runs [`purge_expired`] every `interval` until aborted.
-pub fn spawn(db: Db, interval: Duration) -> JoinHandle<()> {
+/// Runs [`purge_expired`] and [`purge_events`] every `interval` until aborted.
+pub fn spawn(db: Db, interval: Duration, event_retention: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            match purge_expired(&db).await {
+            let purged = match purge_expired(&db).await {
+                Ok(n) => purge_events(&db, event_retention).await.map(|m| n + m),
+                e => e,
+            };
+            match purged {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(rows = n, "purged expired rows"),
                 // Serving read-only on purpose: nothing may be deleted, nothing to report.
@@ -73,6 +81,45 @@ pub async fn purge_expired(db: &Db) -> DomainResult<u64> {
                 .await?
                 .rows_affected;
         }
+        txn.commit().await?;
+        if !full {
+            return Ok(deleted);
+        }
+    }
+}
+
+/// Deletes the events older than `retention`; how many.
+pub async fn purge_events(db: &Db, retention: Duration) -> DomainResult<u64> {
+    let Ok(retention) = chrono::Duration::from_std(retention) else {
+        return Ok(0);
+    };
+    let Some(cutoff) = chrono::Utc::now().checked_sub_signed(retention) else {
+        return Ok(0);
+    };
+    let mut deleted = 0;
+    loop {
+        let txn = db.begin_write().await?;
+        let positions: Vec<i64> = event::Entity::find()
+            .select_only()
+            .column(event::Column::Position)
+            .filter(event::Column::CreatedAt.lt(cutoff))
+            .limit(BATCH)
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        if positions.is_empty() {
+            return Ok(deleted);
+        }
+        let full = positions.len() as u64 == BATCH;
+        event_organization::Entity::delete_many()
+            .filter(event_organization::Column::Position.is_in(positions.clone()))
+            .exec(&txn)
+            .await?;
+        deleted += event::Entity::delete_many()
+            .filter(event::Column::Position.is_in(positions))
+            .exec(&txn)
+            .await?
+            .rows_affected;
         txn.commit().await?;
         if !full {
             return Ok(deleted);

@@ -25,11 +25,10 @@ use crate::config::Config;
 use crate::connections;
 use crate::db::{Db, OpenError};
 use crate::grpc::admission::{Admission, Bounds};
-use crate::grpc::event::Events;
 use crate::grpc::{
-    availability::AvailabilityReports, billing::Billing, guest::Guests, invitation::Invitations,
-    membership::Memberships, network::Network, oauth::OAuth, organization::Organizations,
-    partner::Partners, partnership::Partnerships, presence::Presences,
+    availability::AvailabilityReports, billing::Billing, event::Events, guest::Guests,
+    invitation::Invitations, membership::Memberships, network::Network, oauth::OAuth,
+    organization::Organizations, partner::Partners, partnership::Partnerships, presence::Presences,
 };
 use crate::limits;
 use crate::probes::Probes;
@@ -412,7 +411,8 @@ impl Server {
             Err(e) => return Err(e.into()),
         };
         let (app, probes) = build(db.clone(), &config, schema).await?;
-        let purger = crate::purge::spawn(db, config.purge_interval);
+        crate::domain::events::set_enabled(config.change_log);
+        let purger = crate::purge::spawn(db, config.purge_interval, config.event_retention);
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let max_connections = config

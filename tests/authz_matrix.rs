@@ -264,6 +264,13 @@ const TABLE: &[(&str, &str)] = &[
     ("orgd.v1.PresenceService.RegisterUserClient", "401 401 403 ok ok ok 403 403 ok ok"),
     ("orgd.v1.PresenceService.RemoveUserClient", "401 401 403 ok ok ok 403 403 ok ok"),
     ("orgd.v1.PresenceService.SetUserStatus", "401 401 403 403 403 403 403 403 ok 403"),
+    // The change log's audit log: admins and owners of T (and T's API token), never
+    // services; the same on both surfaces.
+    ("orgd.v1.EventService.ListEvents", "401 401 403 403 ok ok 403 403 403 ok"),
+    ("orgd.v1.OrganizationEventService.ListOrganizationEvents", "401 401 403 403 ok ok 403 403 403 ok"),
+    // Watching is not served yet (issue 18, part 2): UNIMPLEMENTED (500 in this table).
+    ("orgd.v1.EventService.WatchEvents", "401 401 500 500 500 500 500 500 500 500"),
+    ("orgd.v1.OrganizationEventService.WatchOrganizationEvents", "401 401 500 500 500 500 500 500 500 500"),
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -1273,6 +1280,9 @@ async fn request(fx: &Fx, rpc: &str, caller: Caller) -> Option<Req> {
         "orgd.v1.PresenceService.SetUserStatus" => {
             req(json!({"user": fx.member.uuid, "current_chat_count": 1}))
         }
+        "orgd.v1.EventService.ListEvents" | "orgd.v1.EventService.WatchEvents" => req(giosg),
+        "orgd.v1.OrganizationEventService.ListOrganizationEvents"
+        | "orgd.v1.OrganizationEventService.WatchOrganizationEvents" => req(org),
         _ => return None,
     })
 }

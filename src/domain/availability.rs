@@ -139,6 +139,19 @@ pub async fn set(
         .filter(availability_sample::Column::At.lt(window_start(now) - Duration::days(1)))
         .exec(&txn)
         .await?;
+    super::events::record(
+        &txn,
+        principal,
+        super::events::types::PRESENCE_AVAILABILITY_CHANGED,
+        &[organization_id],
+        user.id,
+        serde_json::json!({
+            "organization_id": organization_id,
+            "user_id": user.id,
+            "status": status.as_str(),
+        }),
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }

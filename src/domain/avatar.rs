@@ -205,7 +205,13 @@ pub async fn set(
     };
     let mut active = org.into_active_model();
     active.avatar_version = Set(next_version);
-    active.update(&txn).await?;
+    let model = active.update(&txn).await?;
+    super::events::append(
+        &txn,
+        principal,
+        super::organization::changed(super::events::types::ORGANIZATION_AVATAR_CHANGED, &model),
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }

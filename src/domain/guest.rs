@@ -20,6 +20,7 @@ use super::access::directory::{
     self as access, AcceptAsGuest, InviteGuests, ManageGuest, ReadConnections, Scope,
 };
 use super::error::{DomainError, DomainResult};
+use super::events;
 use super::partner_directory::{InvitationStatus, together};
 use super::validate::{PageBounds, Violations, is_email, rule};
 use crate::auth::Principal;
@@ -226,6 +227,7 @@ async fn parent_within(conn: &impl ConnectionTrait, host: i64, parent: &str) -> 
 /// host's directory records with that email become `invited`.
 pub(crate) async fn send(
     conn: &impl ConnectionTrait,
+    principal: &Principal,
     host: &Authorized<InviteGuests>,
     email: &str,
     expired_at: DateTime<Utc>,
@@ -286,10 +288,20 @@ pub(crate) async fn send(
         .ok_or_else(not_found)?;
     super::partner_directory::invitation_status_changed(
         conn,
+        principal,
         host_id,
         &email,
         InvitationStatus::Invited,
         None,
+    )
+    .await?;
+    events::record(
+        conn,
+        principal,
+        events::types::GUEST_INVITATION_SENT,
+        &[host_id],
+        model.uuid,
+        events::state::guest_invitation(&model),
     )
     .await?;
     Ok(model)
@@ -311,7 +323,7 @@ pub async fn create(
         Some(p) => Some(parent_within(&txn, host.organization_id(), p).await?),
         None => None,
     };
-    let model = send(&txn, &host, &email, expired_at, parent).await?;
+    let model = send(&txn, principal, &host, &email, expired_at, parent).await?;
     let view = invitation_view(&txn, model).await?;
     txn.commit().await?;
     Ok(view)
@@ -397,10 +409,36 @@ pub async fn accept(
     let guest_uuid = super::access::load(&txn, &guest).await?.uuid;
     super::partner_directory::invitation_status_changed(
         &txn,
+        principal,
         model.host_organization_id,
         &model.email,
         InvitationStatus::Accepted,
         Some(guest_uuid),
+    )
+    .await?;
+    let pair = [model.host_organization_id, guest_id];
+    let connection = conn_row::Entity::find()
+        .filter(conn_row::Column::HostOrganizationId.eq(pair[0]))
+        .filter(conn_row::Column::GuestOrganizationId.eq(pair[1]))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| DomainError::NotFound("guest connection not found".into()))?;
+    events::record(
+        &txn,
+        principal,
+        events::types::GUEST_CONNECTION_CREATED,
+        &pair,
+        connection.uuid,
+        events::state::guest_connection(&connection),
+    )
+    .await?;
+    events::record(
+        &txn,
+        principal,
+        events::types::GUEST_INVITATION_ACCEPTED,
+        &pair,
+        model.uuid,
+        events::state::guest_invitation(&model),
     )
     .await?;
     let view = invitation_view(&txn, model).await?;
@@ -588,7 +626,16 @@ pub async fn update_guest(
         active.archived = Set(archived);
         active.archived_at = Set(archived_at);
         active.updated_at = Set(now);
-        active.update(&txn).await?;
+        let changed = active.update(&txn).await?;
+        events::record(
+            &txn,
+            principal,
+            events::types::GUEST_CONNECTION_UPDATED,
+            &[host, guest],
+            changed.uuid,
+            events::state::guest_connection(&changed),
+        )
+        .await?;
     }
     let row = conn_row::Entity::find_by_id(row.id)
         .one(&txn)

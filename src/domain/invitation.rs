@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::access::invitation::Addressee;
 use super::access::{self, Admin, Authorized, Need, Read};
 use super::error::{DomainError, DomainResult};
+use super::events::{self, types};
 use super::giosg::{self, InvitationRef, OrganizationRef};
 use super::organization::{State, effective_state};
 use super::page_number::{self, NumberRequest, NumberedPage};
@@ -206,7 +207,7 @@ pub async fn create(
         "partner_display_name",
         input.partner_display_name.as_deref(),
     )?;
-    let model = insert_pending(
+    let (model, inserted) = insert_pending(
         &txn,
         &sender,
         Pending {
@@ -219,6 +220,15 @@ pub async fn create(
         },
     )
     .await?;
+    if inserted {
+        record(
+            &txn,
+            principal,
+            types::PARTNERSHIP_INVITATION_CREATED,
+            &model,
+        )
+        .await?;
+    }
     let view = view(&txn, model, false).await?;
     txn.commit().await?;
     Ok(view)
@@ -237,12 +247,12 @@ struct Pending {
 /// Stores a new pending invitation from the organization the proof is for: sending one
 /// needs settings permission there, whichever surface asks. One is pending per (sender,
 /// email) — a unique index (m0006) settles concurrent senders — so a repeat returns the
-/// invitation already pending, unchanged.
+/// invitation already pending, unchanged (and `false`: nothing was inserted).
 async fn insert_pending(
     conn: &impl ConnectionTrait,
     sender: &Authorized<Admin>,
     pending: Pending,
-) -> DomainResult<inv::Model> {
+) -> DomainResult<(inv::Model, bool)> {
     let Pending {
         email,
         message,
@@ -251,7 +261,7 @@ async fn insert_pending(
         room_shares,
         team_shares,
     } = pending;
-    inv::Entity::insert(inv::ActiveModel {
+    let inserted = inv::Entity::insert(inv::ActiveModel {
         uuid: Set(Uuid::new_v4()),
         key: Set(Uuid::new_v4().simple().to_string()),
         organization_id: Set(sender.organization_id()),
@@ -280,13 +290,36 @@ async fn insert_pending(
         DbErr::RecordNotInserted => Ok(0),
         e => Err(e),
     })?;
-    inv::Entity::find()
+    let model = inv::Entity::find()
         .filter(inv::Column::OrganizationId.eq(sender.organization_id()))
         .filter(inv::Column::Email.eq(email))
         .filter(inv::Column::Status.eq(PENDING))
         .one(conn)
         .await?
-        .ok_or_else(|| giosg::not_found("Invitation"))
+        .ok_or_else(|| giosg::not_found("Invitation"))?;
+    Ok((model, inserted > 0))
+}
+
+/// The event of a change to an invitation: it concerns the sender and, once resolved, the
+/// organization that resolved it.
+async fn record(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    kind: &'static str,
+    model: &inv::Model,
+) -> DomainResult<()> {
+    let mut organizations = vec![model.organization_id];
+    organizations.extend(model.resolved_by_organization_id);
+    events::record(
+        conn,
+        principal,
+        kind,
+        &organizations,
+        model.uuid,
+        events::state::partnership_invitation(model),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Organizations among `ids` with an active subscription.
@@ -408,6 +441,13 @@ pub async fn cancel_outgoing(
         ));
     }
     inv::Entity::delete_by_id(model.id).exec(&txn).await?;
+    record(
+        &txn,
+        principal,
+        types::PARTNERSHIP_INVITATION_CANCELLED,
+        &model,
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }
@@ -546,6 +586,7 @@ async fn answer(
     if model.status != PENDING {
         return Err(access::invitation::already_resolved(&model, &org));
     }
+    let mut partnership_changed = None;
     let mut active: inv::ActiveModel = model.clone().into();
     active.resolved_at = Set(Some(super::now()));
     active.resolved_by_organization_id = Set(Some(org.id));
@@ -581,6 +622,7 @@ async fn answer(
                 visible_to_everyone: acceptance.visible_to_everyone,
             };
             let (pair, created) = partnership::ensure(&txn, sender, accepter).await?;
+            partnership_changed = Some((pair, created));
             active.status = Set(ACCEPTED);
             active.partnership_uuid = Set(Some(pair));
             active.created_new_partnership = Set(Some(created));
@@ -588,6 +630,34 @@ async fn answer(
         None => active.status = Set(REJECTED),
     }
     let model = active.update(&txn).await?;
+    if let Some((pair, created)) = partnership_changed {
+        let kind = if created {
+            types::PARTNERSHIP_CREATED
+        } else {
+            types::PARTNERSHIP_UPDATED
+        };
+        events::record(
+            &txn,
+            principal,
+            kind,
+            &[model.organization_id, org.id],
+            pair,
+            serde_json::json!({
+                "uuid": pair,
+                "organization_id": model.organization_id,
+                "partner_organization_id": org.id,
+                "invitation_uuid": model.uuid,
+            }),
+        )
+        .await?;
+    }
+    record(
+        &txn,
+        principal,
+        types::PARTNERSHIP_INVITATION_RESOLVED,
+        &model,
+    )
+    .await?;
     let view = view(&txn, model, true).await?;
     txn.commit().await?;
     Ok(view)

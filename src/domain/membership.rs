@@ -10,6 +10,7 @@ use sea_orm::{
 use super::access::membership::{organization as authorize, role_change};
 use super::access::{Admin, Authorized};
 use super::error::{DomainError, DomainResult};
+use super::events::{self, NewEvent};
 use super::keys::UserKey;
 use super::validate::{PageBounds, too_many_results};
 use crate::auth::Principal;
@@ -124,6 +125,17 @@ pub async fn set(
     let membership = current_role(&txn, org.id, user.id)
         .await?
         .ok_or_else(|| DomainError::NotFound("membership vanished".into()))?;
+    events::append(
+        &txn,
+        principal,
+        NewEvent {
+            kind: events::types::MEMBER_SET,
+            organizations: vec![(&org).into()],
+            resource_id: user.id.to_string(),
+            state: events::state::membership(&membership),
+        },
+    )
+    .await?;
     txn.commit().await?;
     Ok(MembershipView {
         membership,
@@ -181,6 +193,17 @@ pub async fn remove(
     membership::Entity::delete_by_id(existing.id)
         .exec(&txn)
         .await?;
+    events::append(
+        &txn,
+        principal,
+        NewEvent {
+            kind: events::types::MEMBER_REMOVED,
+            organizations: vec![(&org).into()],
+            resource_id: user.id.to_string(),
+            state: events::state::role(org.id, user.id, &existing.role),
+        },
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }

@@ -13,6 +13,7 @@ use sea_orm::{
 use super::access::{self, Own, Read, Services};
 use super::availability::{self, Availability};
 use super::error::{DomainError, DomainResult};
+use super::events::{self, NewEvent, types};
 use super::keys::OrganizationKey;
 use super::membership::{self, Role};
 use super::validate::{
@@ -375,7 +376,9 @@ pub async fn create_within(
     .insert(&txn)
     .await?;
     membership::upsert(&txn, model.id, user_id, Role::Owner).await?;
+    let event = changed(types::ORGANIZATION_CREATED, &model);
     let view = view(&txn, model).await?;
+    events::append(&txn, principal, event).await?;
     txn.commit().await?;
     Ok(view)
 }
@@ -474,9 +477,21 @@ pub async fn update_within(
     }
     active.updated_at = Set(super::now());
     let model = active.update(&txn).await?;
+    let event = changed(types::ORGANIZATION_UPDATED, &model);
     let view = view(&txn, model).await?;
+    events::append(&txn, principal, event).await?;
     txn.commit().await?;
     Ok(view)
+}
+
+/// The event of a change to the organization row itself.
+pub(crate) fn changed(kind: &'static str, model: &organization::Model) -> NewEvent {
+    NewEvent {
+        kind,
+        organizations: vec![model.into()],
+        resource_id: model.uuid.to_string(),
+        state: events::state::organization(model),
+    }
 }
 
 /// Ids from `id` up to the root, `id` first.
@@ -509,9 +524,13 @@ pub async fn delete(db: &Db, principal: &Principal, id: i64) -> DomainResult<()>
             ),
         });
     }
+    let last = access::load(&txn, &own).await?;
     organization::Entity::delete_by_id(own.organization_id())
         .exec(&txn)
         .await?;
+    let mut event = changed(types::ORGANIZATION_DELETED, &last);
+    event.state = events::state::deleted_organization(&last);
+    events::append(&txn, principal, event).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -590,7 +609,9 @@ pub async fn set_state(
     active.state = Set(state.as_str().to_string());
     active.updated_at = Set(super::now());
     let model = active.update(&txn).await?;
+    let event = changed(types::ORGANIZATION_STATE_CHANGED, &model);
     let view = view(&txn, model).await?;
+    events::append(&txn, principal, event).await?;
     txn.commit().await?;
     Ok(view)
 }
@@ -738,7 +759,13 @@ pub async fn set_location(
     active.location_latitude = Set(Some(location.latitude));
     active.location_longitude = Set(Some(location.longitude));
     active.updated_at = Set(super::now());
-    active.update(&txn).await?;
+    let model = active.update(&txn).await?;
+    events::append(
+        &txn,
+        principal,
+        changed(types::ORGANIZATION_LOCATION_CHANGED, &model),
+    )
+    .await?;
     txn.commit().await?;
     Ok(location)
 }
@@ -751,7 +778,13 @@ pub async fn delete_location(db: &Db, principal: &Principal, id: i64) -> DomainR
     active.location_latitude = Set(None);
     active.location_longitude = Set(None);
     active.updated_at = Set(super::now());
-    active.update(&txn).await?;
+    let model = active.update(&txn).await?;
+    events::append(
+        &txn,
+        principal,
+        changed(types::ORGANIZATION_LOCATION_CHANGED, &model),
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }

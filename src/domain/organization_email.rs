@@ -38,6 +38,12 @@ pub async fn set_organization_email(
     active.email = Set((!email.is_empty()).then_some(email));
     active.updated_at = Set(super::now());
     let model = active.update(&txn).await?;
+    super::events::append(
+        &txn,
+        principal,
+        super::organization::changed(super::events::types::ORGANIZATION_UPDATED, &model),
+    )
+    .await?;
     txn.commit().await?;
     Ok(model)
 }

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::access::{self, Authorized, Own, Services};
 use super::error::{DomainError, DomainResult};
+use super::events::{self, types};
 use super::keys::UserKey;
 use super::membership::{self, Role};
 use super::organization::{self, OrganizationView};
@@ -163,6 +164,15 @@ pub async fn invite(
         Err(e) if organization::is_unique_violation(&e) => return Err(exists()),
         Err(e) => return Err(e.into()),
     };
+    events::record(
+        &txn,
+        principal,
+        types::OWNER_INVITATION_CREATED,
+        &[organization_id],
+        invitation.uuid,
+        events::state::owner_invitation(&invitation),
+    )
+    .await?;
     txn.commit().await?;
     Ok(OwnerInvitationView {
         invitation,
@@ -192,7 +202,16 @@ pub async fn accept(
     if invitation.accepted_at.is_none() {
         let mut active = invitation.into_active_model();
         active.accepted_at = Set(Some(super::now()));
-        active.update(&txn).await?;
+        let accepted = active.update(&txn).await?;
+        events::record(
+            &txn,
+            principal,
+            types::OWNER_INVITATION_ACCEPTED,
+            &[accepted.organization_id],
+            accepted.uuid,
+            events::state::owner_invitation(&accepted),
+        )
+        .await?;
     }
     txn.commit().await?;
     Ok(())
@@ -208,16 +227,31 @@ pub async fn remove_invitation(
     let organization_id = require_own(&txn, principal, organization_id)
         .await?
         .organization_id();
-    let removed = owner_invitation::Entity::delete_many()
+    let open = owner_invitation::Entity::find()
         .filter(owner_invitation::Column::OrganizationId.eq(organization_id))
         .filter(owner_invitation::Column::UserId.eq(user_id))
         .filter(owner_invitation::Column::AcceptedAt.is_null())
+        .all(&txn)
+        .await?;
+    let removed = owner_invitation::Entity::delete_many()
+        .filter(owner_invitation::Column::Id.is_in(open.iter().map(|i| i.id)))
         .exec(&txn)
         .await?;
     if removed.rows_affected == 0 {
         return Err(DomainError::NotFound(
             "no open invitation for that user".into(),
         ));
+    }
+    for invitation in &open {
+        events::record(
+            &txn,
+            principal,
+            types::OWNER_INVITATION_REMOVED,
+            &[organization_id],
+            invitation.uuid,
+            events::state::owner_invitation(invitation),
+        )
+        .await?;
     }
     txn.commit().await?;
     Ok(())
@@ -236,6 +270,15 @@ pub async fn add(
     user_by_id(&txn, user_id).await?;
     membership::lock_organization(&txn, organization_id).await?;
     membership::upsert(&txn, organization_id, user_id, Role::Owner).await?;
+    events::record(
+        &txn,
+        principal,
+        types::OWNER_ADDED,
+        &[organization_id],
+        user_id,
+        events::state::role(organization_id, user_id, Role::Owner.as_str()),
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }
@@ -266,6 +309,15 @@ pub async fn remove(
     membership_entity::Entity::delete_by_id(row.id)
         .exec(&txn)
         .await?;
+    events::record(
+        &txn,
+        principal,
+        types::OWNER_REMOVED,
+        &[organization_id],
+        user_id,
+        events::state::role(organization_id, user_id, &row.role),
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }

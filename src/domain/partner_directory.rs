@@ -17,6 +17,7 @@ use super::access::directory::{
     self as access, InviteGuests, OpensDirectory, ReadDirectory, WriteDirectory,
 };
 use super::error::{DomainError, DomainResult};
+use super::events;
 pub use super::partner_search::SearchField;
 use super::validate::{Violations, is_country_code, is_email, rule};
 use crate::auth::Principal;
@@ -416,6 +417,7 @@ pub async fn create(
     };
     input.apply(&mut model);
     let stored = model.insert(&txn).await?;
+    record(&txn, principal, events::types::PARTNER_CREATED, &stored).await?;
     txn.commit().await?;
     Ok(stored)
 }
@@ -444,6 +446,7 @@ pub async fn update(
     input.apply(&mut model);
     model.updated_at = Set(super::now());
     let stored = model.update(&txn).await?;
+    record(&txn, principal, events::types::PARTNER_UPDATED, &stored).await?;
     txn.commit().await?;
     Ok(stored)
 }
@@ -458,6 +461,7 @@ pub async fn delete(
     let target = write(&txn, principal, scope).await?;
     let found = find(&txn, &target, partner_id).await?;
     partner::Entity::delete_by_id(found.id).exec(&txn).await?;
+    record(&txn, principal, events::types::PARTNER_DELETED, &found).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -500,8 +504,9 @@ pub async fn invite(
         });
     }
     let expires = super::now() + chrono::Duration::days(RECORD_INVITATION_DAYS);
-    super::guest::send(&txn, &host, &found.email, expires, None).await?;
+    super::guest::send(&txn, principal, &host, &found.email, expires, None).await?;
     let stored = find(&txn, &host, partner_id).await?;
+    record(&txn, principal, events::types::PARTNER_INVITED, &stored).await?;
     txn.commit().await?;
     Ok(stored)
 }
@@ -510,28 +515,65 @@ pub async fn invite(
 /// yet (`guest` is the organization that accepted).
 pub(crate) async fn invitation_status_changed(
     conn: &impl ConnectionTrait,
+    principal: &Principal,
     host: i64,
     email: &str,
     status: InvitationStatus,
     guest: Option<Uuid>,
 ) -> DomainResult<()> {
-    let mut update = partner::Entity::update_many()
-        .col_expr(
-            partner::Column::InvitationStatus,
-            Expr::value(status.as_str()),
-        )
-        .col_expr(partner::Column::UpdatedAt, Expr::value(super::now()))
+    let changing: Vec<i64> = partner::Entity::find()
+        .select_only()
+        .column(partner::Column::Id)
         .filter(partner::Column::OrganizationId.eq(host))
         .filter(partner::Column::EmailFolded.eq(email.trim().to_lowercase()))
         .filter(
             sea_orm::Condition::any()
                 .add(partner::Column::InvitationStatus.is_null())
                 .add(partner::Column::InvitationStatus.ne(InvitationStatus::Accepted.as_str())),
-        );
+        )
+        .into_tuple()
+        .all(conn)
+        .await?;
+    if changing.is_empty() {
+        return Ok(());
+    }
+    let mut update = partner::Entity::update_many()
+        .col_expr(
+            partner::Column::InvitationStatus,
+            Expr::value(status.as_str()),
+        )
+        .col_expr(partner::Column::UpdatedAt, Expr::value(super::now()))
+        .filter(partner::Column::Id.is_in(changing.clone()));
     if let Some(guest) = guest {
         update = update.col_expr(partner::Column::GuestOrganizationId, Expr::value(guest));
     }
     update.exec(conn).await?;
+    let changed = partner::Entity::find()
+        .filter(partner::Column::Id.is_in(changing))
+        .all(conn)
+        .await?;
+    for record_row in &changed {
+        record(conn, principal, events::types::PARTNER_UPDATED, record_row).await?;
+    }
+    Ok(())
+}
+
+/// The event of a change to a directory record.
+async fn record(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    kind: &'static str,
+    row: &partner::Model,
+) -> DomainResult<()> {
+    events::record(
+        conn,
+        principal,
+        kind,
+        &[row.organization_id],
+        row.uuid,
+        events::state::partner(row),
+    )
+    .await?;
     Ok(())
 }
 

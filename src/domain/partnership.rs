@@ -15,6 +15,7 @@ use sea_orm::{
 
 use super::access::{self, Admin, Authorized, Need, Read};
 use super::error::{DomainError, DomainResult};
+use super::events::{self, types};
 use super::giosg::{self, OrganizationRef};
 use super::invitation::{self, InvitationView};
 use super::organization::model_from_row as organization_model;
@@ -416,9 +417,29 @@ pub async fn update_partnership(
         visible_to_everyone: None,
     };
     let row = change(&txn, row, changes).await?;
+    record(&txn, principal, types::PARTNERSHIP_UPDATED, &row).await?;
     let view = one_view(&txn, row).await?;
     txn.commit().await?;
     Ok(view)
+}
+
+/// The event of a change to one side's row, which concerns both organizations.
+pub(crate) async fn record(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    kind: &'static str,
+    row: &partnership::Model,
+) -> DomainResult<()> {
+    events::record(
+        conn,
+        principal,
+        kind,
+        &[row.organization_id, row.partner_organization_id],
+        row.uuid,
+        events::state::partnership(row),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Deletes both sides' rows of the partnership between two organizations.
@@ -443,8 +464,9 @@ pub async fn delete_partnership(
     let txn = db.begin_write().await?;
     let (grant, org) =
         access::giosg::organization::<Admin>(&txn, principal, organization_id).await?;
-    let (_, partner) = find_partnership(&txn, &grant, partner_id).await?;
+    let (row, partner) = find_partnership(&txn, &grant, partner_id).await?;
     remove_pair(&txn, org.id, partner.id).await?;
+    record(&txn, principal, types::PARTNERSHIP_DELETED, &row).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -589,6 +611,7 @@ pub async fn update_network(
         return Err(required("visible_to_everyone"));
     }
     let row = change(&txn, row, changes).await?;
+    record(&txn, principal, types::PARTNERSHIP_UPDATED, &row).await?;
     let view = one_network_view(&txn, row).await?;
     txn.commit().await?;
     Ok(view)
@@ -599,6 +622,7 @@ pub async fn delete_network(db: &Db, principal: &Principal, id: i64) -> DomainRe
     let txn = db.begin_write().await?;
     let row = find_network::<Admin>(&txn, principal, id).await?;
     remove_pair(&txn, row.organization_id, row.partner_organization_id).await?;
+    record(&txn, principal, types::PARTNERSHIP_DELETED, &row).await?;
     txn.commit().await?;
     Ok(())
 }

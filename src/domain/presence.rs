@@ -8,11 +8,13 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, Statement,
 };
 
 use super::access;
 use super::error::{DomainError, DomainResult};
+use super::events;
 use super::giosg;
 use super::keys::UserKey;
 use super::validate::Violations;
@@ -195,7 +197,7 @@ pub async fn register(
     expires_in: i64,
 ) -> DomainResult<(ClientView, bool)> {
     let txn = db.begin_write().await?;
-    let (_, target) =
+    let (grant, target) =
         access::presence::clients(&txn, principal, organization_id, user_uuid).await?;
     let mut v = Violations::default();
     v.required_text("client_id", client_id, CLIENT_ID_MAX_CHARS);
@@ -239,6 +241,15 @@ pub async fn register(
         .one(&txn)
         .await?
         .ok_or_else(|| giosg::not_found("Client"))?;
+    events::record(
+        &txn,
+        principal,
+        events::types::PRESENCE_CLIENT_REGISTERED,
+        &[grant.organization_id()],
+        target.uuid,
+        events::state::user_client(&model),
+    )
+    .await?;
     txn.commit().await?;
     Ok((
         ClientView {
@@ -259,7 +270,7 @@ pub async fn remove(
     client_id: &str,
 ) -> DomainResult<()> {
     let txn = db.begin_write().await?;
-    let (_, target) =
+    let (grant, target) =
         access::presence::clients(&txn, principal, organization_id, user_uuid).await?;
     let deleted = user_client::Entity::delete_many()
         .filter(user_client::Column::UserId.eq(target.id))
@@ -270,6 +281,15 @@ pub async fn remove(
     if deleted.rows_affected == 0 {
         return Err(giosg::not_found("Client"));
     }
+    events::record(
+        &txn,
+        principal,
+        events::types::PRESENCE_CLIENT_REMOVED,
+        &[grant.organization_id()],
+        target.uuid,
+        serde_json::json!({"user_id": target.id, "client_id": client_id}),
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }
@@ -325,6 +345,26 @@ pub async fn set_status(
         }
     }
     let model = active.update(&txn).await?;
+    // A user's status shows in every organization they belong to.
+    let organizations: Vec<i64> = membership::Entity::find()
+        .select_only()
+        .column(membership::Column::OrganizationId)
+        .filter(membership::Column::UserId.eq(model.id))
+        .order_by_asc(membership::Column::OrganizationId)
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    if !organizations.is_empty() {
+        events::record(
+            &txn,
+            principal,
+            events::types::PRESENCE_STATUS_CHANGED,
+            &organizations,
+            model.uuid,
+            events::state::user_status(&model),
+        )
+        .await?;
+    }
     txn.commit().await?;
     user(db.read(), model).await
 }

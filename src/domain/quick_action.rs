@@ -108,6 +108,15 @@ pub async fn replace(
         .await?;
     }
     let stored = load(&txn, organization_id).await?;
+    super::events::record(
+        &txn,
+        principal,
+        super::events::types::ORGANIZATION_QUICK_ACTIONS_CHANGED,
+        &[organization_id],
+        organization_id,
+        super::events::state::quick_actions(organization_id, &stored),
+    )
+    .await?;
     txn.commit().await?;
     Ok(stored)
 }

@@ -1,6 +1,7 @@
 //! Domain values to and from their proto messages, shared by services, REST and the CLI.
 
 use chrono::{DateTime, Utc};
+use prost_types::value::Kind;
 
 use crate::domain::availability::Counts;
 use crate::domain::avatar;
@@ -17,6 +18,27 @@ pub fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
         seconds: t.timestamp(),
         nanos: t.timestamp_subsec_nanos() as i32,
     }
+}
+
+/// JSON as a `google.protobuf.Value`.
+pub fn json_to_value(v: &serde_json::Value) -> prost_types::Value {
+    use serde_json::Value as J;
+    let kind = match v {
+        J::Null => Kind::NullValue(0),
+        J::Bool(b) => Kind::BoolValue(*b),
+        J::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
+        J::String(s) => Kind::StringValue(s.clone()),
+        J::Array(items) => Kind::ListValue(prost_types::ListValue {
+            values: items.iter().map(json_to_value).collect(),
+        }),
+        J::Object(map) => Kind::StructValue(prost_types::Struct {
+            fields: map
+                .iter()
+                .map(|(k, v)| (k.clone(), json_to_value(v)))
+                .collect::<std::collections::BTreeMap<_, _>>(),
+        }),
+    };
+    prost_types::Value { kind: Some(kind) }
 }
 
 pub fn state_to_proto(state: State) -> pb::OrganizationState {

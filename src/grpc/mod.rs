@@ -5,11 +5,11 @@ pub mod availability;
 pub mod billing;
 pub mod codec;
 pub mod convert;
+pub mod event;
 pub mod giosg;
 /// The framing of a unary gRPC request, checked before tonic reads it (protocol, in the
 /// transcoder crate).
 pub use orgd_transcode::framing;
-pub mod event;
 pub mod guest;
 pub mod invitation;
 pub mod membership;

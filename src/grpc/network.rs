@@ -1,12 +1,10 @@
 //! giosg's v3 network API (NetworkService): conversion only; the rules are the v5 mapping's,
 //! in `domain::invitation` and `domain::partnership`.
 
-use std::collections::BTreeMap;
-
 use prost_types::value::Kind;
 use tonic::{Request, Response, Status};
 
-use super::convert::timestamp;
+use super::convert::{json_to_value, timestamp};
 use super::giosg::display_name;
 use super::{principal, request_url};
 use crate::db::Db;
@@ -38,26 +36,6 @@ fn person(m: &user::Model) -> NetworkPerson {
         full_name: m.full_name.clone(),
         email: m.email.clone(),
     }
-}
-
-pub(super) fn json_to_value(v: &serde_json::Value) -> prost_types::Value {
-    use serde_json::Value as J;
-    let kind = match v {
-        J::Null => Kind::NullValue(0),
-        J::Bool(b) => Kind::BoolValue(*b),
-        J::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
-        J::String(s) => Kind::StringValue(s.clone()),
-        J::Array(items) => Kind::ListValue(prost_types::ListValue {
-            values: items.iter().map(json_to_value).collect(),
-        }),
-        J::Object(map) => Kind::StructValue(prost_types::Struct {
-            fields: map
-                .iter()
-                .map(|(k, v)| (k.clone(), json_to_value(v)))
-                .collect::<BTreeMap<_, _>>(),
-        }),
-    };
-    prost_types::Value { kind: Some(kind) }
 }
 
 fn value_to_json(v: &prost_types::Value) -> serde_json::Value {

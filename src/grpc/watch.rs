@@ -12,9 +12,8 @@ use tonic_types::{ErrorDetails, StatusExt};
 use super::convert::timestamp;
 use super::principal;
 use crate::domain::DomainError;
-use crate::domain::events::Event as LogEvent;
 use crate::domain::watch::{End, Filter, Hub, Item};
-use crate::proto::v1::{Event, Heartbeat};
+use crate::proto::v1::Heartbeat;
 
 /// The ErrorInfo reason of a stream ended by its full buffer; metadata `last_position`.
 pub const OVERFLOW_REASON: &str = "WATCH_BUFFER_OVERFLOW";
@@ -65,24 +64,6 @@ fn end_status(end: End) -> Status {
             ),
         ),
         End::Denied(e) | End::Failed(e) => Status::from(e),
-    }
-}
-
-pub fn event(e: &LogEvent) -> Event {
-    let state = match super::network::json_to_value(&e.state).kind {
-        Some(prost_types::value::Kind::StructValue(s)) => Some(s),
-        _ => None,
-    };
-    Event {
-        position: e.position,
-        r#type: e.kind.clone(),
-        organization_ids: e.organization_ids.clone(),
-        organization_uuids: e.organization_uuids.iter().map(|u| u.to_string()).collect(),
-        resource_id: e.resource_id.clone(),
-        state,
-        actor: e.actor.clone(),
-        request_id: e.request_id.clone(),
-        time: Some(timestamp(e.time)),
     }
 }
 

@@ -19,6 +19,7 @@
 //!   organization ([`giosg`], [`directory`]).
 
 pub mod directory;
+pub mod events;
 pub mod giosg;
 pub mod invitation;
 pub mod membership;

@@ -7,12 +7,17 @@
 //! payload, delivered at commit to every instance: a wake-up for watchers, never the truth
 //! (the table is). On SQLite, where one process owns the file, watchers are woken in-process.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement, Value};
 use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::entity::{event, organization};
+
+pub mod log;
+pub mod state;
 
 /// The PostgreSQL channel every committed event is announced on; payload: its position.
 pub const CHANNEL: &str = "orgd_events";
@@ -28,6 +33,7 @@ pub mod types {
     pub const ORGANIZATION_LOCATION_CHANGED: &str = "organization.location_changed";
     pub const ORGANIZATION_AVATAR_CHANGED: &str = "organization.avatar_changed";
     pub const ORGANIZATION_QUICK_ACTIONS_CHANGED: &str = "organization.quick_actions_changed";
+    /// Owner and member events name the user by int64 id as resource.
     pub const OWNER_ADDED: &str = "owner.added";
     pub const OWNER_REMOVED: &str = "owner.removed";
     pub const OWNER_INVITATION_CREATED: &str = "owner_invitation.created";
@@ -39,13 +45,17 @@ pub mod types {
     pub const PARTNERSHIP_UPDATED: &str = "partnership.updated";
     pub const PARTNERSHIP_DELETED: &str = "partnership.deleted";
     pub const PARTNERSHIP_INVITATION_CREATED: &str = "partnership_invitation.created";
-    /// Accepted, rejected or cancelled: `state.status` says which.
+    /// Accepted or rejected: `state.status` (1, 2) says which.
     pub const PARTNERSHIP_INVITATION_RESOLVED: &str = "partnership_invitation.resolved";
-    pub const GUEST_INVITATION_CREATED: &str = "guest_invitation.created";
+    /// Withdrawn by its sender while pending (the row is deleted).
+    pub const PARTNERSHIP_INVITATION_CANCELLED: &str = "partnership_invitation.cancelled";
+    /// Sent, or sent again (`state.last_invitation_sent_at`).
+    pub const GUEST_INVITATION_SENT: &str = "guest_invitation.sent";
     pub const GUEST_INVITATION_ACCEPTED: &str = "guest_invitation.accepted";
+    /// Made (or restored) by an accepted invitation.
     pub const GUEST_CONNECTION_CREATED: &str = "guest_connection.created";
     pub const GUEST_CONNECTION_UPDATED: &str = "guest_connection.updated";
-    /// A directory record (organization partner).
+    /// A directory record (organization partner); an invitation's progress updates it.
     pub const PARTNER_CREATED: &str = "partner.created";
     pub const PARTNER_UPDATED: &str = "partner.updated";
     pub const PARTNER_DELETED: &str = "partner.deleted";
@@ -76,7 +86,8 @@ pub mod types {
         PARTNERSHIP_DELETED,
         PARTNERSHIP_INVITATION_CREATED,
         PARTNERSHIP_INVITATION_RESOLVED,
-        GUEST_INVITATION_CREATED,
+        PARTNERSHIP_INVITATION_CANCELLED,
+        GUEST_INVITATION_SENT,
         GUEST_INVITATION_ACCEPTED,
         GUEST_CONNECTION_CREATED,
         GUEST_CONNECTION_UPDATED,
@@ -148,6 +159,62 @@ impl From<event::Model> for Event {
     }
 }
 
+/// The organizations `ids` (in that order) by both ids; a deleted one is left out.
+pub async fn org_refs<C: ConnectionTrait>(conn: &C, ids: &[i64]) -> Result<Vec<OrgRef>, DbErr> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    let found: Vec<(i64, Uuid)> = organization::Entity::find()
+        .select_only()
+        .column(organization::Column::Id)
+        .column(organization::Column::Uuid)
+        .filter(organization::Column::Id.is_in(ids.iter().copied()))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let mut refs = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some((id, uuid)) = found.iter().find(|(f, _)| f == id)
+            && !refs.iter().any(|r: &OrgRef| r.id == *id)
+        {
+            refs.push(OrgRef {
+                id: *id,
+                uuid: *uuid,
+            });
+        }
+    }
+    Ok(refs)
+}
+
+/// [`append`] for a write that knows its organizations by int64 id only.
+pub async fn record<C: ConnectionTrait>(
+    txn: &C,
+    principal: &Principal,
+    kind: &'static str,
+    organization_ids: &[i64],
+    resource_id: impl ToString,
+    state: serde_json::Value,
+) -> Result<i64, DbErr> {
+    let organizations = org_refs(txn, organization_ids).await?;
+    append(
+        txn,
+        principal,
+        NewEvent {
+            kind,
+            organizations,
+            resource_id: resource_id.to_string(),
+            state,
+        },
+    )
+    .await
+}
+
+/// Off only when the operator turned the log off to measure its cost (`--change-log
+/// false`): a process-wide switch because it is one, set once at start-up.
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+pub fn set_enabled(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+}
+
 /// How Event.actor names a principal.
 pub fn actor(principal: &Principal) -> String {
     match principal {
@@ -164,16 +231,20 @@ pub async fn append<C: ConnectionTrait>(
     principal: &Principal,
     event: NewEvent,
 ) -> Result<i64, DbErr> {
+    if !ENABLED.load(Ordering::Relaxed) {
+        return Ok(0);
+    }
     let NewEvent {
         kind,
         organizations,
         resource_id,
         state,
     } = event;
-    debug_assert!(
-        !organizations.is_empty(),
-        "an event concerns an organization"
-    );
+    if organizations.is_empty() {
+        return Err(DbErr::Custom(format!(
+            "a {kind} event concerns no organization"
+        )));
+    }
     let ids: Vec<i64> = organizations.iter().map(|o| o.id).collect();
     let uuids: Vec<String> = organizations.iter().map(|o| o.uuid.to_string()).collect();
     let mut values: Vec<Value> = vec![
