@@ -1,10 +1,13 @@
 //! WatchEvents (issue 18) on both backends: completeness and order under concurrent
-//! writes, resume, access, a slow consumer, the stream bounds, and Server-Sent Events.
+//! writes, resume, access, a slow consumer, the stream bounds, Server-Sent Events, Connect
+//! server streaming, and writes through the API reaching watchers on every instance (a
+//! second one on the same PostgreSQL database).
 //!
-//! The events are appended through `orgd::domain::events::append` in transactions of a
+//! Most events are appended through `orgd::domain::events::append` in transactions of a
 //! second connection to the server's own database (a writer other than the server: on
 //! SQLite the server learns of it from the table at its next read, on PostgreSQL from
-//! NOTIFY), so that these tests do not depend on which writes append what.
+//! NOTIFY), so that those tests do not depend on which writes append what;
+//! `api_writes_reach_watchers_on_every_instance` covers the whole path from a REST write.
 
 mod common;
 
@@ -415,6 +418,192 @@ async fn server_sent_events_carry_the_position_as_id_and_resume_from_last_event_
             .unwrap();
         assert_eq!(r.status(), 403);
         let _: HashSet<i64> = HashSet::new();
+    })
+    .await;
+}
+
+/// The positions in `org`'s audit log (ListEvents, through the REST binding) after `after`.
+async fn logged_after(app: &App, token: &str, org: i64, after: i64) -> Vec<i64> {
+    let mut out = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let path = format!("/api/v1/organization/{org}/events/log?pageSize=100&cursor={cursor}");
+        let r = app
+            .rest(
+                reqwest::Method::GET,
+                &path,
+                common::Auth::Bearer(token),
+                None,
+            )
+            .await;
+        r.assert_status(200);
+        for e in r.json["events"].as_array().cloned().unwrap_or_default() {
+            let p = &e["position"];
+            let p = p.as_i64().or_else(|| p.as_str()?.parse().ok()).unwrap();
+            if p > after {
+                out.push(p);
+            }
+        }
+        match r.json["next"].as_str() {
+            Some(next) => cursor = common::urlencode(next),
+            None => break,
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Writes through the API (REST, the owner's token) reach a watcher on the instance that
+/// committed them and, on PostgreSQL, one on a second instance over the same database
+/// (its hub is woken by NOTIFY alone): each sees exactly the audit log's new events, in
+/// order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_writes_reach_watchers_on_every_instance() {
+    for_each_backend_with(configure, |app| async move {
+        let owner = app.user("owner").await;
+        let a = org(&app, &owner.token, "A").await;
+        app.set_state(&a.id.to_string(), "active").await;
+
+        // A second instance on the same database (PostgreSQL only: SQLite is one process's).
+        let second = match app.backend {
+            common::Backend::Postgres => {
+                let mut c = orgd::config::Config::new(
+                    "127.0.0.1:0".parse().unwrap(),
+                    app.database_url.clone(),
+                );
+                configure(&mut c);
+                // Longer than the test waits: only NOTIFY can wake this instance's hub.
+                c.watch.heartbeat = Duration::from_secs(120);
+                Some(orgd::server::Server::start(c).await.unwrap())
+            }
+            common::Backend::Sqlite => None,
+        };
+        let instances: Vec<App> = std::iter::once(app.clone())
+            .chain(
+                second
+                    .iter()
+                    .map(|s| App::for_server(app.backend, s.local_addr(), &app.database_url)),
+            )
+            .collect();
+
+        let before = logged_after(&app, &owner.token, a.id, 0)
+            .await
+            .last()
+            .copied()
+            .unwrap_or(0);
+        // From `before`, so an event committed while a watcher still catches up is read
+        // from the table; the rest can only come from its hub.
+        let mut streams = Vec::new();
+        for instance in &instances {
+            streams.push(watch(instance, &owner.token, a.id, Some(before)).await.unwrap());
+        }
+        const WRITES: usize = 20;
+        for i in 0..WRITES {
+            let r = app
+                .rest(
+                    reqwest::Method::PUT,
+                    &format!("/api/v1/organization/{}/quick-actions", a.id),
+                    common::Auth::Bearer(&owner.token),
+                    Some(&serde_json::json!([{"name": format!("Call {i}"), "color": "red", "icon": "phone"}])),
+                )
+                .await;
+            assert!(r.status.is_success(), "{}: {}", r.status, r.text);
+        }
+        let logged = logged_after(&app, &owner.token, a.id, before).await;
+        assert!(logged.len() >= WRITES, "{} events logged", logged.len());
+        for (i, s) in streams.iter_mut().enumerate() {
+            assert_eq!(positions(s, logged.len()).await, logged, "instance {i}");
+        }
+        drop(streams);
+        if let Some(s) = second {
+            s.shutdown().await;
+        }
+    })
+    .await;
+}
+
+/// The Connect envelope of one message.
+fn envelope(flags: u8, data: &[u8]) -> Vec<u8> {
+    let mut out = vec![flags];
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+/// Reads `r` until its next whole Connect envelope: (flags, JSON).
+async fn next_envelope(r: &mut reqwest::Response, buf: &mut Vec<u8>) -> (u8, serde_json::Value) {
+    loop {
+        if buf.len() >= 5 {
+            let len = u32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]) as usize;
+            if buf.len() >= 5 + len {
+                let flags = buf[0];
+                let json = serde_json::from_slice(&buf[5..5 + len]).unwrap();
+                buf.drain(..5 + len);
+                return (flags, json);
+            }
+        }
+        let chunk = tokio::time::timeout(Duration::from_secs(30), r.chunk())
+            .await
+            .expect("a message within 30 s")
+            .unwrap()
+            .expect("the stream goes on");
+        buf.extend_from_slice(&chunk);
+    }
+}
+
+/// WatchEvents over Connect server streaming (application/connect+json): each message
+/// arrives as it is committed, heartbeats included; a refusal is the end-of-stream message.
+#[tokio::test]
+async fn connect_streams_each_event_as_it_commits() {
+    for_each_backend_with(configure, |app| async move {
+        let owner = app.user("owner").await;
+        let other = app.user("other").await;
+        let a = org(&app, &owner.token, "A").await;
+        let open = |token: String, organization_id: i64| {
+            app.http
+                .post(app.url("/orgd.v1.OrganizationEventService/WatchOrganizationEvents"))
+                .header("content-type", "application/connect+json")
+                .header("connect-protocol-version", "1")
+                .bearer_auth(token)
+                .body(envelope(
+                    0,
+                    serde_json::json!({"organizationID": organization_id})
+                        .to_string()
+                        .as_bytes(),
+                ))
+                .send()
+        };
+        let mut r = open(owner.token.clone(), a.id).await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/connect+json");
+        let mut buf = Vec::new();
+        // A heartbeat: caught up and registered.
+        loop {
+            let (flags, m) = next_envelope(&mut r, &mut buf).await;
+            assert_eq!(flags, 0, "{m}");
+            if m.get("heartbeat").is_some() {
+                break;
+            }
+        }
+        let written = write(&app, &a, 3, 1).await;
+        let mut seen = Vec::new();
+        while seen.len() < written.len() {
+            let (flags, m) = next_envelope(&mut r, &mut buf).await;
+            assert_eq!(flags, 0, "{m}");
+            if let Some(e) = m.get("event") {
+                assert_eq!(e["type"], events::types::ORGANIZATION_UPDATED, "{m}");
+                seen.push(e["position"].as_str().unwrap().parse::<i64>().unwrap());
+            }
+        }
+        assert_eq!(seen, written);
+        drop(r);
+
+        // Another tenant: no message, only the end of the stream with the error.
+        let mut r = open(other.token.clone(), a.id).await.unwrap();
+        assert_eq!(r.status(), 200);
+        let (flags, end) = next_envelope(&mut r, &mut Vec::new()).await;
+        assert_eq!(flags, 0x02, "{end}");
+        assert_eq!(end["error"]["code"], "permission_denied", "{end}");
     })
     .await;
 }

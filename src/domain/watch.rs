@@ -549,11 +549,15 @@ async fn read_loop(hub: Weak<Hub>, mut committed: watch::Receiver<u64>) {
                 tracing::warn!(error = %e, "reading the change log for watchers");
             }
         }
-        tokio::select! {
-            changed = wake.changed() => if changed.is_err() { return },
-            _ = committed.changed() => {},
-            _ = tokio::time::sleep(Duration::from_secs(5)) => {
-                if hub.strong_count() == 0 { return }
+        // Only a wake-up reads: with no watcher there is no one to read for, and a
+        // watcher's heartbeat pokes (a lost notification waits at most one heartbeat).
+        loop {
+            tokio::select! {
+                changed = wake.changed() => if changed.is_err() { return } else { break },
+                _ = committed.changed() => break,
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {
+                    if hub.strong_count() == 0 { return }
+                }
             }
         }
     }
