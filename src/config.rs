@@ -61,6 +61,8 @@ pub struct Config {
     pub max_children: u64,
     /// Organizations one user may belong to (`limits::DEFAULT_MAX_ORGANIZATIONS_PER_USER`).
     pub max_organizations_per_user: u64,
+    /// WatchEvents: heartbeat interval, buffer per stream, streams per caller and server.
+    pub watch: crate::domain::watch::WatchConfig,
 }
 
 #[derive(Clone, Debug)]
@@ -94,6 +96,7 @@ impl Config {
             change_log: true,
             max_children: crate::limits::DEFAULT_MAX_CHILDREN,
             max_organizations_per_user: crate::limits::DEFAULT_MAX_ORGANIZATIONS_PER_USER,
+            watch: crate::domain::watch::WatchConfig::default(),
         }
     }
 

@@ -123,11 +123,11 @@ const SERVICES: &[&str] = &[
     <PartnershipInvitationServiceServer<Invitations> as NamedService>::NAME,
     <NetworkServiceServer<Network> as NamedService>::NAME,
     <PresenceServiceServer<Presences> as NamedService>::NAME,
+    <EventServiceServer<Events> as NamedService>::NAME,
+    <OrganizationEventServiceServer<Events> as NamedService>::NAME,
     <OrganizationPartnerServiceServer<Partners> as NamedService>::NAME,
     <OAuthServiceServer<OAuth> as NamedService>::NAME,
     <GuestConnectionServiceServer<Guests> as NamedService>::NAME,
-    <EventServiceServer<Events> as NamedService>::NAME,
-    <OrganizationEventServiceServer<Events> as NamedService>::NAME,
 ];
 
 /// The application with the bounds of `config` (in flight, lists read whole, response
@@ -262,14 +262,15 @@ async fn build(db: Db, config: &Config, schema: SchemaGate) -> Result<(Router, P
         service!(PresenceServiceServer, Presences { db: db.clone() }),
         &bounds,
     );
+    let hub = crate::domain::watch::Hub::start(db.clone(), config.watch.clone());
+    let events = || Events {
+        db: db.clone(),
+        hub: hub.clone(),
+    };
+    grpc = grpc_route(grpc, service!(EventServiceServer, events()), &bounds);
     grpc = grpc_route(
         grpc,
-        service!(EventServiceServer, Events { db: db.clone() }),
-        &bounds,
-    );
-    grpc = grpc_route(
-        grpc,
-        service!(OrganizationEventServiceServer, Events { db: db.clone() }),
+        service!(OrganizationEventServiceServer, events()),
         &bounds,
     );
     grpc = grpc_route(

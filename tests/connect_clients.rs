@@ -215,3 +215,49 @@ async fn buf_curl_speaks_each_protocol_through_reflection() {
     })
     .await;
 }
+
+/// WatchEvents in Chromium: a real `EventSource` on the SSE binding (`id:` is the
+/// position) and a gRPC-Web server stream from connect-web, both while the page writes.
+#[tokio::test]
+async fn watch_in_chromium_with_event_source_and_grpc_web() {
+    if !node_ready() || !required(chromium().is_file(), "Chromium (apt-get install chromium)") {
+        return;
+    }
+    for_each_backend(|app| async move {
+        let dir = TempDir::new();
+        let owner = app.user("js-watcher").await;
+        let org = common::id_of(&app.org(&owner.token, "Watched in Chromium").await);
+        let mut command = tokio::process::Command::new("node");
+        command
+            .arg(js_dir().join("browser.mjs"))
+            .current_dir(js_dir())
+            .env("CHROMIUM", chromium())
+            .env("ORGD_PAGE", "watch-page.mjs")
+            .env("ORGD_RESULTS", "2")
+            .env("ORGD_URL", app.endpoint())
+            .env("ORGD_TOKEN", &owner.token)
+            .env("ORGD_OTHER_TOKEN", "")
+            .env("ORGD_HEADER_TOKEN", &owner.token)
+            .env("ORGD_ORG", org.to_string())
+            .env("ORGD_DESCRIPTORS", descriptors(&dir));
+        let out = run(command, Duration::from_secs(180)).await;
+        let lines: Vec<Value> = out
+            .stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        assert!(out.ok, "watch-page failed:\n{}\n{}", out.stdout, out.stderr);
+        assert_eq!(labels(&lines), ["web-event-source", "web-grpc-web-watch"]);
+        for line in &lines {
+            assert_eq!(line["ok"], true, "{line}");
+        }
+        assert_eq!(lines[0]["ids"].as_array().unwrap().len(), 3, "{}", lines[0]);
+        assert_eq!(
+            lines[1]["positions"].as_array().unwrap().len(),
+            3,
+            "{}",
+            lines[1]
+        );
+    })
+    .await;
+}

@@ -44,6 +44,10 @@ pub struct Db {
     read_only: bool,
     /// The server's metrics: every statement is timed into them.
     metrics: Arc<Metrics>,
+    /// SQLite: bumped each time the writer connection comes back from a write, after its
+    /// commit (the change log's watchers read then). Never bumped on PostgreSQL, whose
+    /// commits are announced by NOTIFY to every instance.
+    committed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// How to open a database, beyond its URL.
@@ -238,7 +242,8 @@ impl Db {
                 let pages = bytes.div_ceil(SQLITE_PAGE_BYTES).max(1);
                 writer_options = writer_options.pragma("max_page_count", pages.to_string());
             }
-            let write_pool = writer::sqlite_pool()
+            let committed = Arc::new(tokio::sync::watch::channel(0).0);
+            let write_pool = writer::sqlite_pool(committed.clone())
                 .connect_with(writer_options)
                 .await
                 .map_err(|e| sqlite_open_error(&options, e))?;
@@ -271,6 +276,7 @@ impl Db {
                 write,
                 read_only: db_options.read_only,
                 metrics,
+                committed,
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url).map_err(db_err)?;
@@ -294,6 +300,7 @@ impl Db {
                 write: conn,
                 read_only: db_options.read_only,
                 metrics,
+                committed: Arc::new(tokio::sync::watch::channel(0).0),
             })
         } else {
             Err(DbErr::Custom(format!(
@@ -476,6 +483,11 @@ impl Db {
             }
         };
         vec![main]
+    }
+
+    /// Changes after each write the SQLite writer committed (see the field).
+    pub fn committed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.committed.subscribe()
     }
 
     pub fn backend(&self) -> DatabaseBackend {

@@ -9,17 +9,22 @@
 use sea_orm::sqlx::Connection;
 use sea_orm::sqlx::sqlite::{SqliteConnection, SqlitePoolOptions};
 
-/// The writer's pool: one connection, checked each time it is released.
-pub fn sqlite_pool() -> SqlitePoolOptions {
+/// The writer's pool: one connection, checked each time it is released; each release
+/// after a write bumps `committed` (its transaction has committed or rolled back by then).
+pub fn sqlite_pool(
+    committed: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+) -> SqlitePoolOptions {
     SqlitePoolOptions::new()
         .max_connections(1)
         .min_connections(1)
         // An embedded database has no link to lose: a ping before every acquire would be one
         // more round trip to the connection's worker thread per write.
         .test_before_acquire(false)
-        .after_release(|conn, _| {
+        .after_release(move |conn, _| {
+            let committed = committed.clone();
             Box::pin(async move {
                 let clean = is_clean(conn).await;
+                committed.send_modify(|n| *n = n.wrapping_add(1));
                 if !clean {
                     tracing::warn!(
                         "the SQLite writer came back inside a transaction: closing it, \

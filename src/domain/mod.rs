@@ -26,6 +26,7 @@ pub mod token;
 pub mod trial;
 pub mod user;
 pub mod validate;
+pub mod watch;
 
 pub use error::{DomainError, DomainResult};
 

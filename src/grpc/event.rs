@@ -1,26 +1,28 @@
 //! The change log's two services (giosg's EventService, GroupAlarm's
-//! OrganizationEventService): conversion only; the rules are in `domain::events`.
-//! WatchEvents is the watch work's (issue 18, part 2); until it lands it is UNIMPLEMENTED.
+//! OrganizationEventService): conversion only; the rules are in `domain::events`
+//! (ListEvents) and `domain::watch` (WatchEvents).
 
-use std::pin::Pin;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tonic::codegen::tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::convert::{json_to_value, timestamp};
 use super::principal;
+use super::watch::{self, Stream};
 use crate::db::Db;
 use crate::domain::DomainError;
 use crate::domain::events::Event as DomainEvent;
 use crate::domain::events::log::{self, ListRequest};
 use crate::domain::giosg::OrganizationRef;
+use crate::domain::watch::{Filter, Hub, Item};
 use crate::proto::v1::event_service_server::EventService;
 use crate::proto::v1::organization_event_service_server::OrganizationEventService;
 use crate::proto::v1::*;
 
 pub struct Events {
     pub db: Db,
+    pub hub: Arc<Hub>,
 }
 
 /// An event as both surfaces show it.
@@ -77,12 +79,6 @@ async fn list(
     Ok(log::list(db, principal, organization, request).await?)
 }
 
-type Unimplemented<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
-
-fn watch_unimplemented() -> Status {
-    Status::unimplemented("WatchEvents is not served yet")
-}
-
 #[tonic::async_trait]
 impl EventService for Events {
     async fn list_events(
@@ -111,14 +107,32 @@ impl EventService for Events {
         }))
     }
 
-    type WatchEventsStream = Unimplemented<WatchEventsResponse>;
+    type WatchEventsStream = Stream<WatchEventsResponse>;
 
     async fn watch_events(
         &self,
         req: Request<WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
-        principal(&req)?;
-        Err(watch_unimplemented())
+        let body = req.get_ref();
+        // An unknown or malformed UUID is refused as no access (permission first).
+        let organization_id = watch::organization_by_uuid(&self.db, &body.organization_id)
+            .await?
+            .unwrap_or(0);
+        let filter = Filter {
+            organization_id,
+            include_subtree: body.include_subtree,
+            types: body.types.clone(),
+            after: body.after_position,
+        };
+        watch::watch(&self.hub, &req, filter, |item| WatchEventsResponse {
+            kind: Some(match item {
+                Item::Event(e) => watch_events_response::Kind::Event(event(&e)),
+                Item::Heartbeat { position } => {
+                    watch_events_response::Kind::Heartbeat(watch::heartbeat(position))
+                }
+            }),
+        })
+        .await
     }
 }
 
@@ -150,13 +164,31 @@ impl OrganizationEventService for Events {
         }))
     }
 
-    type WatchOrganizationEventsStream = Unimplemented<WatchOrganizationEventsResponse>;
+    type WatchOrganizationEventsStream = Stream<WatchOrganizationEventsResponse>;
 
     async fn watch_organization_events(
         &self,
         req: Request<WatchOrganizationEventsRequest>,
     ) -> Result<Response<Self::WatchOrganizationEventsStream>, Status> {
-        principal(&req)?;
-        Err(watch_unimplemented())
+        let body = req.get_ref();
+        let filter = Filter {
+            organization_id: body.organization_id,
+            include_subtree: body.include_subtree,
+            types: body.types.clone(),
+            after: body.after_position,
+        };
+        watch::watch(&self.hub, &req, filter, |item| {
+            WatchOrganizationEventsResponse {
+                kind: Some(match item {
+                    Item::Event(e) => watch_organization_events_response::Kind::Event(event(&e)),
+                    Item::Heartbeat { position } => {
+                        watch_organization_events_response::Kind::Heartbeat(watch::heartbeat(
+                            position,
+                        ))
+                    }
+                }),
+            }
+        })
+        .await
     }
 }

@@ -19,6 +19,7 @@ pub mod organization;
 pub mod partner;
 pub mod partnership;
 pub mod presence;
+pub mod watch;
 
 use tonic::{Request, Status};
 

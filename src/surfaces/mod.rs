@@ -44,6 +44,8 @@ pub fn options(max_response_bytes: usize) -> Options {
             public: "orgd.public".into(),
             header: "orgd.header".into(),
             zero_when_unset: ZERO_WHEN_UNSET.into(),
+            stream_id: "orgd.stream_id".into(),
+            stream_heartbeat: "orgd.stream_heartbeat".into(),
         },
         max_body_bytes: limits::MAX_BODY_BYTES,
         // The avatar, the one `bytes` body, arrives base64-encoded.

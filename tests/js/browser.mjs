@@ -1,7 +1,10 @@
 // Headless Chromium (the Debian package, never a downloaded browser) driven by
-// playwright-core: serves page.mjs, bundled by esbuild, from an origin of its own and waits
-// for its results. Run by tests/connect_clients.rs with ORGD_URL, ORGD_TOKEN,
-// ORGD_OTHER_TOKEN, ORGD_DESCRIPTORS (and CHROMIUM, default /usr/bin/chromium).
+// playwright-core: serves page.mjs (or ORGD_PAGE, expecting ORGD_RESULTS results), bundled
+// by esbuild, from an origin of its own and waits for its results. Run by
+// tests/connect_clients.rs with ORGD_URL, ORGD_TOKEN, ORGD_OTHER_TOKEN, ORGD_DESCRIPTORS,
+// ORGD_ORG (and CHROMIUM, default /usr/bin/chromium). ORGD_HEADER_TOKEN, when set, is sent
+// as every request's Bearer token by the browser itself: an EventSource has no way to set a
+// header, so this stands in for the cookie or proxy a deployment would put in front.
 import http from "node:http";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,7 +14,7 @@ import { build } from "esbuild";
 import { chromium } from "playwright-core";
 
 const bundled = await build({
-  entryPoints: [fileURLToPath(new URL("./page.mjs", import.meta.url))],
+  entryPoints: [fileURLToPath(new URL(`./${process.env.ORGD_PAGE || "page.mjs"}`, import.meta.url))],
   bundle: true,
   write: false,
   format: "esm",
@@ -39,6 +42,7 @@ const pageUrl = new URL(`http://localhost:${site.address().port}/`);
 pageUrl.searchParams.set("api", process.env.ORGD_URL);
 pageUrl.searchParams.set("token", process.env.ORGD_TOKEN);
 pageUrl.searchParams.set("other", process.env.ORGD_OTHER_TOKEN);
+pageUrl.searchParams.set("org", process.env.ORGD_ORG || "");
 
 const profile = mkdtempSync(join(tmpdir(), "orgd-chromium-"));
 let failed = 1;
@@ -56,13 +60,16 @@ const context = await chromium.launchPersistentContext(profile, {
   ],
 });
 try {
+  if (process.env.ORGD_HEADER_TOKEN) {
+    await context.setExtraHTTPHeaders({ authorization: `Bearer ${process.env.ORGD_HEADER_TOKEN}` });
+  }
   const page = context.pages()[0] ?? (await context.newPage());
   page.on("console", (m) => console.error(`[page ${m.type()}] ${m.text()}`));
   await page.goto(pageUrl.toString());
   const results = await page.evaluate(() => window.__orgd);
   for (const r of results) console.log(JSON.stringify(r));
   const shown = await page.textContent("#out");
-  failed = results.filter((r) => !r.ok).length + (results.length === 4 && shown.includes('"ok":true') ? 0 : 1);
+  failed = results.filter((r) => !r.ok).length + (results.length === Number(process.env.ORGD_RESULTS || 4) && shown.includes('"ok":true') ? 0 : 1);
 } finally {
   await context.close();
   site.close();

@@ -6,6 +6,7 @@
 //!     target/release/orgd-bench [--database-url URL] [--rows N] [--seconds S]
 
 mod ceiling;
+mod watch;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -715,6 +716,9 @@ async fn main() -> Result<(), BoxError> {
             .join()
             .map_err(|_| "the ceiling panicked")?
             .map_err(Into::into);
+    }
+    if argv.get(1).map(String::as_str) == Some("watch") {
+        return watch::run(watch::WatchArgs::parse_from(argv.iter().skip(1))).await;
     }
     let args = Args::parse();
     let temp = std::env::temp_dir().join(format!("orgd-bench-{}", uuid::Uuid::new_v4().simple()));

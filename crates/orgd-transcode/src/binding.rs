@@ -51,6 +51,8 @@ pub struct Binding<D> {
     pub method: MethodDescriptor,
     /// `/package.Service/Method`, the gRPC path the call is sent to.
     pub grpc_path: String,
+    /// A server-streaming method, served as Server-Sent Events.
+    pub stream: Option<crate::sse::StreamSpec>,
 }
 
 impl<D> Binding<D> {
@@ -99,6 +101,8 @@ pub fn bindings<D: Dialect>(pool: &DescriptorPool, options: &Options) -> Vec<Bin
     let created_ext = pool.get_extension_by_name(&names.created_when);
     let public_ext = pool.get_extension_by_name(&names.public);
     let dialect_ext = pool.get_extension_by_name(&names.surface);
+    let stream_id_ext = pool.get_extension_by_name(&names.stream_id);
+    let heartbeat_ext = pool.get_extension_by_name(&names.stream_heartbeat);
     let mut out = Vec::new();
     for service in pool.services() {
         let options = service.options();
@@ -156,10 +160,32 @@ pub fn bindings<D: Dialect>(pool: &DescriptorPool, options: &Options) -> Vec<Bin
                     _ => None,
                 }));
             }
+            let string_option = |ext: &Option<prost_reflect::ExtensionDescriptor>| {
+                ext.as_ref()
+                    .filter(|ext| options.has_extension(ext))
+                    .and_then(|ext| options.get_extension(ext).as_str().map(str::to_string))
+            };
+            let stream = method.is_server_streaming().then(|| {
+                let output = method.output();
+                let resolve = |path: String| {
+                    field_path(&output, &path).unwrap_or_else(|e| {
+                        panic!("{}: stream field {path:?}: {e}", method.full_name())
+                    })
+                };
+                crate::sse::StreamSpec {
+                    id: string_option(&stream_id_ext)
+                        .map(resolve)
+                        .unwrap_or_default(),
+                    heartbeat: string_option(&heartbeat_ext)
+                        .map(resolve)
+                        .and_then(|mut path| (path.len() == 1).then(|| path.remove(0))),
+                }
+            });
             for rule in rules {
                 let mut b = binding(&method, &rule, success, dialect, names, limits);
                 b.public = public;
                 b.created_when = created_when.clone();
+                b.stream = stream.clone();
                 out.push(b);
             }
         }
@@ -275,6 +301,7 @@ fn binding<D: Dialect>(
         dialect,
         grpc_path: format!("/{}/{}", method.parent_service().full_name(), method.name()),
         method: method.clone(),
+        stream: None,
     }
 }
 

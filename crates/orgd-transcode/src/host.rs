@@ -30,6 +30,13 @@ pub struct Annotations {
     /// null (a surface whose published schema has no null, such as a Go service's); a zero
     /// or null in a request means unset. Empty: no such option.
     pub zero_when_unset: String,
+    /// Method option, a string: on a server-streaming method served as Server-Sent
+    /// Events, the field path of each message whose value is the event's `id:` (it may
+    /// run through a oneof member: `event.position`). Empty: no such option.
+    pub stream_id: String,
+    /// Method option, a string: on such a method, the field whose presence makes a message
+    /// a heartbeat, written as an SSE comment. Empty: no such option.
+    pub stream_heartbeat: String,
 }
 
 /// How the transcoder is set up: annotations, limits and aliases.

@@ -16,6 +16,7 @@ pub mod host;
 pub mod json;
 pub mod openapi;
 pub mod refusal;
+pub mod sse;
 pub mod status;
 pub mod wkt;
 
@@ -323,6 +324,29 @@ impl<D: Dialect> Transcoder<D> {
             .await
             .unwrap_or_else(|never| match never {});
         let (head, body) = response.into_parts();
+        if let Some(spec) = &binding.stream {
+            // A stream holds no admission: it lives as long as its client listens.
+            drop(admission);
+            if let Some(status) = tonic::Status::from_header_map(&head.headers)
+                && status.code() != Code::Ok
+            {
+                return Err(status_error(host, binding, &status));
+            }
+            let (inner_host, b) = (self.inner.host.clone(), binding.clone());
+            let error_json: sse::ErrorJson = Box::new(move |status| {
+                let e = status_error(&*inner_host, &b, status);
+                let code = e.status.unwrap_or_else(|| b.dialect.http_status(e.code));
+                b.dialect.error_body(&e, code).to_string().into_bytes()
+            });
+            return Ok(sse::respond(
+                head,
+                body,
+                binding.method.output(),
+                binding.dialect.naming(),
+                spec.clone(),
+                error_json,
+            ));
+        }
         let collected = body.collect().await.map_err(|e| {
             RestError::new(
                 Code::Internal,

@@ -411,7 +411,21 @@ impl Generator<'_> {
     fn responses<D: Dialect>(&mut self, b: &Binding<D>) -> Map<String, Value> {
         let naming = b.dialect.naming();
         let output = b.method.output();
-        let content = if b.raw_response {
+        let content = if b.stream.is_some() {
+            // Server-Sent Events: each event's `data:` is one JSON response message.
+            let message = self.message_ref(&output, naming);
+            Some(json!({"text/event-stream": {
+                "schema": {
+                    "type": "string",
+                    "description": format!(
+                        "Server-Sent Events: each `data:` line is one {} as JSON; an error \
+                         after the stream began is a last `event: error` with the error body",
+                        output.name()
+                    ),
+                },
+                "x-event-schema": message,
+            }}))
+        } else if b.raw_response {
             let binary = json!({"schema": {"type": "string", "format": "binary"}});
             Some(json!({"image/*": binary, "application/octet-stream": binary}))
         } else {

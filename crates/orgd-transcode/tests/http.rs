@@ -248,8 +248,17 @@ fn the_document_describes_every_binding_once() {
             "/v1/books/{id}/cover",
             "/v1/shelves/{shelf}/books",
             "/v1/shelves/{shelf}/books/{book.id}",
+            "/v1/shelves/{shelf}/events",
             "/v1/token",
         ]
+    );
+    // A server-streaming binding is an event stream of its response messages.
+    let watch = &doc["paths"]["/v1/shelves/{shelf}/events"]["get"]["responses"]["200"];
+    let stream = &watch["content"]["text/event-stream"];
+    assert_eq!(stream["schema"]["type"], "string", "{watch}");
+    assert_eq!(
+        stream["x-event-schema"]["$ref"],
+        "#/components/schemas/toy.v1.WatchShelfResponse"
     );
     let create = &doc["paths"]["/v1/shelves/{shelf}/books"]["post"];
     assert!(create["responses"]["201"].is_object(), "{create}");

@@ -116,6 +116,8 @@ pub fn options() -> Options {
             public: "toy.public".into(),
             header: "toy.header".into(),
             zero_when_unset: String::new(),
+            stream_id: "toy.stream_id".into(),
+            stream_heartbeat: "toy.stream_heartbeat".into(),
         },
         max_body_bytes: 1024,
         max_bytes_body_bytes: 4096,
@@ -166,6 +168,7 @@ async fn echo(req: Request) -> Response {
             .unwrap_or_default()
     };
     match method.name() {
+        "WatchShelf" => return watch_shelf(input),
         "GetBook" => {
             if s(&input, "shelf") == "missing" {
                 return grpc_response(Bytes::new(), 5, "no shelf missing");
@@ -232,4 +235,82 @@ pub async fn serve(options: Options) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     addr
+}
+
+/// Streams the toy watch ended by a client going away, so far.
+pub static WATCHES_CANCELLED: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
+
+/// A response body fed from a channel: frames as the service sends them.
+struct ChannelBody(tokio::sync::mpsc::Receiver<http_body::Frame<Bytes>>);
+
+impl http_body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        self.0.poll_recv(cx).map(|f| f.map(Ok))
+    }
+}
+
+/// The toy's server stream: `count` events after `after` (a heartbeat after the first),
+/// then its status in trailers, or heartbeats until the client goes away.
+fn watch_shelf(input: DynamicMessage) -> Response {
+    let get = |name: &str| input.get_field_by_name(name).unwrap().into_owned();
+    if get("shelf").as_str() == Some("missing") {
+        return grpc_response(Bytes::new(), 5, "no shelf missing");
+    }
+    let after = get("after").as_i64().unwrap();
+    let count = get("count").as_i32().unwrap() as i64;
+    let fail = get("fail").as_bool().unwrap();
+    let forever = get("forever").as_bool().unwrap();
+    let output = POOL
+        .get_message_by_name("toy.v1.WatchShelfResponse")
+        .unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        let message = |field: &str, value: Option<DynamicMessage>| {
+            let mut m = DynamicMessage::new(output.clone());
+            let kind = output.get_field_by_name(field).unwrap();
+            let inner = value
+                .unwrap_or_else(|| DynamicMessage::new(kind.kind().as_message().unwrap().clone()));
+            m.set_field(&kind, PValue::Message(inner));
+            http_body::Frame::data(frame(&m))
+        };
+        let event_desc = POOL.get_message_by_name("toy.v1.ShelfEvent").unwrap();
+        for (i, position) in (after + 1..=after + count).enumerate() {
+            let mut event = DynamicMessage::new(event_desc.clone());
+            event.set_field_by_name("position", PValue::I64(position));
+            event.set_field_by_name("title", PValue::String(format!("line\nbreak {position}")));
+            if tx.send(message("event", Some(event))).await.is_err() {
+                return;
+            }
+            if i == 0 && tx.send(message("heartbeat", None)).await.is_err() {
+                return;
+            }
+        }
+        if forever {
+            loop {
+                if tx.send(message("heartbeat", None)).await.is_err() {
+                    WATCHES_CANCELLED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+        let mut trailers = http::HeaderMap::new();
+        if fail {
+            trailers.insert("grpc-status", "8".parse().unwrap());
+            trailers.insert("grpc-message", "too%20slow".parse().unwrap());
+        } else {
+            trailers.insert("grpc-status", "0".parse().unwrap());
+        }
+        let _ = tx.send(http_body::Frame::trailers(trailers)).await;
+    });
+    let mut r = Response::new(Body::new(ChannelBody(rx)));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, "application/grpc".parse().unwrap());
+    r
 }
