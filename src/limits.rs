@@ -243,12 +243,17 @@ pub fn peer_ip(extensions: &http::Extensions) -> Option<IpAddr> {
 }
 
 /// The gRPC paths (`/orgd.v1.Service/Method`) that change state: every method but the
-/// standard reads, `Get*` and `List*` (AIP-131, AIP-132).
+/// standard reads, `Get*` and `List*` (AIP-131, AIP-132), and the change streams, `Watch*`
+/// (a watcher must not spend the budget of the writes it watches).
 static WRITES: LazyLock<HashSet<String>> = LazyLock::new(|| {
     crate::proto::DESCRIPTOR_POOL
         .services()
         .flat_map(|s| s.methods().collect::<Vec<_>>())
-        .filter(|m| !(m.name().starts_with("Get") || m.name().starts_with("List")))
+        .filter(|m| {
+            !["Get", "List", "Watch"]
+                .iter()
+                .any(|p| m.name().starts_with(p))
+        })
         .map(|m| format!("/{}/{}", m.parent_service().full_name(), m.name()))
         .collect()
 });

@@ -560,7 +560,36 @@ fn token_of(v: Value) -> String {
 }
 
 pub async fn send(req: reqwest::RequestBuilder) -> Resp {
-    let resp = req.send().await.expect("HTTP request");
+    send_answered(req.send().await.expect("HTTP request")).await
+}
+
+/// As [`send`], for a response that may be an endless stream (Server-Sent Events): an
+/// error answer whole, a stream's status and what it sends first (its first chunk, or
+/// nothing within a few seconds); the stream is then dropped.
+pub async fn send_stream_start(req: reqwest::RequestBuilder) -> Resp {
+    let mut resp = req.send().await.expect("HTTP request");
+    if !resp.status().is_success() {
+        return send_answered(resp).await;
+    }
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let version = resp.version();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(3), resp.chunk())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .flatten()
+        .unwrap_or_default();
+    Resp {
+        status,
+        headers,
+        text: String::from_utf8_lossy(&first).into_owned(),
+        json: Value::Null,
+        version,
+    }
+}
+
+async fn send_answered(resp: reqwest::Response) -> Resp {
     let status = resp.status();
     let headers = resp.headers().clone();
     let version = resp.version();

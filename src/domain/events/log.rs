@@ -11,7 +11,7 @@ use super::{Event, types};
 use crate::auth::Principal;
 use crate::db::Db;
 use crate::domain::access;
-use crate::domain::error::DomainResult;
+use crate::domain::error::{DomainError, DomainResult};
 use crate::domain::giosg::OrganizationRef;
 use crate::domain::validate::Violations;
 use crate::entity::event;
@@ -151,13 +151,6 @@ pub async fn list(
             format!("must be between 1 and {MAX_PAGE_SIZE}"),
         );
     }
-    let after = match request.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => 0,
-        Some(c) => decode_cursor(c).unwrap_or_else(|| {
-            v.add("cursor", "is not a cursor this list gave");
-            0
-        }),
-    };
     check_types(&mut v, "types", &request.types);
     if let Some(actor) = &request.actor {
         v.max_chars("actor", actor, ACTOR_MAX_CHARS);
@@ -168,6 +161,14 @@ pub async fn list(
         v.add("end_time", "must be after start_time");
     }
     v.into_result()?;
+    // As every cursor list (`pagination`): bad parameters first (400), then a cursor the
+    // server never gave, which names no page (404).
+    let after = match request.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => 0,
+        Some(c) => {
+            decode_cursor(c).ok_or_else(|| DomainError::NotFound("Invalid cursor".into()))?
+        }
+    };
     let filter = Filter {
         organizations: vec![grant.organization_id()],
         after,
