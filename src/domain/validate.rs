@@ -449,6 +449,12 @@ pub fn country_codes() -> impl Iterator<Item = &'static str> {
 use super::{availability, guest, organization, owner, partner_directory, presence, quick_action};
 
 pub static FIELD_RULES: &[(&str, FieldRule)] = &[
+    // The change log's type filters (events::log::check_types), on ListEvents and WatchEvents
+    // of both surfaces: only the types orgd writes.
+    (
+        "*.types",
+        FieldRule::format(Format::OneOf(super::events::types::ALL)),
+    ),
     // MyCreditApp's scope headers, on every request that has them.
     (
         "*.requester_organization_id",
