@@ -396,19 +396,7 @@ impl Db {
         decode: impl FnOnce(&dyn Columns) -> Result<T, E>,
     ) -> Result<Option<T>, E> {
         match &self.inline {
-            Some(inline) => {
-                let started = Instant::now();
-                let result = inline.query_one(sql, &values, decode);
-                observe_statement(
-                    &self.metrics,
-                    DatabaseBackend::Sqlite,
-                    StatementPath::SqliteInline,
-                    traces::exporting().then_some(sql),
-                    started.elapsed(),
-                    result.is_err(),
-                );
-                result
-            }
+            Some(inline) => self.observed_inline(sql, || inline.query_one(sql, &values, decode)),
             None => {
                 let stmt = Statement::from_sql_and_values(self.backend(), sql, values);
                 match self.read.query_one_raw(stmt).await? {
@@ -428,25 +416,32 @@ impl Db {
         mut decode: impl FnMut(&dyn Columns) -> Result<T, E>,
     ) -> Result<Vec<T>, E> {
         match &self.inline {
-            Some(inline) => {
-                let started = Instant::now();
-                let result = inline.query_all(sql, &values, decode);
-                observe_statement(
-                    &self.metrics,
-                    DatabaseBackend::Sqlite,
-                    StatementPath::SqliteInline,
-                    traces::exporting().then_some(sql),
-                    started.elapsed(),
-                    result.is_err(),
-                );
-                result
-            }
+            Some(inline) => self.observed_inline(sql, || inline.query_all(sql, &values, decode)),
             None => {
                 let stmt = Statement::from_sql_and_values(self.backend(), sql, values);
                 let rows = self.read.query_all_raw(stmt).await?;
                 rows.iter().map(|row| decode(row)).collect()
             }
         }
+    }
+
+    /// A read on the calling thread (`sqlite_inline`), timed and counted as every statement is.
+    fn observed_inline<T, E>(
+        &self,
+        sql: &str,
+        read: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        let started = Instant::now();
+        let result = read();
+        observe_statement(
+            &self.metrics,
+            DatabaseBackend::Sqlite,
+            StatementPath::SqliteInline,
+            traces::exporting().then_some(sql),
+            started.elapsed(),
+            result.is_err(),
+        );
+        result
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
