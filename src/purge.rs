@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio::task::JoinHandle;
 
 use crate::db::{Db, Outage};
@@ -88,7 +88,11 @@ pub async fn purge_expired(db: &Db) -> DomainResult<u64> {
     }
 }
 
-/// Deletes the events older than `retention`; how many.
+/// Deletes the events older than `retention`; how many. The log is walked from its oldest
+/// position (its key: there is no index on time, so an append writes fewer pages) and
+/// stops at the first event still young: positions follow commit order, and times follow
+/// it to within a transaction's length, so an event outlives its retention by that much
+/// at most. Its organizations' rows go by their own key.
 pub async fn purge_events(db: &Db, retention: Duration) -> DomainResult<u64> {
     let Ok(retention) = chrono::Duration::from_std(retention) else {
         return Ok(0);
@@ -99,29 +103,42 @@ pub async fn purge_events(db: &Db, retention: Duration) -> DomainResult<u64> {
     let mut deleted = 0;
     loop {
         let txn = db.begin_write().await?;
-        let positions: Vec<i64> = event::Entity::find()
+        let oldest: Vec<(i64, String, chrono::DateTime<chrono::Utc>)> = event::Entity::find()
             .select_only()
             .column(event::Column::Position)
-            .filter(event::Column::CreatedAt.lt(cutoff))
+            .column(event::Column::OrganizationIds)
+            .column(event::Column::CreatedAt)
+            .order_by_asc(event::Column::Position)
             .limit(BATCH)
             .into_tuple()
             .all(&txn)
             .await?;
-        if positions.is_empty() {
+        let full = oldest.len() as u64 == BATCH;
+        let expired: Vec<_> = oldest.iter().take_while(|e| e.2 < cutoff).collect();
+        let Some(last) = expired.last().map(|e| e.0) else {
             return Ok(deleted);
+        };
+        let mut organizations: Vec<i64> = expired
+            .iter()
+            .flat_map(|e| serde_json::from_str::<Vec<i64>>(&e.1).unwrap_or_default())
+            .collect();
+        organizations.sort_unstable();
+        organizations.dedup();
+        let young = expired.len() < oldest.len();
+        for chunk in organizations.chunks(BATCH as usize) {
+            event_organization::Entity::delete_many()
+                .filter(event_organization::Column::OrganizationId.is_in(chunk.iter().copied()))
+                .filter(event_organization::Column::Position.lte(last))
+                .exec(&txn)
+                .await?;
         }
-        let full = positions.len() as u64 == BATCH;
-        event_organization::Entity::delete_many()
-            .filter(event_organization::Column::Position.is_in(positions.clone()))
-            .exec(&txn)
-            .await?;
         deleted += event::Entity::delete_many()
-            .filter(event::Column::Position.is_in(positions))
+            .filter(event::Column::Position.lte(last))
             .exec(&txn)
             .await?
             .rows_affected;
         txn.commit().await?;
-        if !full {
+        if !full || young {
             return Ok(deleted);
         }
     }

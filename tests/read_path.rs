@@ -687,3 +687,77 @@ async fn a_fetched_user_equals_its_listed_self() {
     })
     .await;
 }
+
+/// The inline reads' kept statements are compiled once per connection, whatever is bound
+/// to them: SQLite compiles a statement again when its plan depends on a bound value (a
+/// bare `LIMIT $n` did, on every page), which costs the whole parse and plan each time.
+/// Each page is read at several page sizes and cursors; `GET /metrics` must count no
+/// recompilation. SQLite files only: elsewhere nothing reads inline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inline_reads_are_not_recompiled_for_new_values() {
+    for_each_backend(|app| async move {
+        if !app.database_url.starts_with("sqlite") {
+            return;
+        }
+        let (a, a_owner, a_id) = active_org_with_id(&app, "plans-a").await;
+        let mut partners = Vec::new();
+        for label in ["plans-b", "plans-c", "plans-d"] {
+            let (b, b_owner) = active_org(&app, label).await;
+            let email = email_of(&app, &b, &b_owner).await;
+            partner_up(&app, &a_owner, &email, &b_owner).await;
+            partners.push(b);
+        }
+        let t = a_owner.token.as_str();
+        for name in ["Plans child 1", "Plans child 2", "Plans child 3"] {
+            app.child_org(t, a_id, name).await;
+        }
+        let mut paths = Vec::new();
+        for size in [1, 2, 25] {
+            for list in ["partnerships", "partners", "users"] {
+                paths.push(format!("/api/v5/orgs/{a}/{list}?page_size={size}"));
+            }
+            paths.push(format!(
+                "/api/v5/orgs/{a}/partners/{}/users?page_size={size}",
+                partners[0]
+            ));
+            paths.push(format!(
+                "/api/v1/organization/{a_id}/children?limit={size}&offset={}",
+                size - 1
+            ));
+        }
+        let mut next = Vec::new();
+        for path in &paths {
+            let page = call(&app, Method::GET, path, t, None).await;
+            if let Some(link) = page.get("next").filter(|n| n.is_string()) {
+                next.push(local_link(&app, link));
+            }
+        }
+        assert!(!next.is_empty(), "some pages have a next page");
+        for path in &next {
+            call(&app, Method::GET, path, t, None).await;
+        }
+        for partner in &partners {
+            let detail = format!("/api/v5/orgs/{a}/partners/{partner}");
+            call(&app, Method::GET, &detail, t, None).await;
+        }
+        let metrics = app
+            .http
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let reprepares: Vec<&str> = metrics
+            .lines()
+            .filter(|l| l.starts_with("orgd_db_inline_reprepares_total"))
+            .collect();
+        assert_eq!(
+            reprepares,
+            ["orgd_db_inline_reprepares_total 0"],
+            "kept statements were compiled again"
+        );
+    })
+    .await;
+}

@@ -13,6 +13,7 @@ mod m0008_guest_connections;
 mod m0009_giosg_network;
 pub mod m0010_server_keys;
 mod m0011_change_log;
+mod m0012_change_log_lean;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_giosg_network::Migration),
             Box::new(m0010_server_keys::Migration),
             Box::new(m0011_change_log::Migration),
+            Box::new(m0012_change_log_lean::Migration),
         ]
     }
 }

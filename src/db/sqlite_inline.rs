@@ -14,11 +14,14 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use rusqlite::{Connection, OpenFlags};
+use std::sync::Arc;
+
+use rusqlite::{CachedStatement, Connection, OpenFlags, StatementStatus};
 use sea_orm::{DbErr, RuntimeErr, Value};
 
 use super::row::{Columns, SqliteRow};
 use super::{READER_CACHE_KIB, SQLITE_BUSY_TIMEOUT};
+use crate::observability::metrics::Metrics;
 
 /// Statements kept prepared per connection; a few shapes of a few reads.
 const STATEMENT_CACHE: usize = 32;
@@ -28,6 +31,7 @@ pub struct InlineReaders {
     connections: Box<[Mutex<Connection>]>,
     /// Where the next statement starts looking for an idle connection.
     next: AtomicUsize,
+    metrics: Arc<Metrics>,
 }
 
 fn sqlite_err(e: rusqlite::Error) -> DbErr {
@@ -62,7 +66,7 @@ fn to_sqlite(value: &Value) -> Result<rusqlite::types::Value, DbErr> {
 
 impl InlineReaders {
     /// `count` read-only connections to the database file at `path`.
-    pub fn open(path: &Path, count: usize) -> Result<Self, DbErr> {
+    pub fn open(path: &Path, count: usize, metrics: Arc<Metrics>) -> Result<Self, DbErr> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let connections = (0..count.max(1))
             .map(|_| {
@@ -79,6 +83,7 @@ impl InlineReaders {
         Ok(InlineReaders {
             connections: connections.into_boxed_slice(),
             next: AtomicUsize::new(0),
+            metrics,
         })
     }
 
@@ -109,10 +114,13 @@ impl InlineReaders {
         let mut statement = connection.prepare_cached(sql).map_err(sqlite_err)?;
         bind(&mut statement, sql, values)?;
         let mut rows = statement.raw_query();
-        match rows.next().map_err(sqlite_err)? {
+        let first = match rows.next().map_err(sqlite_err)? {
             Some(row) => decode(&SqliteRow::new(row)).map(Some),
             None => Ok(None),
-        }
+        };
+        drop(rows);
+        self.count_reprepares(&statement);
+        first
     }
 
     /// Every row of `sql` (bound as in [`InlineReaders::query_one`]), each read by `decode`.
@@ -130,7 +138,19 @@ impl InlineReaders {
         while let Some(row) = rows.next().map_err(sqlite_err)? {
             out.push(decode(&SqliteRow::new(row))?);
         }
+        drop(rows);
+        self.count_reprepares(&statement);
         Ok(out)
+    }
+
+    /// A kept statement that SQLite compiles again when it runs costs its whole parse and
+    /// plan each time (a page: 470 µs against 64 µs), as when a plan depends on a bound
+    /// value (see `db::limit_sql`). Counted, so that it shows and a test can forbid it.
+    fn count_reprepares(&self, statement: &CachedStatement<'_>) {
+        let times = statement.reset_status(StatementStatus::RePrepare);
+        if times > 0 {
+            self.metrics.inline_reprepared(times as u64);
+        }
     }
 }
 

@@ -683,9 +683,10 @@ pub async fn children(
                  UNION ALL \
                  SELECT 1 AS kind, 0 AS pos, NULL AS access_level, 0 AS total, o.*, {derived} \
                  FROM (SELECT * FROM organizations WHERE parent_id = $1 ORDER BY id \
-                   LIMIT $3 OFFSET $4) o \
+                   {limit} OFFSET $4) o \
                  ORDER BY kind, pos DESC, id",
                 level = access::level_sql(principal, "o.id", "$2"),
+                limit = crate::db::limit_sql("$3"),
             )
         });
     let values = vec![

@@ -449,9 +449,10 @@ fn page_sql(
          SELECT s.*, (SELECT COUNT(*) FROM organization_partners p WHERE {filter}) AS total_items, \
            pg.* \
          FROM scope s LEFT JOIN (SELECT p.* FROM organization_partners p WHERE {filter} \
-           ORDER BY {inner} LIMIT {limit} OFFSET {offset}) pg ON TRUE \
+           ORDER BY {inner} {limit} OFFSET {offset}) pg ON TRUE \
          ORDER BY {outer}",
         inner = order_sql("p", query),
+        limit = crate::db::limit_sql(&limit),
         outer = order_sql("pg", query),
     );
     (sql, b.values)

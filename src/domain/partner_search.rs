@@ -153,7 +153,8 @@ async fn narrowed(
     let no_row = || DbErr::RecordNotFound("an aggregate returned no row".into());
     let sql = format!(
         "SELECT COUNT(*) AS n, json_group_array(rowid) AS ids FROM \
-         (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH $1 LIMIT $2)"
+         (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH $1 {limit})",
+        limit = crate::db::limit_sql("$2"),
     );
     let (count, ids) = db
         .read_one(
@@ -171,8 +172,11 @@ async fn narrowed(
     }
     let directory = db
         .read_one(
-            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM organization_partners \
-             WHERE organization_id = (SELECT id FROM organizations WHERE uuid = $1) LIMIT $2)",
+            &format!(
+                "SELECT COUNT(*) AS n FROM (SELECT 1 FROM organization_partners \
+                 WHERE organization_id = (SELECT id FROM organizations WHERE uuid = $1) {})",
+                crate::db::limit_sql("$2")
+            ),
             vec![target.into(), (count + 1).into()],
             |row: &dyn Columns| row.i64("n"),
         )

@@ -124,12 +124,13 @@ fn page_sql(collection: Collection, principal: &Principal, keyset: &Keyset) -> &
              SELECT h.*{others}, r.*, {derived} \
              FROM h LEFT JOIN ( \
                SELECT {row_columns} FROM {from}{join} WHERE {filter}{rows} \
-               ORDER BY {order} LIMIT $4 \
+               ORDER BY {order} {limit} \
              ) r ON 1 = 1 \
              ORDER BY {outer}",
             level = access::level_sql(principal, "o.id", "$2"),
             rows = keyset.rows_sql("t.created_at", "t.id", cursor),
             order = keyset.order_sql("t.created_at", "t.id"),
+            limit = crate::db::limit_sql("$4"),
             outer = keyset.order_sql(key.0, key.1),
         )
     })

@@ -3,8 +3,10 @@
 //! One [`Hub`] per server reads the log: woken after each commit (SQLite: the writer
 //! connection coming back, `Db::committed`; PostgreSQL: `LISTEN orgd_events` on every
 //! instance), it reads `position > last read` from the table in one query and fans the
-//! events out in memory, so a hundred watchers cost one read. The table is the truth: a
-//! lost notification only delays events to the next wake-up or heartbeat, which reads too.
+//! events out in memory, so a hundred watchers cost one read, and none cost none: with no
+//! watcher registered the hub reads nothing, and the first to register wakes it. The table
+//! is the truth: a lost notification only delays events to the next wake-up or heartbeat,
+//! which reads too.
 //!
 //! Each watcher has a bounded buffer; the hub never waits on one. A watcher whose buffer
 //! is full is dropped, and its stream ends with RESOURCE_EXHAUSTED naming the last position
@@ -124,6 +126,9 @@ pub struct Hub {
     wake: watch::Sender<u64>,
     /// The last position read and fanned out.
     progress: watch::Sender<i64>,
+    /// Set (under the watchers' lock) when a wake-up went unread for want of a watcher:
+    /// the first to register then pokes, so what committed meanwhile reaches it.
+    behind: AtomicBool,
 }
 
 impl Hub {
@@ -137,6 +142,7 @@ impl Hub {
             next_id: AtomicU64::new(1),
             wake: watch::channel(0).0,
             progress: watch::channel(UNREAD).0,
+            behind: AtomicBool::new(false),
         });
         db.on_notification(events::CHANNEL, Arc::downgrade(&hub), Hub::poke);
         tokio::spawn(read_loop(Arc::downgrade(&hub), db.committed()));
@@ -169,6 +175,9 @@ impl Hub {
     /// Reads what committed since the last read and hands it to every watcher it concerns.
     async fn read_new(&self) -> DomainResult<()> {
         self.begin().await?;
+        if self.idle() {
+            return Ok(());
+        }
         loop {
             let after = *self.progress.borrow();
             let rows = event::Entity::find()
@@ -189,12 +198,30 @@ impl Hub {
         }
     }
 
+    /// No watcher is fed by the hub, so there is nothing to read for: a write costs the
+    /// log its append alone. Marks the hub behind for the next watcher to register.
+    fn idle(&self) -> bool {
+        let watchers = self.watchers.lock().expect("not poisoned");
+        let idle = watchers.slots.is_empty();
+        if idle {
+            self.behind.store(true, Ordering::SeqCst);
+        }
+        idle
+    }
+
     /// Hands the batch to every registered watcher, and moves the progress to `last` under
     /// the same lock a watcher registers under: each event reaches a watcher either here
     /// or from its own catch-up, never both, never neither.
     fn fan_out(&self, batch: &[Arc<Event>], last: i64) {
         let mut watchers = self.watchers.lock().expect("not poisoned");
-        self.progress.send_replace(last);
+        // Never back: the first watcher to register may have moved it past this batch.
+        self.progress.send_if_modified(|p| {
+            let ahead = last > *p;
+            if ahead {
+                *p = last;
+            }
+            ahead
+        });
         let mut dropped = Vec::new();
         for (id, slot) in &watchers.slots {
             let allowed = slot.allowed.lock().expect("not poisoned").clone();
@@ -264,7 +291,11 @@ impl Hub {
             w.open += 1;
         }
         let (out_tx, out_rx) = mpsc::channel(1);
-        let start = filter.after.unwrap_or(*self.progress.borrow());
+        // From now: the log's end, not the hub's progress, which lags while it is idle.
+        let start = match filter.after {
+            Some(after) => after,
+            None => last_position(&self.db).await?,
+        };
         let watcher = Watcher {
             hub: self.clone(),
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
@@ -381,6 +412,10 @@ impl Watcher {
         if progress > self.delivered {
             return None;
         }
+        if w.slots.is_empty() && progress < self.delivered {
+            // No one else needs what lies below this watcher: the hub reads from here.
+            self.hub.progress.send_replace(self.delivered);
+        }
         let (tx, rx) = mpsc::channel(self.hub.config.buffer.max(1));
         w.slots.insert(
             self.id,
@@ -391,6 +426,9 @@ impl Watcher {
                 overflowed: self.overflowed.clone(),
             },
         );
+        if self.hub.behind.swap(false, Ordering::SeqCst) {
+            self.hub.poke();
+        }
         Some(rx)
     }
 

@@ -21,6 +21,7 @@ pub const STATEMENT_DURATION: &str = "orgd_db_statement_duration_seconds";
 pub const POOL_CONNECTIONS: &str = "orgd_db_pool_connections";
 pub const TOKEN_CACHE: &str = "orgd_token_cache_lookups_total";
 pub const BUILD_INFO: &str = "orgd_build_info";
+pub const INLINE_REPREPARES: &str = "orgd_db_inline_reprepares_total";
 
 /// Seconds: from a cached token read (tens of µs) to the request timeout (30 s).
 const SECONDS_BUCKETS: &[f64] = &[
@@ -91,6 +92,8 @@ pub struct Metrics {
     /// By [`TRANSPORTS`].
     in_flight: Vec<Gauge>,
     requests: RwLock<HashMap<(&'static str, Arc<str>), RouteSeries>>,
+    /// Inline SQLite statements compiled again when run (`db::sqlite_inline`).
+    inline_reprepares: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -131,12 +134,17 @@ impl Metrics {
                 )
             })
             .collect();
+        let inline_reprepares = recorder.register_counter(
+            &Key::from_parts(INLINE_REPREPARES, Vec::<Label>::new()),
+            &METADATA,
+        );
         let metrics = Metrics {
             recorder,
             handle,
             statements,
             in_flight,
             requests: RwLock::new(HashMap::new()),
+            inline_reprepares,
         };
         metrics.describe();
         metrics
@@ -175,6 +183,11 @@ impl Metrics {
             d(POOL_CONNECTIONS),
             None,
             "Database pool connections: open, idle and the maximum.".into(),
+        );
+        r.describe_counter(
+            d(INLINE_REPREPARES),
+            None,
+            "Inline SQLite reads whose kept statement SQLite had to compile again; each costs a whole parse and plan.".into(),
         );
         r.describe_counter(
             d(TOKEN_CACHE),
@@ -264,6 +277,10 @@ impl Metrics {
             .position(|p| p.label() == path.label())
             .unwrap_or(0);
         self.statements[i][usize::from(failed)].record(elapsed.as_secs_f64());
+    }
+
+    pub fn inline_reprepared(&self, times: u64) {
+        self.inline_reprepares.increment(times);
     }
 
     /// The token cache's two counters: hits, then misses.

@@ -67,6 +67,10 @@ struct Seeded {
     large: String,
     /// A user in 10 organizations (GroupAlarm GetOrganizations), and its token.
     ten_token: String,
+    /// Users in no organization, one per write case: a user's organizations are counted
+    /// against its quota on every create, so a case starting after another must not
+    /// inherit that one's thousands.
+    writer_tokens: [String; 2],
 }
 
 /// The seeding user owns more organizations than the server's default quota allows one
@@ -354,6 +358,15 @@ async fn seed(url: &str, rows: usize) -> Result<Seeded, BoxError> {
         }
         token
     };
+    let mut writer_tokens = Vec::new();
+    for _ in 0..2 {
+        let email = format!("writer-{}@example.com", uuid::Uuid::new_v4().simple());
+        let txn = db.begin_write().await?;
+        let writer = user::create(&txn, &email, "Bench Writer").await?;
+        writer_tokens
+            .push(token::issue(&txn, &Principal::User { user_id: writer.id }, None).await?);
+        txn.commit().await?;
+    }
     if db.backend() == sea_orm::DatabaseBackend::Postgres {
         // What autovacuum does a while after a bulk load: without statistics the planner
         // cannot tell a selective trigram search from a broad one.
@@ -366,6 +379,7 @@ async fn seed(url: &str, rows: usize) -> Result<Seeded, BoxError> {
         large: lists.pop().expect("two lists"),
         small: lists.pop().expect("two lists"),
         ten_token,
+        writer_tokens: writer_tokens.try_into().expect("two writers"),
     })
 }
 
@@ -410,6 +424,11 @@ struct Server {
 
 /// `orgd serve` from the same build directory as this binary.
 async fn start_server(url: &str) -> Result<Server, BoxError> {
+    start_server_with(url, &[]).await
+}
+
+/// [`start_server`] with extra `serve` flags.
+async fn start_server_with(url: &str, flags: &[&str]) -> Result<Server, BoxError> {
     let exe = std::env::current_exe()?
         .parent()
         .ok_or("no build directory")?
@@ -439,6 +458,7 @@ async fn start_server(url: &str) -> Result<Server, BoxError> {
             "--max-organizations-per-user",
             "1000000000",
         ])
+        .args(flags)
         .env("ORGD_LOG", "warn,sqlx::query=error")
         .kill_on_drop(true)
         .spawn()?;
@@ -503,6 +523,41 @@ struct Outcome {
     rps: f64,
     p50_ms: f64,
     p99_ms: f64,
+}
+
+impl Outcome {
+    fn named(self, key: &'static str, name: &'static str) -> Outcome {
+        Outcome { key, name, ..self }
+    }
+
+    /// Slices of one case as one: their requests over their time, the slices' median
+    /// percentiles.
+    fn combined(slices: &[Outcome]) -> Outcome {
+        let requests = slices.iter().map(|o| o.requests).sum::<usize>();
+        let seconds: f64 = slices
+            .iter()
+            .filter(|o| o.rps > 0.0)
+            .map(|o| o.requests as f64 / o.rps)
+            .sum();
+        let median = |f: fn(&Outcome) -> f64| {
+            let mut v: Vec<f64> = slices.iter().map(f).collect();
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or(0.0)
+        };
+        Outcome {
+            key: "",
+            name: "",
+            requests,
+            errors: slices.iter().map(|o| o.errors).sum(),
+            rps: if seconds > 0.0 {
+                requests as f64 / seconds
+            } else {
+                0.0
+            },
+            p50_ms: median(|o| o.p50_ms),
+            p99_ms: median(|o| o.p99_ms),
+        }
+    }
 }
 
 /// Runs `workers` copies of `op` until the time or request budget is spent.
@@ -657,6 +712,27 @@ async fn rest_case(
 }
 
 type MakeRequest = Arc<dyn Fn() -> http::Request<Full<Bytes>> + Send + Sync>;
+
+/// Two servers (address and request) measured in alternating one-second slices, A B B A
+/// repeated, `args.seconds` slices each: what drifts during the run weighs on both alike.
+async fn alternate(
+    args: &Args,
+    targets: [(SocketAddr, MakeRequest); 2],
+    expect: u16,
+) -> Result<[Outcome; 2], BoxError> {
+    let slice = Args {
+        seconds: 1,
+        ..args.clone()
+    };
+    let mut slices: [Vec<Outcome>; 2] = [Vec::new(), Vec::new()];
+    for i in 0..args.seconds as usize * 2 {
+        let which = if matches!(i % 4, 0 | 3) { 0 } else { 1 };
+        let (addr, request) = &targets[which];
+        let outcome = rest_case("", "", &slice, *addr, false, request.clone(), expect).await?;
+        slices[which].push(outcome);
+    }
+    Ok(slices.map(|s| Outcome::combined(&s)))
+}
 
 /// A GET of `path` with `headers`, made afresh for every request.
 fn get_request(path: String, headers: Vec<(&'static str, String)>) -> MakeRequest {
@@ -822,8 +898,8 @@ async fn main() -> Result<(), BoxError> {
                 .expect("valid request")
         })
     };
-    let create = {
-        let bearer = bearer.clone();
+    let create = |token: &str| -> MakeRequest {
+        let bearer = format!("Bearer {token}");
         Arc::new(move || {
             http::Request::post("/api/v1/organization")
                 .header("host", "localhost")
@@ -846,11 +922,25 @@ async fn main() -> Result<(), BoxError> {
             "write",
             "write (POST /api/v1/organization)",
             false,
-            create,
+            create(&seeded.writer_tokens[0]),
             201,
         ),
     ];
     for (key, name, h2, request, expect) in throughput {
+        if key == "write" && args.runs("write") {
+            // The change log's cost (issue 18): the same writes on a second server of the
+            // same build and database that appends no events, in alternating one-second
+            // slices (A B B A ...), since write rates here drift by ±15 % between runs.
+            let mut unlogged = start_server_with(&url, &["--change-log", "false"]).await?;
+            let logged = (addr, create(&seeded.writer_tokens[0]));
+            let off = (unlogged.addr, create(&seeded.writer_tokens[1]));
+            let measured = alternate(&args, [logged, off], expect).await;
+            let _ = unlogged.child.kill().await;
+            let [with, without] = measured?;
+            outcomes.push(with.named(key, name));
+            outcomes.push(without.named("write_without_log", "write, change log off"));
+            continue;
+        }
         if args.runs(key) {
             outcomes.push(rest_case(key, name, &args, addr, h2, request, expect).await?);
         }
@@ -1249,6 +1339,8 @@ async fn main() -> Result<(), BoxError> {
         "partners_search_broad_p50_ms_small": p50("partners_search_broad_small"),
         "partners_search_broad_p50_ms_large": p50("partners_search_broad_large"),
         "write_rps": rps("write"),
+        "write_without_log_rps": rps("write_without_log"),
+        "write_with_log_over_without": ratio(rps("write"), rps("write_without_log")),
         "p99_ms": p99,
         "server_peak_rss_mib": rss,
         "server_peak_rss_mib_before_worst_list": worst.as_ref().and(rss_before_worst),

@@ -81,8 +81,8 @@ pub async fn read(
         sql.push_str(&format!(" AND e.created_at < {}", param(until.into())));
     }
     sql.push_str(&format!(
-        " ORDER BY e.position LIMIT {}",
-        param((limit as i64).into())
+        " ORDER BY e.position {}",
+        crate::db::limit_sql(&param((limit as i64).into()))
     ));
     let rows = conn
         .query_all_raw(Statement::from_sql_and_values(

@@ -288,35 +288,18 @@ pub async fn append<C: ConnectionTrait>(
                 .try_get::<i64>("", "position")?
         }
         _ => {
-            let position = txn
-                .query_one_raw(Statement::from_sql_and_values(
-                    backend,
-                    "INSERT INTO events (type, organization_ids, organization_uuids, \
-                       resource_id, state, actor, request_id, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING position",
-                    values,
-                ))
-                .await?
-                .ok_or_else(|| DbErr::Custom("INSERT returned no position".into()))?
-                .try_get::<i64>("", "position")?;
-            let mut distinct = ids.clone();
-            distinct.sort_unstable();
-            distinct.dedup();
-            let rows: Vec<String> = (1..=distinct.len())
-                .map(|i| format!("(${i}, ${})", distinct.len() + 1))
-                .collect();
-            let mut values: Vec<Value> = distinct.into_iter().map(Value::from).collect();
-            values.push(position.into());
-            txn.execute_raw(Statement::from_sql_and_values(
+            // One statement: the trigger of migration m0012 writes the event's
+            // `event_organizations` rows from its `organization_ids`.
+            txn.query_one_raw(Statement::from_sql_and_values(
                 backend,
-                format!(
-                    "INSERT INTO event_organizations (organization_id, position) VALUES {}",
-                    rows.join(", ")
-                ),
+                "INSERT INTO events (type, organization_ids, organization_uuids, \
+                   resource_id, state, actor, request_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING position",
                 values,
             ))
-            .await?;
-            position
+            .await?
+            .ok_or_else(|| DbErr::Custom("INSERT returned no position".into()))?
+            .try_get::<i64>("", "position")?
         }
     };
     Ok(position)
