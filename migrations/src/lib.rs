@@ -14,6 +14,7 @@ mod m0009_giosg_network;
 pub mod m0010_server_keys;
 mod m0011_change_log;
 mod m0012_change_log_lean;
+mod m0013_partner_order;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_server_keys::Migration),
             Box::new(m0011_change_log::Migration),
             Box::new(m0012_change_log_lean::Migration),
+            Box::new(m0013_partner_order::Migration),
         ]
     }
 }

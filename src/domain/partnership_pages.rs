@@ -74,7 +74,7 @@ fn page_sql(collection: Collection, principal: &Principal, keyset: &Keyset) -> &
             "{} AS p_online",
             presence::organization_presence_sql("r.p_id", "$3")
         );
-        let (from, filter, join, row_columns, derived, key) = match collection {
+        let (from, filter, join, row_columns, derived, key, order_by) = match collection {
             Collection::Users | Collection::PartnerUsers => (
                 "users t",
                 members,
@@ -85,6 +85,7 @@ fn page_sql(collection: Collection, principal: &Principal, keyset: &Keyset) -> &
                     presence::user_presence_sql("r.u_id", "$3")
                 ),
                 ("r.u_created_at", "r.u_id"),
+                ("t.created_at", "t.id"),
             ),
             Collection::Partnerships => (
                 "partnerships t",
@@ -97,20 +98,21 @@ fn page_sql(collection: Collection, principal: &Principal, keyset: &Keyset) -> &
                 ),
                 partner_presence,
                 ("r.s_created_at", "r.s_id"),
+                ("t.created_at", "t.id"),
             ),
+            // Walked through the sides' copy of the partner's `created_at` (migration
+            // m0013): an index range, where the partners' own column needs a sort of all.
             Collection::Partners => (
-                "organizations t",
-                format!(
-                    "t.id IN (SELECT partner_organization_id FROM partnerships \
-                     WHERE organization_id = {owner})"
-                ),
-                "",
+                "partnerships s",
+                format!("s.organization_id = {owner}"),
+                " JOIN organizations t ON t.id = s.partner_organization_id",
                 columns::<organization::Column>("t", "p_"),
                 partner_presence,
                 ("r.p_created_at", "r.p_id"),
+                ("s.partner_created_at", "s.partner_organization_id"),
             ),
         };
-        let others = match keyset.others_sql("t.created_at", "t.id", cursor) {
+        let others = match keyset.others_sql(order_by.0, order_by.1, cursor) {
             Some(others) => format!(
                 ", CAST(CASE WHEN EXISTS (SELECT 1 FROM {from} WHERE {filter} AND {others}) \
                    THEN 1 ELSE 0 END AS BIGINT) AS others"
@@ -128,8 +130,8 @@ fn page_sql(collection: Collection, principal: &Principal, keyset: &Keyset) -> &
              ) r ON 1 = 1 \
              ORDER BY {outer}",
             level = access::level_sql(principal, "o.id", "$2"),
-            rows = keyset.rows_sql("t.created_at", "t.id", cursor),
-            order = keyset.order_sql("t.created_at", "t.id"),
+            rows = keyset.rows_sql(order_by.0, order_by.1, cursor),
+            order = keyset.order_sql(order_by.0, order_by.1),
             limit = crate::db::limit_sql("$4"),
             outer = keyset.order_sql(key.0, key.1),
         )

@@ -158,6 +158,52 @@ async fn pagination_stays_correct_while_rows_come_and_go() {
     .await;
 }
 
+/// Partners are listed by their own `created_at`, partnerships by theirs: partnered in the
+/// other order than they were created, the two lists differ, page by page and back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partners_are_listed_by_their_own_creation() {
+    for_each_backend(|app| async move {
+        let hub = Org::active(&app, "order-hub").await;
+        let mut spokes = Vec::new();
+        for i in 0..3 {
+            spokes.push(Org::active(&app, &format!("order-spoke-{i}")).await);
+        }
+        for i in [2, 0, 1] {
+            partner_up(&app, &hub, &spokes[i]).await;
+        }
+        let uuids = |order: [usize; 3]| -> Vec<String> {
+            order.iter().map(|i| spokes[*i].uuid.clone()).collect()
+        };
+        for (list, want) in [
+            ("partners", uuids([0, 1, 2])),
+            ("partnerships", uuids([2, 0, 1])),
+        ] {
+            let path = format!("/api/v5/orgs/{}/{list}?page_size=2", hub.uuid);
+            let first = get(&app, &path, &hub.owner.token).await;
+            first.assert_status(200);
+            let second = get(&app, &local(&app, &first.json["next"]), &hub.owner.token).await;
+            second.assert_status(200);
+            assert_eq!(second.json["next"], Value::Null, "{list}");
+            let mut seen = ids(&first.json);
+            seen.extend(ids(&second.json));
+            assert_eq!(seen, want, "{list}: in order");
+            let back = get(
+                &app,
+                &local(&app, &second.json["previous"]),
+                &hub.owner.token,
+            )
+            .await;
+            assert_eq!(ids(&back.json), ids(&first.json), "{list}: previous page");
+            let newest = format!("/api/v5/orgs/{}/{list}?ordering=-created_at", hub.uuid);
+            let newest = get(&app, &newest, &hub.owner.token).await;
+            let mut reversed = want.clone();
+            reversed.reverse();
+            assert_eq!(ids(&newest.json), reversed, "{list}: newest first");
+        }
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partnership_partner_and_invitation_lists_paginate() {
     for_each_backend(|app| async move {
