@@ -15,6 +15,7 @@ pub mod m0010_server_keys;
 mod m0011_change_log;
 mod m0012_change_log_lean;
 mod m0013_partner_order;
+mod m0014_partner_totals;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_change_log::Migration),
             Box::new(m0012_change_log_lean::Migration),
             Box::new(m0013_partner_order::Migration),
+            Box::new(m0014_partner_totals::Migration),
         ]
     }
 }

@@ -440,13 +440,31 @@ fn page_sql(
         ids,
         &mut b,
     );
+    let only_types = search.is_none() && ids.is_empty() && query.invitation_statuses.is_empty();
+    let total = if only_types {
+        // Only the type filters: the kept totals (migration m0014) say how many.
+        let types: Vec<String> = query
+            .partner_types
+            .iter()
+            .map(|t| b.bind(t.as_str().into()))
+            .collect();
+        format!(
+            "SELECT CAST(COALESCE(SUM(t.records), 0) AS BIGINT) \
+             FROM organization_partner_totals t \
+             WHERE t.organization_id = (SELECT s_target_id FROM scope) \
+               AND t.partner_type IN ({})",
+            types.join(", ")
+        )
+    } else {
+        format!("SELECT COUNT(*) FROM organization_partners p WHERE {filter}")
+    };
     let (limit, offset) = (
         b.bind((limit as i64).into()),
         b.bind((offset as i64).into()),
     );
     let sql = format!(
         "WITH scope AS ({scope_sql}) \
-         SELECT s.*, (SELECT COUNT(*) FROM organization_partners p WHERE {filter}) AS total_items, \
+         SELECT s.*, ({total}) AS total_items, \
            pg.* \
          FROM scope s LEFT JOIN (SELECT p.* FROM organization_partners p WHERE {filter} \
            ORDER BY {inner} {limit} OFFSET {offset}) pg ON TRUE \

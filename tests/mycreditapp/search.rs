@@ -420,7 +420,8 @@ async fn search_objects(conn: &sea_orm::DatabaseConnection, backend: Backend) ->
             "SELECT name FROM sqlite_master WHERE name LIKE 'organization_partners_search%' \
              AND name NOT LIKE 'organization_partners_search\\_%' ESCAPE '\\' \
              UNION ALL SELECT name FROM sqlite_master WHERE type = 'trigger' \
-             AND tbl_name = 'organization_partners'"
+             AND tbl_name = 'organization_partners' \
+             AND name LIKE 'organization_partners_search%'"
         }
         Backend::Postgres => {
             "SELECT indexname AS name FROM pg_indexes \
