@@ -30,32 +30,67 @@ fn seaorm<T: TryGetable>(row: &QueryResult, column: &str) -> Result<T, DbErr> {
 /// column's name again on each read by name.
 pub struct SqliteRow<'a> {
     row: &'a rusqlite::Row<'a>,
-    names: Vec<&'a str>,
+    /// The statement's column names, read once per statement, not per row.
+    names: &'a [String],
+    /// Where the next name is looked for first: decoders read columns mostly in order, so
+    /// a lookup is one comparison, not a scan of every name (a page row has about 80).
+    next: std::cell::Cell<usize>,
 }
 
 impl<'a> SqliteRow<'a> {
-    pub fn new(row: &'a rusqlite::Row<'a>) -> Self {
+    /// `names`: the statement's `column_names()`.
+    pub fn new(row: &'a rusqlite::Row<'a>, names: &'a [String]) -> Self {
         SqliteRow {
             row,
-            names: row.as_ref().column_names(),
+            names,
+            next: std::cell::Cell::new(0),
         }
+    }
+
+    fn index(&self, column: &str) -> Result<usize, DbErr> {
+        let n = self.names.len();
+        let start = self.next.get();
+        (0..n)
+            .map(|i| (start + i) % n)
+            .find(|&i| self.names[i] == column)
+            .inspect(|i| self.next.set(i + 1))
+            .ok_or_else(|| DbErr::Type(format!("no column {column}")))
     }
 }
 
 fn sqlite<T: rusqlite::types::FromSql>(row: &SqliteRow<'_>, column: &str) -> Result<T, DbErr> {
-    let index = row
-        .names
-        .iter()
-        .position(|name| *name == column)
-        .ok_or_else(|| DbErr::Type(format!("no column {column}")))?;
     row.row
-        .get(index)
+        .get(row.index(column)?)
         .map_err(|e| DbErr::Type(format!("column {column}: {e}")))
 }
 
-/// Implements every read of [`Columns`] with one generic getter.
+/// A stored time, as sqlx writes it (`2026-12-01 20:02:49.130259+00:00`) or in RFC 3339,
+/// parsed by the RFC 3339 parser: rusqlite's own interprets a format string for every
+/// value, a few per cent of a page's CPU (perf).
+struct StoredTime(DateTime<Utc>);
+
+impl rusqlite::types::FromSql for StoredTime {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        if let rusqlite::types::ValueRef::Text(text) = value
+            && let Ok(text) = std::str::from_utf8(text)
+            && let Ok(t) = DateTime::parse_from_rfc3339(text)
+        {
+            return Ok(StoredTime(t.with_timezone(&Utc)));
+        }
+        DateTime::<Utc>::column_result(value).map(StoredTime)
+    }
+}
+
+fn sqlite_time(row: &SqliteRow<'_>, column: &str) -> Result<DateTime<Utc>, DbErr> {
+    sqlite::<StoredTime>(row, column).map(|t| t.0)
+}
+
+fn sqlite_opt_time(row: &SqliteRow<'_>, column: &str) -> Result<Option<DateTime<Utc>>, DbErr> {
+    sqlite::<Option<StoredTime>>(row, column).map(|t| t.map(|t| t.0))
+}
+
 macro_rules! columns_by {
-    ($row:ty, $get:ident) => {
+    ($row:ty, $get:ident, $time:ident, $opt_time:ident) => {
         impl Columns for $row {
             fn i64(&self, column: &str) -> Result<i64, DbErr> {
                 $get(self, column)
@@ -85,17 +120,17 @@ macro_rules! columns_by {
                 $get(self, column)
             }
             fn datetime(&self, column: &str) -> Result<DateTime<Utc>, DbErr> {
-                $get(self, column)
+                $time(self, column)
             }
             fn opt_datetime(&self, column: &str) -> Result<Option<DateTime<Utc>>, DbErr> {
-                $get(self, column)
+                $opt_time(self, column)
             }
         }
     };
 }
 
-columns_by!(QueryResult, seaorm);
-columns_by!(SqliteRow<'_>, sqlite);
+columns_by!(QueryResult, seaorm, seaorm, seaorm);
+columns_by!(SqliteRow<'_>, sqlite, sqlite_time, sqlite_opt_time);
 
 /// The columns of `row` whose names start with `prefix`, read by the names without it: one
 /// decoder reads a table's columns whether they are a statement's own or a joined table's
@@ -105,12 +140,26 @@ pub struct Prefixed<'a> {
     pub prefix: &'static str,
 }
 
+/// `read` of `prefix` + `column`, spelled out on the stack: a page reads thousands of
+/// prefixed columns, and a `String` each was a measurable share of its allocations.
+fn prefixed_name<R>(prefix: &str, column: &str, read: impl FnOnce(&str) -> R) -> R {
+    let mut buf = [0u8; 64];
+    let (p, c) = (prefix.as_bytes(), column.as_bytes());
+    let len = p.len() + c.len();
+    if len > buf.len() {
+        return read(&format!("{prefix}{column}"));
+    }
+    buf[..p.len()].copy_from_slice(p);
+    buf[p.len()..len].copy_from_slice(c);
+    read(std::str::from_utf8(&buf[..len]).expect("two strings joined are one"))
+}
+
 /// Implements every read of [`Columns`] for [`Prefixed`] by the prefixed name.
 macro_rules! prefixed {
     ($($name:ident -> $t:ty),* $(,)?) => {
         impl Columns for Prefixed<'_> {
             $(fn $name(&self, column: &str) -> Result<$t, DbErr> {
-                self.row.$name(&format!("{}{column}", self.prefix))
+                prefixed_name(self.prefix, column, |name| self.row.$name(name))
             })*
         }
     };
@@ -129,3 +178,26 @@ prefixed!(
     datetime -> DateTime<Utc>,
     opt_datetime -> Option<DateTime<Utc>>,
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both spellings sqlx and orgd store take the RFC 3339 path (the fast one), and mean
+    /// the same instant as rusqlite's own reading.
+    #[test]
+    fn stored_times_parse_as_rfc3339() {
+        for text in [
+            "2026-12-01 20:02:49.130259+00:00",
+            "2026-12-01T20:02:49.130259Z",
+            "2026-12-01T22:02:49.130259+02:00",
+        ] {
+            let fast = DateTime::parse_from_rfc3339(text).expect(text);
+            let value = rusqlite::types::ValueRef::Text(text.as_bytes());
+            let slow = <DateTime<Utc> as rusqlite::types::FromSql>::column_result(value).unwrap();
+            let stored = <StoredTime as rusqlite::types::FromSql>::column_result(value).unwrap();
+            assert_eq!(fast.with_timezone(&Utc), slow, "{text}");
+            assert_eq!(stored.0, slow, "{text}");
+        }
+    }
+}

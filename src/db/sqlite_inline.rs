@@ -113,9 +113,10 @@ impl InlineReaders {
         let connection = self.connection();
         let mut statement = connection.prepare_cached(sql).map_err(sqlite_err)?;
         bind(&mut statement, sql, values)?;
+        let names = column_names(&statement);
         let mut rows = statement.raw_query();
         let first = match rows.next().map_err(sqlite_err)? {
-            Some(row) => decode(&SqliteRow::new(row)).map(Some),
+            Some(row) => decode(&SqliteRow::new(row, &names)).map(Some),
             None => Ok(None),
         };
         drop(rows);
@@ -133,10 +134,11 @@ impl InlineReaders {
         let connection = self.connection();
         let mut statement = connection.prepare_cached(sql).map_err(sqlite_err)?;
         bind(&mut statement, sql, values)?;
+        let names = column_names(&statement);
         let mut rows = statement.raw_query();
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(sqlite_err)? {
-            out.push(decode(&SqliteRow::new(row))?);
+            out.push(decode(&SqliteRow::new(row, &names))?);
         }
         drop(rows);
         self.count_reprepares(&statement);
@@ -152,6 +154,14 @@ impl InlineReaders {
             self.metrics.inline_reprepared(times as u64);
         }
     }
+}
+
+fn column_names(statement: &CachedStatement<'_>) -> Vec<String> {
+    statement
+        .column_names()
+        .into_iter()
+        .map(str::to_string)
+        .collect()
 }
 
 /// Binds `values` to `$1`, `$2`, ... SQLite numbers `$N` parameters in the order they first
