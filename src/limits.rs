@@ -115,19 +115,19 @@ const RETRY_AFTER_SECS: u64 = 1;
 /// Admits a request only while fewer than the limit are in progress; the excess gets 503
 /// (REST) or RESOURCE_EXHAUSTED (gRPC) with `retry-after`, so overload never grows a queue.
 pub async fn shed_load(
-    State(permits): State<Arc<Semaphore>>,
+    State((permits, connect)): State<(Arc<Semaphore>, orgd_transcode::connect::Connect)>,
     req: Request,
     next: Next,
 ) -> Response {
     let Ok(_permit) = permits.try_acquire() else {
-        return overloaded(&req);
+        return overloaded(&connect, &req);
     };
     next.run(req).await
 }
 
-/// RESOURCE_EXHAUSTED on gRPC; 503 rather than the table's 429 on REST: the server, not the
-/// client, is over its capacity.
-fn overloaded(req: &Request) -> Response {
+/// RESOURCE_EXHAUSTED on gRPC and Connect; 503 rather than the table's 429 on REST: the
+/// server, not the client, is over its capacity.
+fn overloaded(connect: &orgd_transcode::connect::Connect, req: &Request) -> Response {
     let message = "server overloaded, retry later";
     let err = orgd_transcode::refusal::error(
         tonic::Code::ResourceExhausted,
@@ -135,8 +135,9 @@ fn overloaded(req: &Request) -> Response {
         "UNAVAILABLE",
         message,
     );
-    orgd_transcode::refusal::refuse::<crate::surfaces::Dialect>(
-        req.headers(),
+    orgd_transcode::refusal::refuse_request::<crate::surfaces::Dialect>(
+        connect,
+        req,
         &err,
         Duration::from_secs(RETRY_AFTER_SECS),
     )

@@ -365,15 +365,15 @@ async fn build(db: Db, config: &Config, schema: SchemaGate) -> Result<(Router, P
             limits::REQUEST_TIMEOUT,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            connect,
+            connect.clone(),
             limits::bound_uri,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            schema,
+            (schema, connect.clone()),
             crate::startup::gate,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            Arc::new(Semaphore::new(max_in_flight)),
+            (Arc::new(Semaphore::new(max_in_flight)), connect),
             limits::shed_load,
         ))
         .layer(axum::middleware::from_fn_with_state(

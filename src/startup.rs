@@ -66,11 +66,15 @@ pub fn wait_for_database(db: Db, gate: SchemaGate) {
 
 /// Answers API requests 503 while the gate is closed; probes and the OpenAPI document,
 /// which need no database, pass.
-pub async fn gate(State(gate): State<SchemaGate>, req: Request, next: Next) -> Response {
+pub async fn gate(
+    State((gate, connect)): State<(SchemaGate, orgd_transcode::connect::Connect)>,
+    req: Request,
+    next: Next,
+) -> Response {
     if gate.is_open() || needs_no_database(req.uri().path()) {
         return next.run(req).await;
     }
-    unavailable(&req)
+    unavailable(&connect, &req)
 }
 
 fn needs_no_database(path: &str) -> bool {
@@ -79,7 +83,7 @@ fn needs_no_database(path: &str) -> bool {
         || path.starts_with("/grpc.reflection.")
 }
 
-fn unavailable(req: &Request) -> Response {
+fn unavailable(connect: &orgd_transcode::connect::Connect, req: &Request) -> Response {
     let outage = Outage::Unreachable;
     let err = orgd_transcode::refusal::error(
         tonic::Code::Unavailable,
@@ -87,8 +91,9 @@ fn unavailable(req: &Request) -> Response {
         outage.reason(),
         outage.message(),
     );
-    orgd_transcode::refusal::refuse::<crate::surfaces::Dialect>(
-        req.headers(),
+    orgd_transcode::refusal::refuse_request::<crate::surfaces::Dialect>(
+        connect,
+        req,
         &err,
         outage.retry_after(),
     )

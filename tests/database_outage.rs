@@ -54,6 +54,20 @@ async fn assert_unavailable(app: &App, token: &str) {
         );
         assert!(r.headers().contains_key("retry-after"), "{method} {path}");
     }
+    // A Connect call hears a Connect error, whether the gate or the RPC refuses it.
+    let r = http
+        .post(app.url("/orgd.v1.OrganizationService/GetOrganizations"))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .header("connect-protocol-version", "1")
+        .body("{}")
+        .send()
+        .await
+        .expect("Connect answers while the database is down");
+    assert_eq!(r.status().as_u16(), 503, "Connect");
+    assert!(r.headers().contains_key("retry-after"), "Connect");
+    let body: serde_json::Value = r.json().await.expect("a Connect error is JSON");
+    assert_eq!(body["code"], "unavailable", "Connect: {body}");
     let mut grpc = app.organizations().await;
     let status = tokio::time::timeout(
         NO_HANG,

@@ -2,13 +2,16 @@
 //! protocol is all that is known of it, not the surface. A gRPC (or grpc-web) request gets
 //! a trailers-only status; any other one error body that every surface's clients can read,
 //! the surfaces' own bodies merged (the first surface's field winning where two share a
-//! name), with `Retry-After` either way.
+//! name), with `Retry-After` either way. A Connect call gets a Connect error
+//! ([`refuse_request`]), which its client reads as the code.
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::{Map, Value};
 use tonic::Code;
 
+use crate::connect::Connect;
+use crate::connect::error::ConnectError;
 use crate::dialect::{Dialect, RestError, json_response};
 
 /// Whether the request speaks gRPC or grpc-web.
@@ -66,4 +69,24 @@ pub fn error(code: Code, status: Option<StatusCode>, reason: &str, message: &str
     let mut e = RestError::new(code, reason, message);
     e.status = status;
     e
+}
+
+/// [`refuse`] for a whole request: a Connect call that `connect` serves hears `err` as a
+/// Connect error (its code, message and `Retry-After`); anything else as [`refuse`] says.
+pub fn refuse_request<D: Dialect>(
+    connect: &Connect,
+    req: &axum::extract::Request,
+    err: &RestError,
+    retry_after: std::time::Duration,
+) -> Response {
+    let error = ConnectError::new(err.code, err.message.clone());
+    let Some(mut response) = connect.refusal(req, error) else {
+        return refuse::<D>(req.headers(), err, retry_after);
+    };
+    let secs = crate::status::retry_after_secs(retry_after);
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_str(&secs.to_string()).expect("digits"),
+    );
+    response
 }
