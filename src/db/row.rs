@@ -26,8 +26,8 @@ fn seaorm<T: TryGetable>(row: &QueryResult, column: &str) -> Result<T, DbErr> {
     row.try_get("", column)
 }
 
-/// A rusqlite row with its column names read once: rusqlite would ask SQLite for every
-/// column's name again on each read by name.
+/// A rusqlite row with its statement's column names, read once per statement: rusqlite
+/// would ask SQLite for every column's name again on each read by name.
 pub struct SqliteRow<'a> {
     row: &'a rusqlite::Row<'a>,
     /// The statement's column names, read once per statement, not per row.

@@ -12,9 +12,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
-
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use rusqlite::{CachedStatement, Connection, OpenFlags, StatementStatus};
 use sea_orm::{DbErr, RuntimeErr, Value};

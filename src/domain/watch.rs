@@ -265,6 +265,12 @@ impl Hub {
         }
         let allowed = allowed(&self.db, principal, &filter).await?;
         self.begin().await?;
+        // From now: the log's end, not the hub's progress, which lags while it is idle.
+        // Read before the stream is counted, so that a failed read counts nothing.
+        let start = match filter.after {
+            Some(after) => after,
+            None => last_position(&self.db).await?,
+        };
         let key = events::actor(principal);
         {
             let mut w = self.watchers.lock().expect("not poisoned");
@@ -291,11 +297,6 @@ impl Hub {
             w.open += 1;
         }
         let (out_tx, out_rx) = mpsc::channel(1);
-        // From now: the log's end, not the hub's progress, which lags while it is idle.
-        let start = match filter.after {
-            Some(after) => after,
-            None => last_position(&self.db).await?,
-        };
         let watcher = Watcher {
             hub: self.clone(),
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
