@@ -16,6 +16,7 @@ mod m0011_change_log;
 mod m0012_change_log_lean;
 mod m0013_partner_order;
 mod m0014_partner_totals;
+mod sql;
 
 pub struct Migrator;
 

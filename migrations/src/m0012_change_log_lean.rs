@@ -15,7 +15,6 @@
 //! positions start again.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DatabaseBackend;
 
 pub struct Migration;
 
@@ -51,35 +50,24 @@ const POSTGRES_UP: &[&str] = &[
     "DROP INDEX IF EXISTS event_organizations_position",
 ];
 
+const SQLITE_DOWN: &[&str] = &[
+    "DROP TRIGGER IF EXISTS events_organizations",
+    "CREATE INDEX IF NOT EXISTS events_created_at ON events (created_at)",
+    "CREATE INDEX IF NOT EXISTS event_organizations_position ON event_organizations (position)",
+];
+
+const POSTGRES_DOWN: &[&str] = &[
+    "CREATE INDEX IF NOT EXISTS events_created_at ON events (created_at)",
+    "CREATE INDEX IF NOT EXISTS event_organizations_position ON event_organizations (position)",
+];
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let statements = match manager.get_database_backend() {
-            DatabaseBackend::Sqlite => SQLITE_UP,
-            _ => POSTGRES_UP,
-        };
-        let db = manager.get_connection();
-        for sql in statements {
-            db.execute_unprepared(sql).await?;
-        }
-        Ok(())
+        crate::sql::run(manager, SQLITE_UP, POSTGRES_UP).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        if manager.get_database_backend() == DatabaseBackend::Sqlite {
-            db.execute_unprepared("DROP TRIGGER IF EXISTS events_organizations")
-                .await?;
-        }
-        db.execute_unprepared(
-            "CREATE INDEX IF NOT EXISTS events_created_at ON events (created_at)",
-        )
-        .await?;
-        db.execute_unprepared(
-            "CREATE INDEX IF NOT EXISTS event_organizations_position \
-             ON event_organizations (position)",
-        )
-        .await?;
-        Ok(())
+        crate::sql::run(manager, SQLITE_DOWN, POSTGRES_DOWN).await
     }
 }

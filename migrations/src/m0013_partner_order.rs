@@ -7,7 +7,6 @@
 //! both backends: no write path can forget it.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DatabaseBackend;
 
 pub struct Migration;
 
@@ -55,39 +54,27 @@ const POSTGRES_UP: &[&str] = &[
      ON partnerships (organization_id, partner_created_at, partner_organization_id)",
 ];
 
+const SQLITE_DOWN: &[&str] = &[
+    "DROP TRIGGER IF EXISTS partnerships_partner_created_at",
+    "DROP TRIGGER IF EXISTS partnerships_partner_changed",
+    "DROP INDEX IF EXISTS partnerships_organization_partner_created",
+    "ALTER TABLE partnerships DROP COLUMN partner_created_at",
+];
+
+const POSTGRES_DOWN: &[&str] = &[
+    "DROP TRIGGER IF EXISTS partnerships_partner_created_at ON partnerships",
+    "DROP FUNCTION IF EXISTS orgd_partner_created_at()",
+    "DROP INDEX IF EXISTS partnerships_organization_partner_created",
+    "ALTER TABLE partnerships DROP COLUMN IF EXISTS partner_created_at",
+];
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let statements = match manager.get_database_backend() {
-            DatabaseBackend::Sqlite => SQLITE_UP,
-            _ => POSTGRES_UP,
-        };
-        let db = manager.get_connection();
-        for sql in statements {
-            db.execute_unprepared(sql).await?;
-        }
-        Ok(())
+        crate::sql::run(manager, SQLITE_UP, POSTGRES_UP).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        let statements: &[&str] = match manager.get_database_backend() {
-            DatabaseBackend::Sqlite => &[
-                "DROP TRIGGER IF EXISTS partnerships_partner_created_at",
-                "DROP TRIGGER IF EXISTS partnerships_partner_changed",
-                "DROP INDEX IF EXISTS partnerships_organization_partner_created",
-                "ALTER TABLE partnerships DROP COLUMN partner_created_at",
-            ],
-            _ => &[
-                "DROP TRIGGER IF EXISTS partnerships_partner_created_at ON partnerships",
-                "DROP FUNCTION IF EXISTS orgd_partner_created_at()",
-                "DROP INDEX IF EXISTS partnerships_organization_partner_created",
-                "ALTER TABLE partnerships DROP COLUMN IF EXISTS partner_created_at",
-            ],
-        };
-        for sql in statements {
-            db.execute_unprepared(sql).await?;
-        }
-        Ok(())
+        crate::sql::run(manager, SQLITE_DOWN, POSTGRES_DOWN).await
     }
 }

@@ -6,7 +6,6 @@
 //! ids, invitation statuses) still count their matches.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DatabaseBackend;
 
 pub struct Migration;
 
@@ -75,38 +74,26 @@ const POSTGRES_UP: &[&str] = &[
      ON organization_partners FOR EACH ROW EXECUTE FUNCTION orgd_count_partners()",
 ];
 
+const SQLITE_DOWN: &[&str] = &[
+    "DROP TRIGGER IF EXISTS organization_partners_counted",
+    "DROP TRIGGER IF EXISTS organization_partners_uncounted",
+    "DROP TRIGGER IF EXISTS organization_partners_recounted",
+    "DROP TABLE IF EXISTS organization_partner_totals",
+];
+
+const POSTGRES_DOWN: &[&str] = &[
+    "DROP TRIGGER IF EXISTS organization_partners_counted ON organization_partners",
+    "DROP FUNCTION IF EXISTS orgd_count_partners()",
+    "DROP TABLE IF EXISTS organization_partner_totals",
+];
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let statements = match manager.get_database_backend() {
-            DatabaseBackend::Sqlite => SQLITE_UP,
-            _ => POSTGRES_UP,
-        };
-        let db = manager.get_connection();
-        for sql in statements {
-            db.execute_unprepared(sql).await?;
-        }
-        Ok(())
+        crate::sql::run(manager, SQLITE_UP, POSTGRES_UP).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        let statements: &[&str] = match manager.get_database_backend() {
-            DatabaseBackend::Sqlite => &[
-                "DROP TRIGGER IF EXISTS organization_partners_counted",
-                "DROP TRIGGER IF EXISTS organization_partners_uncounted",
-                "DROP TRIGGER IF EXISTS organization_partners_recounted",
-                "DROP TABLE IF EXISTS organization_partner_totals",
-            ],
-            _ => &[
-                "DROP TRIGGER IF EXISTS organization_partners_counted ON organization_partners",
-                "DROP FUNCTION IF EXISTS orgd_count_partners()",
-                "DROP TABLE IF EXISTS organization_partner_totals",
-            ],
-        };
-        for sql in statements {
-            db.execute_unprepared(sql).await?;
-        }
-        Ok(())
+        crate::sql::run(manager, SQLITE_DOWN, POSTGRES_DOWN).await
     }
 }
