@@ -135,7 +135,7 @@ fn overloaded(connect: &orgd_transcode::connect::Connect, req: &Request) -> Resp
         "UNAVAILABLE",
         message,
     );
-    orgd_transcode::refusal::refuse_request::<crate::surfaces::Dialect>(
+    orgd_transcode::refusal::refuse::<crate::surfaces::Dialect>(
         connect,
         req,
         &err,

@@ -91,7 +91,7 @@ fn unavailable(connect: &orgd_transcode::connect::Connect, req: &Request) -> Res
         outage.reason(),
         outage.message(),
     );
-    orgd_transcode::refusal::refuse_request::<crate::surfaces::Dialect>(
+    orgd_transcode::refusal::refuse::<crate::surfaces::Dialect>(
         connect,
         req,
         &err,

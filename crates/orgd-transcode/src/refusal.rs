@@ -2,8 +2,8 @@
 //! protocol is all that is known of it, not the surface. A gRPC (or grpc-web) request gets
 //! a trailers-only status; any other one error body that every surface's clients can read,
 //! the surfaces' own bodies merged (the first surface's field winning where two share a
-//! name), with `Retry-After` either way. A Connect call gets a Connect error
-//! ([`refuse_request`]), which its client reads as the code.
+//! name), with `Retry-After` either way. A Connect call gets a Connect error,
+//! which its client reads as the code.
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -35,14 +35,19 @@ pub fn merged_body<D: Dialect>(err: &RestError, status: StatusCode) -> Value {
     Value::Object(merged)
 }
 
-/// The refusal of a request with `headers`: `err`'s code on gRPC, its status (the table's
-/// for the code unless set) and [`merged_body`] otherwise.
+/// The refusal of `req` before it is routed, with `Retry-After`: a Connect error for a
+/// Connect call that `connect` serves, `err`'s code on gRPC, and otherwise its status (the
+/// table's for the code unless set) and [`merged_body`].
 pub fn refuse<D: Dialect>(
-    headers: &HeaderMap,
+    connect: &Connect,
+    req: &axum::extract::Request,
     err: &RestError,
     retry_after: std::time::Duration,
 ) -> Response {
-    let mut response = if is_grpc(headers) {
+    let connect_error = ConnectError::new(err.code, err.message.clone());
+    let mut response = if let Some(response) = connect.refusal(req, connect_error) {
+        response
+    } else if is_grpc(req.headers()) {
         let status = tonic::Status::new(err.code, err.message.clone());
         let (parts, _) = status.into_http::<axum::body::Body>().into_parts();
         Response::from_parts(parts, axum::body::Body::empty())
@@ -69,24 +74,4 @@ pub fn error(code: Code, status: Option<StatusCode>, reason: &str, message: &str
     let mut e = RestError::new(code, reason, message);
     e.status = status;
     e
-}
-
-/// [`refuse`] for a whole request: a Connect call that `connect` serves hears `err` as a
-/// Connect error (its code, message and `Retry-After`); anything else as [`refuse`] says.
-pub fn refuse_request<D: Dialect>(
-    connect: &Connect,
-    req: &axum::extract::Request,
-    err: &RestError,
-    retry_after: std::time::Duration,
-) -> Response {
-    let error = ConnectError::new(err.code, err.message.clone());
-    let Some(mut response) = connect.refusal(req, error) else {
-        return refuse::<D>(req.headers(), err, retry_after);
-    };
-    let secs = crate::status::retry_after_secs(retry_after);
-    response.headers_mut().insert(
-        header::RETRY_AFTER,
-        HeaderValue::from_str(&secs.to_string()).expect("digits"),
-    );
-    response
 }
