@@ -35,9 +35,9 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_giosg_network::Migration),
             Box::new(m0010_server_keys::Migration),
             Box::new(m0011_change_log::Migration),
-            Box::new(m0012_change_log_lean::Migration),
-            Box::new(m0013_partner_order::Migration),
-            Box::new(m0014_partner_totals::Migration),
+            Box::new(m0012_change_log_lean::MIGRATION),
+            Box::new(m0013_partner_order::MIGRATION),
+            Box::new(m0014_partner_totals::MIGRATION),
         ]
     }
 }

@@ -14,15 +14,7 @@
 //! `events` keeps AUTOINCREMENT on SQLite: a purge that empties the log must not let
 //! positions start again.
 
-use sea_orm_migration::prelude::*;
-
-pub struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m0012_change_log_lean"
-    }
-}
+use crate::sql::{SqlMigration, Statements};
 
 const SQLITE_UP: &[&str] = &[
     "DROP INDEX IF EXISTS events_created_at",
@@ -61,13 +53,14 @@ const POSTGRES_DOWN: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS event_organizations_position ON event_organizations (position)",
 ];
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::sql::run(manager, SQLITE_UP, POSTGRES_UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::sql::run(manager, SQLITE_DOWN, POSTGRES_DOWN).await
-    }
-}
+pub const MIGRATION: SqlMigration = SqlMigration {
+    name: "m0012_change_log_lean",
+    up: Statements {
+        sqlite: SQLITE_UP,
+        postgres: POSTGRES_UP,
+    },
+    down: Statements {
+        sqlite: SQLITE_DOWN,
+        postgres: POSTGRES_DOWN,
+    },
+};

@@ -6,15 +6,7 @@
 //! written once, by a trigger at insert (and if a side ever names another partner), on
 //! both backends: no write path can forget it.
 
-use sea_orm_migration::prelude::*;
-
-pub struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m0013_partner_order"
-    }
-}
+use crate::sql::{SqlMigration, Statements};
 
 const SQLITE_UP: &[&str] = &[
     "ALTER TABLE partnerships ADD COLUMN partner_created_at timestamp_with_timezone_text",
@@ -68,13 +60,14 @@ const POSTGRES_DOWN: &[&str] = &[
     "ALTER TABLE partnerships DROP COLUMN IF EXISTS partner_created_at",
 ];
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::sql::run(manager, SQLITE_UP, POSTGRES_UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::sql::run(manager, SQLITE_DOWN, POSTGRES_DOWN).await
-    }
-}
+pub const MIGRATION: SqlMigration = SqlMigration {
+    name: "m0013_partner_order",
+    up: Statements {
+        sqlite: SQLITE_UP,
+        postgres: POSTGRES_UP,
+    },
+    down: Statements {
+        sqlite: SQLITE_DOWN,
+        postgres: POSTGRES_DOWN,
+    },
+};

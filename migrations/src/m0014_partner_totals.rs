@@ -5,15 +5,7 @@
 //! path keeps it and none can forget. Pages filtered by more than the type (a search,
 //! ids, invitation statuses) still count their matches.
 
-use sea_orm_migration::prelude::*;
-
-pub struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m0014_partner_totals"
-    }
-}
+use crate::sql::{SqlMigration, Statements};
 
 const TABLE: &str = "CREATE TABLE IF NOT EXISTS organization_partner_totals ( \
        organization_id BIGINT NOT NULL, \
@@ -87,13 +79,14 @@ const POSTGRES_DOWN: &[&str] = &[
     "DROP TABLE IF EXISTS organization_partner_totals",
 ];
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::sql::run(manager, SQLITE_UP, POSTGRES_UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::sql::run(manager, SQLITE_DOWN, POSTGRES_DOWN).await
-    }
-}
+pub const MIGRATION: SqlMigration = SqlMigration {
+    name: "m0014_partner_totals",
+    up: Statements {
+        sqlite: SQLITE_UP,
+        postgres: POSTGRES_UP,
+    },
+    down: Statements {
+        sqlite: SQLITE_DOWN,
+        postgres: POSTGRES_DOWN,
+    },
+};
