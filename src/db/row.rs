@@ -26,20 +26,49 @@ fn seaorm<T: TryGetable>(row: &QueryResult, column: &str) -> Result<T, DbErr> {
     row.try_get("", column)
 }
 
+/// A statement's column names, read once per statement into one buffer (two allocations,
+/// not one a name: a page row has about 80).
+pub struct ColumnNames {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl ColumnNames {
+    pub fn of(statement: &rusqlite::Statement<'_>) -> ColumnNames {
+        let mut names = ColumnNames {
+            text: String::new(),
+            ends: Vec::with_capacity(statement.column_count()),
+        };
+        for name in statement.column_names() {
+            names.text.push_str(name);
+            names.ends.push(names.text.len());
+        }
+        names
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+}
+
 /// A rusqlite row with its statement's column names, read once per statement: rusqlite
 /// would ask SQLite for every column's name again on each read by name.
 pub struct SqliteRow<'a> {
     row: &'a rusqlite::Row<'a>,
-    /// The statement's column names, read once per statement, not per row.
-    names: &'a [String],
+    names: &'a ColumnNames,
     /// Where the next name is looked for first: decoders read columns mostly in order, so
     /// a lookup is one comparison, not a scan of every name (a page row has about 80).
     next: std::cell::Cell<usize>,
 }
 
 impl<'a> SqliteRow<'a> {
-    /// `names`: the statement's `column_names()`.
-    pub fn new(row: &'a rusqlite::Row<'a>, names: &'a [String]) -> Self {
+    /// `names`: the [`ColumnNames`] of the row's statement.
+    pub fn new(row: &'a rusqlite::Row<'a>, names: &'a ColumnNames) -> Self {
         SqliteRow {
             row,
             names,
@@ -52,7 +81,7 @@ impl<'a> SqliteRow<'a> {
         let start = self.next.get();
         (0..n)
             .map(|i| (start + i) % n)
-            .find(|&i| self.names[i] == column)
+            .find(|&i| self.names.get(i) == column)
             .inspect(|i| self.next.set(i + 1))
             .ok_or_else(|| DbErr::Type(format!("no column {column}")))
     }

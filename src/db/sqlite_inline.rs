@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use rusqlite::{CachedStatement, Connection, OpenFlags, StatementStatus};
 use sea_orm::{DbErr, RuntimeErr, Value};
 
-use super::row::{Columns, SqliteRow};
+use super::row::{ColumnNames, Columns, SqliteRow};
 use super::{READER_CACHE_KIB, SQLITE_BUSY_TIMEOUT};
 use crate::observability::metrics::Metrics;
 
@@ -111,7 +111,7 @@ impl InlineReaders {
         let connection = self.connection();
         let mut statement = connection.prepare_cached(sql).map_err(sqlite_err)?;
         bind(&mut statement, sql, values)?;
-        let names = column_names(&statement);
+        let names = ColumnNames::of(&statement);
         let mut rows = statement.raw_query();
         let first = match rows.next().map_err(sqlite_err)? {
             Some(row) => decode(&SqliteRow::new(row, &names)).map(Some),
@@ -132,7 +132,7 @@ impl InlineReaders {
         let connection = self.connection();
         let mut statement = connection.prepare_cached(sql).map_err(sqlite_err)?;
         bind(&mut statement, sql, values)?;
-        let names = column_names(&statement);
+        let names = ColumnNames::of(&statement);
         let mut rows = statement.raw_query();
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(sqlite_err)? {
@@ -152,14 +152,6 @@ impl InlineReaders {
             self.metrics.inline_reprepared(times as u64);
         }
     }
-}
-
-fn column_names(statement: &CachedStatement<'_>) -> Vec<String> {
-    statement
-        .column_names()
-        .into_iter()
-        .map(str::to_string)
-        .collect()
 }
 
 /// Binds `values` to `$1`, `$2`, ... SQLite numbers `$N` parameters in the order they first
