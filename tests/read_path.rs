@@ -48,6 +48,24 @@ async fn call(app: &App, method: Method, path: &str, token: &str, body: Option<V
     r.json
 }
 
+/// `user` opens a presence client in `org` for ten minutes.
+async fn open_client(app: &App, org: &str, user: &User) {
+    let path = format!("/api/v5/orgs/{org}/users/{}/clients/tab", user.uuid);
+    let body = json!({"expires_in": 600});
+    call(app, Method::PUT, &path, &user.token, Some(body)).await;
+}
+
+/// The chat service sets a user's status.
+async fn set_status(app: &App, status: pb::SetUserStatusRequest) {
+    let service = app.service_token("chat").await;
+    PresenceServiceClient::connect(app.endpoint())
+        .await
+        .unwrap()
+        .set_user_status(bearer(status, &service))
+        .await
+        .unwrap();
+}
+
 /// `a` invites `b`'s email and `b`'s owner accepts: a partnership on both sides.
 async fn partner_up(app: &App, a_owner: &User, b_email: &str, b_owner: &User) {
     let sent = call(
@@ -114,37 +132,18 @@ async fn a_fetched_partnership_equals_its_listed_self() {
         }
         // Presence on both sides of one partnership: a's owner online, b's owner present
         // with the online switch off.
-        call(
+        open_client(&app, &a, &a_owner).await;
+        open_client(&app, &b, &b_owner).await;
+        set_status(
             &app,
-            Method::PUT,
-            &format!("/api/v5/orgs/{a}/users/{}/clients/tab", a_owner.uuid),
-            &a_owner.token,
-            Some(json!({"expires_in": 600})),
+            pb::SetUserStatusRequest {
+                user: b_owner.uuid.clone(),
+                current_chat_count: None,
+                online_enabled: Some(false),
+                avatar_url: None,
+            },
         )
         .await;
-        call(
-            &app,
-            Method::PUT,
-            &format!("/api/v5/orgs/{b}/users/{}/clients/tab", b_owner.uuid),
-            &b_owner.token,
-            Some(json!({"expires_in": 600})),
-        )
-        .await;
-        let service = app.service_token("chat").await;
-        PresenceServiceClient::connect(app.endpoint())
-            .await
-            .unwrap()
-            .set_user_status(bearer(
-                pb::SetUserStatusRequest {
-                    user: b_owner.uuid.clone(),
-                    current_chat_count: None,
-                    online_enabled: Some(false),
-                    avatar_url: None,
-                },
-                &service,
-            ))
-            .await
-            .unwrap();
         // A display name of this side only, with characters JSON escapes.
         call(
             &app,
@@ -507,30 +506,18 @@ async fn a_fetched_user_equals_its_listed_self() {
         let away = app.user("users-away").await;
         for m in [&online, &away] {
             app.member_add(b_id, &m.email, "member").await;
-            call(
-                &app,
-                Method::PUT,
-                &format!("/api/v5/orgs/{b}/users/{}/clients/tab", m.uuid),
-                &m.token,
-                Some(json!({"expires_in": 600})),
-            )
-            .await;
+            open_client(&app, &b, m).await;
         }
-        let service = app.service_token("chat").await;
-        PresenceServiceClient::connect(app.endpoint())
-            .await
-            .unwrap()
-            .set_user_status(bearer(
-                pb::SetUserStatusRequest {
-                    user: away.uuid.clone(),
-                    current_chat_count: Some(3),
-                    online_enabled: Some(false),
-                    avatar_url: Some("https://example.com/a.png".into()),
-                },
-                &service,
-            ))
-            .await
-            .unwrap();
+        set_status(
+            &app,
+            pb::SetUserStatusRequest {
+                user: away.uuid.clone(),
+                current_chat_count: Some(3),
+                online_enabled: Some(false),
+                avatar_url: Some("https://example.com/a.png".into()),
+            },
+        )
+        .await;
 
         let own = results(
             &call(

@@ -88,36 +88,50 @@ pub fn user_from_row(row: &dyn Columns) -> Result<user::Model, DbErr> {
     })
 }
 
+/// The presence column `flag` (an expression over `t.id`, the time bound to `$1`) of the
+/// rows of `table` whose ids are `ids`, in one query: the lists that load their rows first
+/// and their presence after.
+async fn flags_by_id(
+    conn: &impl ConnectionTrait,
+    table: &str,
+    flag: String,
+    ids: Vec<i64>,
+) -> DomainResult<HashMap<i64, Option<i64>>> {
+    let mut flags = HashMap::new();
+    if ids.is_empty() {
+        return Ok(flags);
+    }
+    let placeholders: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT t.id AS id, {flag} AS flag FROM {table} t WHERE t.id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut values: Vec<sea_orm::Value> = vec![super::now().into()];
+    values.extend(ids.into_iter().map(sea_orm::Value::from));
+    let rows = conn
+        .query_all_raw(Statement::from_sql_and_values(
+            conn.get_database_backend(),
+            sql,
+            values,
+        ))
+        .await?;
+    for row in rows {
+        flags.insert(row.try_get("", "id")?, row.try_get("", "flag")?);
+    }
+    Ok(flags)
+}
+
 pub async fn users(
     conn: &impl ConnectionTrait,
     models: Vec<user::Model>,
 ) -> DomainResult<Vec<UserView>> {
-    let mut present: HashMap<i64, i64> = HashMap::new();
-    if !models.is_empty() {
-        let placeholders: Vec<String> = (2..models.len() + 2).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT u.id AS user_id, {} AS present FROM users u WHERE u.id IN ({})",
-            user_presence_sql("u.id", "$1"),
-            placeholders.join(", ")
-        );
-        let mut values: Vec<sea_orm::Value> = vec![super::now().into()];
-        values.extend(models.iter().map(|u| u.id.into()));
-        let rows = conn
-            .query_all_raw(Statement::from_sql_and_values(
-                conn.get_database_backend(),
-                sql,
-                values,
-            ))
-            .await?;
-        for row in rows {
-            present.insert(row.try_get("", "user_id")?, row.try_get("", "present")?);
-        }
-    }
+    let ids = models.iter().map(|u| u.id).collect();
+    let present = flags_by_id(conn, "users", user_presence_sql("t.id", "$1"), ids).await?;
     Ok(models
         .into_iter()
         .map(|model| {
-            let flag = present.get(&model.id).copied().unwrap_or_default();
-            user_view(model, flag)
+            let flag = present.get(&model.id).copied().flatten();
+            user_view(model, flag.unwrap_or_default())
         })
         .collect())
 }
@@ -154,34 +168,18 @@ pub async fn organizations(
     conn: &impl ConnectionTrait,
     models: Vec<organization::Model>,
 ) -> DomainResult<Vec<OrganizationPresence>> {
-    let mut by_org: HashMap<i64, Presence> = HashMap::new();
-    if !models.is_empty() {
-        let placeholders: Vec<String> = (2..models.len() + 2).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT o.id AS organization_id, {} AS online FROM organizations o \
-             WHERE o.id IN ({})",
-            organization_presence_sql("o.id", "$1"),
-            placeholders.join(", ")
-        );
-        let mut values: Vec<sea_orm::Value> = vec![super::now().into()];
-        values.extend(models.iter().map(|o| o.id.into()));
-        let rows = conn
-            .query_all_raw(Statement::from_sql_and_values(
-                conn.get_database_backend(),
-                sql,
-                values,
-            ))
-            .await?;
-        for row in rows {
-            let id: i64 = row.try_get("", "organization_id")?;
-            let online: Option<i64> = row.try_get("", "online")?;
-            by_org.insert(id, presence_from_column(online));
-        }
-    }
+    let ids = models.iter().map(|o| o.id).collect();
+    let online = flags_by_id(
+        conn,
+        "organizations",
+        organization_presence_sql("t.id", "$1"),
+        ids,
+    )
+    .await?;
     Ok(models
         .into_iter()
         .map(|model| OrganizationPresence {
-            presence: by_org.get(&model.id).copied().unwrap_or_default(),
+            presence: presence_from_column(online.get(&model.id).copied().flatten()),
             model,
         })
         .collect())
