@@ -40,6 +40,8 @@ pub struct Binding<D> {
     /// Top-level fields read from HTTP headers ([`Annotations::header`]).
     pub headers: Vec<(http::HeaderName, FieldDescriptor)>,
     pub response_body: Option<FieldDescriptor>,
+    /// How the response's JSON is written from its bytes.
+    pub response_json: std::sync::Arc<crate::wire_json::Plan>,
     /// The response (or its response_body) is a `google.api.HttpBody`: raw bytes, not JSON.
     pub raw_response: bool,
     pub success: StatusCode,
@@ -285,6 +287,7 @@ fn binding<D: Dialect>(
         BodyTarget::Field(f) if matches!(f.kind(), prost_reflect::Kind::Bytes) => max_bytes_body,
         _ => max_body,
     };
+    let response_json = crate::wire_json::Plan::new(&method.output(), dialect.naming()).into();
     Binding {
         template: format!("{http_method} {template}").into(),
         http_method,
@@ -294,6 +297,7 @@ fn binding<D: Dialect>(
         max_body_bytes,
         headers,
         response_body,
+        response_json,
         raw_response,
         success,
         created_when: None,

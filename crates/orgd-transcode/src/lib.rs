@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod refusal;
 pub mod sse;
 pub mod status;
+pub mod wire_json;
 pub mod wkt;
 
 pub use dialect::{Dialect, Issue, RequestPart, RestError};
@@ -363,28 +364,51 @@ impl<D: Dialect> Transcoder<D> {
             return Err(status_error(host, binding, &status));
         }
         let data = collected.to_bytes();
-        let output = decode_frame(binding.method.output(), &data)?;
-        // A PUT that created what it names answers 201, one that replaced it the binding's.
-        let success = match &binding.created_when {
-            Some(field) if output.get_field(field).as_bool() == Some(true) => StatusCode::CREATED,
-            _ => binding.success,
-        };
+        let payload = frame_payload(&data)?;
         // JSON is about as long as the protobuf plus the field names: reserved once rather
         // than grown by doubling, which copies a large list over and over.
         let estimate = (data.len() + data.len() / 4).min(self.inner.max_response_bytes) + 512;
-        // The protobuf is not needed while the JSON is written.
-        drop(data);
-        if binding.raw_response {
-            return Ok(raw_response(binding, &output));
-        }
-        let mut out = Vec::with_capacity(estimate);
-        let naming = binding.dialect.naming();
         let max = self.inner.max_response_bytes;
+        let mut out = Vec::with_capacity(estimate);
+        let direct = binding.created_when.is_none() && !binding.raw_response;
+        // A response without fields has no body.
+        let empty = binding.method.output().fields().len() == 0;
         let written = match &binding.response_body {
-            Some(field) => json::encode_field_within(&output, field, naming, max, &mut out),
-            None if binding.method.output().fields().len() == 0 => Ok(()),
-            None => json::encode_message_within(&output, naming, max, &mut out),
+            _ if !direct => Err(wire_json::Unusual),
+            Some(field) => {
+                (binding.response_json).write_field(field.number(), payload, max, &mut out)
+            }
+            None if empty => Ok(()),
+            None => binding.response_json.write(payload, max, &mut out),
         };
+        let (success, written) = match written {
+            Ok(()) => (binding.success, json::within(&out, max)),
+            // The general way: through a DynamicMessage.
+            Err(wire_json::Unusual) => {
+                out.clear();
+                let output = DynamicMessage::decode(binding.method.output(), payload)
+                    .map_err(|_| internal("undecodable RPC response"))?;
+                // A PUT that created what it names answers 201, one that replaced it the
+                // binding's.
+                let success = match &binding.created_when {
+                    Some(field) if output.get_field(field).as_bool() == Some(true) => {
+                        StatusCode::CREATED
+                    }
+                    _ => binding.success,
+                };
+                if binding.raw_response {
+                    return Ok(raw_response(binding, &output));
+                }
+                let naming = binding.dialect.naming();
+                let written = match &binding.response_body {
+                    Some(field) => json::encode_field_within(&output, field, naming, max, &mut out),
+                    None if empty => Ok(()),
+                    None => json::encode_message_within(&output, naming, max, &mut out),
+                };
+                (success, written)
+            }
+        };
+        drop(data);
         // JSON spells out what protobuf numbers, so a response within the RPC's budget can
         // still be over it here; it is refused whole as well.
         if written.is_err() {
@@ -504,16 +528,18 @@ fn aliased<D: Dialect>(b: &Binding<D>, prefix: &str, alias: &str) -> Option<Bind
     Some(out)
 }
 
-fn decode_frame(output: MessageDescriptor, data: &Bytes) -> Result<DynamicMessage, RestError> {
-    let internal = |m: &str| RestError::new(Code::Internal, "INTERNAL", m.to_string());
+fn internal(message: &str) -> RestError {
+    RestError::new(Code::Internal, "INTERNAL", message.to_string())
+}
+
+/// The message of a gRPC response's one frame.
+fn frame_payload(data: &Bytes) -> Result<&[u8], RestError> {
     if data.len() < 5 || data[0] != 0 {
         return Err(internal("malformed RPC response frame"));
     }
     let len = u32::from_be_bytes([data[1], data[2], data[3], data[4]]) as usize;
-    let payload = data
-        .get(5..5 + len)
-        .ok_or_else(|| internal("truncated RPC response frame"))?;
-    DynamicMessage::decode(output, payload).map_err(|_| internal("undecodable RPC response"))
+    data.get(5..5 + len)
+        .ok_or_else(|| internal("truncated RPC response frame"))
 }
 
 /// Body, then query, then path variables, merged into one request message; every bad value
