@@ -18,7 +18,8 @@ done
 sleep 3
 perf stat -x, -e task-clock,context-switches -p "$pid" -- sleep 5 2>"$stat"
 wait "$bench"
-rps=$(grep -E "^$case" "$log" | head -1 | awk '{print $(NF-2)}')
+# The rate from the summary JSON (the table names cases in words).
+rps=$(tail -1 "$log" | python3 -c "import json,sys; print(json.load(sys.stdin)['${case}_rps'])")
 ms=$(grep task-clock "$stat" | cut -d, -f1)
 cs=$(grep context-switches "$stat" | cut -d, -f1)
 python3 -c "print('$case: %s req/s, server %.1f µs CPU and %.2f context switches per request' % ('$rps', $ms * 1000 / ($rps * 5), $cs / ($rps * 5)))"
