@@ -10,7 +10,7 @@ log=$(mktemp) stat=$(mktemp)
 bench=$!
 pid=
 for _ in $(seq 1 600); do
-  pid=$(grep -o 'pid [0-9]*' "$log" | awk '{print $2}' || true)
+  pid=$(grep 'orgd serving' "$log" | grep -o 'pid [0-9]*' | awk '{print $2}' || true)
   [ -n "$pid" ] && break
   sleep 0.5
 done
