@@ -370,48 +370,25 @@ impl<D: Dialect> Transcoder<D> {
         let estimate = (data.len() + data.len() / 4).min(self.inner.max_response_bytes) + 512;
         let max = self.inner.max_response_bytes;
         let mut out = Vec::with_capacity(estimate);
-        let direct = binding.created_when.is_none() && !binding.raw_response;
-        // A response without fields has no body.
-        let empty = binding.method.output().fields().len() == 0;
-        let written = match &binding.response_body {
-            _ if !direct => Err(wire_json::Unusual),
-            Some(field) => {
-                (binding.response_json).write_field(field.number(), payload, max, &mut out)
-            }
-            None if empty => Ok(()),
-            None => binding.response_json.write(payload, max, &mut out),
+        let direct = if binding.created_when.is_none() && !binding.raw_response {
+            direct_json(binding, payload, max, &mut out)
+        } else {
+            Err(wire_json::Unusual)
         };
-        let (success, written) = match written {
-            Ok(()) => (binding.success, json::within(&out, max)),
-            // The general way: through a DynamicMessage.
+        let success = match direct {
+            Ok(()) => binding.success,
             Err(wire_json::Unusual) => {
                 out.clear();
-                let output = DynamicMessage::decode(binding.method.output(), payload)
-                    .map_err(|_| internal("undecodable RPC response"))?;
-                // A PUT that created what it names answers 201, one that replaced it the
-                // binding's.
-                let success = match &binding.created_when {
-                    Some(field) if output.get_field(field).as_bool() == Some(true) => {
-                        StatusCode::CREATED
-                    }
-                    _ => binding.success,
-                };
-                if binding.raw_response {
-                    return Ok(raw_response(binding, &output));
+                match general_json(binding, payload, max, &mut out)? {
+                    General::Json(success) => success,
+                    General::Raw(response) => return Ok(response),
                 }
-                let naming = binding.dialect.naming();
-                let written = match &binding.response_body {
-                    Some(field) => json::encode_field_within(&output, field, naming, max, &mut out),
-                    None if empty => Ok(()),
-                    None => json::encode_message_within(&output, naming, max, &mut out),
-                };
-                (success, written)
             }
         };
         drop(data);
         // JSON spells out what protobuf numbers, so a response within the RPC's budget can
         // still be over it here; it is refused whole as well.
-        if written.is_err() {
+        if json::within(&out, max).is_err() {
             drop(out);
             return Err(status_error(host, binding, &host.response_too_large(max)));
         }
@@ -526,6 +503,61 @@ fn aliased<D: Dialect>(b: &Binding<D>, prefix: &str, alias: &str) -> Option<Bind
     out.route = format!("{alias}{rest}");
     out.template = format!("{method} {alias}{template_rest}").into();
     Some(out)
+}
+
+/// A response without fields has no body.
+fn has_no_fields<D>(binding: &Binding<D>) -> bool {
+    binding.method.output().fields().len() == 0
+}
+
+/// The JSON of a response (or of its response_body field) straight from its bytes.
+fn direct_json<D>(
+    binding: &Binding<D>,
+    payload: &[u8],
+    max: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), wire_json::Unusual> {
+    let plan = &binding.response_json;
+    match &binding.response_body {
+        Some(field) => plan.write_field(field.number(), payload, max, out),
+        None if has_no_fields(binding) => Ok(()),
+        None => plan.write(payload, max, out),
+    }
+}
+
+/// What [`general_json`] made of a response.
+enum General {
+    /// Its JSON is written; it succeeds with this status.
+    Json(StatusCode),
+    /// A `google.api.HttpBody`: the whole response.
+    Raw(Response),
+}
+
+/// The JSON of a response through a `DynamicMessage`.
+fn general_json<D: Dialect>(
+    binding: &Binding<D>,
+    payload: &[u8],
+    max: usize,
+    out: &mut Vec<u8>,
+) -> Result<General, RestError> {
+    let output = DynamicMessage::decode(binding.method.output(), payload)
+        .map_err(|_| internal("undecodable RPC response"))?;
+    if binding.raw_response {
+        return Ok(General::Raw(raw_response(binding, &output)));
+    }
+    // A PUT that created what it names answers 201, one that replaced it the binding's.
+    let success = match &binding.created_when {
+        Some(field) if output.get_field(field).as_bool() == Some(true) => StatusCode::CREATED,
+        _ => binding.success,
+    };
+    let naming = binding.dialect.naming();
+    // Over the budget or not, `out` is checked by the caller.
+    let _ = match &binding.response_body {
+        Some(field) => json::encode_field_within(&output, field, naming, max, out),
+        None if has_no_fields(binding) => Ok(()),
+        None => json::encode_message_within(&output, naming, max, out),
+    };
+    Ok(General::Json(success))
 }
 
 fn internal(message: &str) -> RestError {

@@ -6,11 +6,13 @@
 //! written. Here each message type's layout is worked out once (a [`Plan`], kept by its
 //! binding) and values are read where they lie in the bytes.
 //!
-//! What this writer does not handle the way protobuf would, it does not attempt: a singular
-//! message, or two fields of one oneof, given more than once (protobuf merges, or keeps the
-//! last member), a wire type that is not the field's, invalid UTF-8, groups. It answers
-//! [`Unusual`] and the caller writes the response the general way, which also yields the
-//! general way's error for bytes that are broken.
+//! Maps, Struct, Value and ListValue (rare in responses) are written through a
+//! `DynamicMessage` of just the message holding them. What this writer cannot write the way
+//! protobuf reads it, it does not attempt: a singular message, or two fields of one oneof,
+//! given more than once (protobuf merges them, or keeps the last member), a wire type that
+//! is not the field's, invalid UTF-8, groups, nesting deeper than `MAX_DEPTH`. It answers
+//! [`Unusual`], and the caller writes the whole response the general way, which also gives
+//! the general way's error for bytes that are broken.
 
 use std::sync::{Arc, OnceLock};
 
