@@ -845,7 +845,7 @@ pub fn scalar_from_str(field: &FieldDescriptor, s: &str) -> Result<Json, String>
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use prost_reflect::DescriptorPool;
     use serde_json::json;
@@ -995,16 +995,20 @@ message Org {
 message Patch { google.protobuf.Value display_name = 1; }
 "#;
 
+    /// The descriptors of one proto file given as text (compiled by protox from a file of
+    /// its own, which protox needs).
+    pub(crate) fn compile(file: &str, source: &str) -> DescriptorPool {
+        let dir = std::env::temp_dir().join(format!("orgd-{file}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(file), source).unwrap();
+        let set = protox::compile([dir.join(file)], [&dir]).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        DescriptorPool::from_file_descriptor_set(set).unwrap()
+    }
+
     fn pool() -> &'static DescriptorPool {
         static POOL: OnceLock<DescriptorPool> = OnceLock::new();
-        POOL.get_or_init(|| {
-            let dir = std::env::temp_dir().join(format!("orgd-json-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(dir.join("org.proto"), PROTO).unwrap();
-            let set = protox::compile([dir.join("org.proto")], [&dir]).unwrap();
-            let _ = std::fs::remove_dir_all(&dir);
-            DescriptorPool::from_file_descriptor_set(set).unwrap()
-        })
+        POOL.get_or_init(|| compile("org.proto", PROTO))
     }
 
     fn org() -> DynamicMessage {

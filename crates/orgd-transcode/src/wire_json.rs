@@ -577,21 +577,13 @@ fn payload(bytes: &[u8], start: usize, end: usize, wire_type: u8) -> (usize, usi
     }
 }
 
-/// A varint of at most 10 bytes, as prost reads it.
+/// A varint at `pos`, read by prost's own decoder.
 fn varint(bytes: &[u8], pos: &mut usize) -> Result<u64, Unusual> {
-    let mut value = 0u64;
-    for i in 0..10 {
-        let b = *bytes.get(*pos).ok_or(Unusual)?;
-        *pos += 1;
-        if i == 9 && b > 1 {
-            return Err(Unusual);
-        }
-        value |= u64::from(b & 0x7f) << (7 * i);
-        if b < 0x80 {
-            return Ok(value);
-        }
-    }
-    Err(Unusual)
+    let mut rest = bytes.get(*pos..).ok_or(Unusual)?;
+    let before = rest.len();
+    let value = prost::encoding::decode_varint(&mut rest).map_err(|_| Unusual)?;
+    *pos += before - rest.len();
+    Ok(value)
 }
 
 fn le32(data: &[u8]) -> Result<u32, Unusual> {
@@ -664,13 +656,8 @@ message Mapped { map<int32, Node> nodes = 1; string tag = 2; map<string, int32> 
     fn pool() -> &'static DescriptorPool {
         static POOL: OnceLock<DescriptorPool> = OnceLock::new();
         POOL.get_or_init(|| {
-            let dir = std::env::temp_dir().join(format!("orgd-wire-json-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(dir.join("wire.proto"), PROTO).unwrap();
-            let set = protox::compile([dir.join("wire.proto")], [&dir]).unwrap();
-            let _ = std::fs::remove_dir_all(&dir);
             json::use_zero_when_unset("orgd.wiretest.zero");
-            DescriptorPool::from_file_descriptor_set(set).unwrap()
+            json::tests::compile("wire.proto", PROTO)
         })
     }
 
